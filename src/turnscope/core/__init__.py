@@ -1,0 +1,50 @@
+"""The data model: messages, items, suites, records and run configuration."""
+
+from turnscope.core.hashing import derive_seed, request_key, stable_hash
+from turnscope.core.items import Item, ScorerSpec, Suite, Turn
+from turnscope.core.messages import (
+    Content,
+    ContentPart,
+    ImagePart,
+    ImageURL,
+    Message,
+    Role,
+    TextPart,
+    content_text,
+    has_images,
+)
+from turnscope.core.records import (
+    Completion,
+    GenerationParams,
+    ModelIdentity,
+    RunConfig,
+    Score,
+    TurnRecord,
+    Variant,
+)
+
+__all__ = [
+    "Completion",
+    "Content",
+    "ContentPart",
+    "GenerationParams",
+    "ImagePart",
+    "ImageURL",
+    "Item",
+    "Message",
+    "ModelIdentity",
+    "Role",
+    "RunConfig",
+    "Score",
+    "ScorerSpec",
+    "Suite",
+    "TextPart",
+    "Turn",
+    "TurnRecord",
+    "Variant",
+    "content_text",
+    "derive_seed",
+    "has_images",
+    "request_key",
+    "stable_hash",
+]

@@ -1,0 +1,93 @@
+"""Aggregates over stored turn records: score by turn index, by category, by variant, errors."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from turnscope.core import TurnRecord
+
+
+class Cell(BaseModel):
+    """A mean score over some turns, with how many were scored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mean: float | None
+    """Mean turn score; None when no turn in the group was scored."""
+    scored: int
+    """Turns with at least one successful score."""
+    turns: int
+    """Turns in the group (scored or not)."""
+
+
+class RunSummary(BaseModel):
+    """What the terminal summary and `runs` show about one run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turns: int
+    """Turn records in the store."""
+    answered: int
+    """Turns with an answer."""
+    turn_errors: int
+    """Turns without an answer (model failures)."""
+    scorer_errors: int
+    """Scores that failed (never counted as a value)."""
+    cached: int
+    """Answers reused from the response cache."""
+    overall: Cell
+    by_variant: dict[str, Cell]
+    by_turn: dict[str, dict[int, Cell]]
+    """Variant -> turn index -> cell."""
+    by_category: dict[str, dict[str, Cell]]
+    """Variant -> category -> cell."""
+    error_messages: dict[str, int]
+    """Distinct error messages (first line, shortened) and how often they occurred."""
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def _cell(records: list[TurnRecord]) -> Cell:
+    values = [r.score for r in records if r.score is not None]
+    return Cell(mean=sum(values) / len(values) if values else None, scored=len(values),
+                turns=len(records))
+
+
+def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> RunSummary:
+    """Summarise records; `categories` maps item id to its category."""
+    rows = list(records)
+    by_variant: dict[str, list[TurnRecord]] = defaultdict(list)
+    by_turn: dict[str, dict[int, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
+    by_category: dict[str, dict[str, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
+    errors: dict[str, int] = defaultdict(int)
+    scorer_errors = 0
+    for record in rows:
+        variant = record.variant.value
+        by_variant[variant].append(record)
+        by_turn[variant][record.turn].append(record)
+        by_category[variant][categories.get(record.item_id, "?")].append(record)
+        if record.error:
+            errors[record.error.splitlines()[0][:120]] += 1
+        for score in record.scores:
+            if score.error:
+                scorer_errors += 1
+                errors[f"scorer {score.scorer}: {score.error.splitlines()[0][:100]}"] += 1
+    return RunSummary(
+        turns=len(rows),
+        answered=sum(r.response is not None for r in rows),
+        turn_errors=sum(r.error is not None for r in rows),
+        scorer_errors=scorer_errors,
+        cached=sum(r.cached for r in rows),
+        overall=_cell(rows),
+        by_variant={v: _cell(rs) for v, rs in by_variant.items()},
+        by_turn={v: {t: _cell(rs) for t, rs in sorted(ts.items())} for v, ts in by_turn.items()},
+        by_category={
+            v: {c: _cell(rs) for c, rs in sorted(cs.items())} for v, cs in by_category.items()
+        },
+        error_messages=dict(sorted(errors.items(), key=lambda kv: -kv[1])),
+        prompt_tokens=sum(r.prompt_tokens or 0 for r in rows),
+        completion_tokens=sum(r.completion_tokens or 0 for r in rows),
+    )

@@ -1,0 +1,412 @@
+"""The `turnscope` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from turnscope import __version__
+from turnscope.analysis import summarise
+from turnscope.core import GenerationParams, RunConfig, TurnRecord, Variant, content_text
+from turnscope.engine import RunPlan
+from turnscope.models import ModelClient, ModelConfigError, backends
+from turnscope.report import fmt_cell, render_run_location, render_summary
+from turnscope.run import DEFAULT_RUNS_ROOT, client_for, create_run, default_cache_path, execute_run
+from turnscope.store import EXPORT_FORMATS, STORE_FILE, RunStore, StoreError, export_records
+from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite, suites
+
+app = typer.Typer(
+    name="turnscope",
+    help=(
+        "Evaluate language models turn by turn in multi-turn conversations.\n\n"
+        "Quick start (offline, embedded model):  turnscope run\n\n"
+        "Against a server:  turnscope run -m openai:MODEL@http://127.0.0.1:8080/v1"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One clear line on stderr and a non-zero exit: no traceback for a user's mistake."""
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def runs_root(option: Path | None) -> Path:
+    if option is not None:
+        return option
+    return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_ROOT)
+
+
+@contextmanager
+def open_run(run_dir: Path) -> Iterator[RunStore]:
+    try:
+        store = RunStore.open(run_dir)
+    except StoreError as exc:
+        fail(str(exc))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        console.print(f"turnscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback,
+                                          is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """turnscope: play conversations against a model, score every turn, see where it degrades."""
+
+
+class _ProgressDisplay:
+    """A live bar over turns; finished turns of a resumed run start it off."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("turns", total=None)
+        self.errors = 0
+
+    def on_plan(self, plan: RunPlan, already_done: int) -> None:
+        self.progress.update(self.task, total=plan.total_turns, completed=already_done)
+
+    def on_record(self, record: TurnRecord) -> None:
+        self.errors += record.error is not None
+        label = f"turns ({self.errors} errors)" if self.errors else "turns"
+        self.progress.update(self.task, advance=1, description=label)
+
+
+def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
+    """Check the model, then open the store (so a bad model leaves no run behind) and play."""
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(),
+        MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+        console=err_console, transient=False,
+    )
+    display = _ProgressDisplay(progress)
+    opened: list[RunStore] = []
+
+    async def go() -> None:
+        try:
+            await client.preflight()
+            opened.append(make_store())
+            await execute_run(opened[0], client, on_plan=display.on_plan,
+                              on_record=display.on_record)
+        finally:
+            await client.aclose()
+
+    try:
+        with progress:
+            asyncio.run(go())
+    except ModelConfigError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        if not opened:
+            raise typer.Exit(130) from None
+        run_dir = opened[0].run_dir
+        err_console.print(
+            f"\n[yellow]interrupted.[/yellow] Every finished turn is saved in {run_dir}.\n"
+            f"Resume with:  turnscope run --resume {run_dir}"
+        )
+        raise typer.Exit(130) from None
+    return opened[0]
+
+
+def _print_summary(store: RunStore) -> None:
+    config = store.config()
+    categories = {item.id: item.category for item in store.items()}
+    summary = summarise(store.records(), categories)
+    render_summary(summary, console, title=f"{config.model} on {config.suite}")
+    skipped = store.meta("skipped_invalid") or 0
+    if skipped:
+        console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
+    render_run_location(store.run_dir, console)
+
+
+@app.command(epilog=(
+    "Examples:\n\n"
+    "  turnscope run                                   # starter suite, embedded model\n\n"
+    "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
+    "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
+    "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
+))
+def run(
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Built-in suite name (see "
+                                       "`turnscope suites`) or a .jsonl/.yaml file.")]
+    = DEFAULT_SUITE,
+    model: Annotated[str, typer.Option("--model", "-m", help="Model spec (see `turnscope "
+                                       "models`): llamacpp, llamacpp:FILE.gguf, "
+                                       "openai:NAME[@URL].")] = "llamacpp",
+    variant: Annotated[list[Variant] | None, typer.Option(
+        "--variant", "-v", help="own (own history), gold (reference history), single "
+        "(single-turn twin). Repeat to play several.")] = None,
+    samples: Annotated[int, typer.Option(min=1, help="Times each conversation is played.")] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Conversations "
+                                             "in flight (the embedded model plays one at a "
+                                             "time to keep its cache warm).")] = 8,
+    seed: Annotated[int, typer.Option(help="Run seed; per-request seeds derive from it.")] = 0,
+    max_tokens: Annotated[int, typer.Option(min=1, help="Max tokens per answer.")] = 192,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Play only the first N items.")]
+    = None,
+    runs_dir: Annotated[Path | None, typer.Option(help=f"Where run directories go "
+                                                  f"(default ${RUNS_DIR_ENV} or "
+                                                  f"./{DEFAULT_RUNS_ROOT}).")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue a run directory at the first "
+                                                "unfinished turn of each conversation.")]
+    = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not reuse or store answers "
+                                           "in the response cache.")] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")]
+    = 120.0,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a transient failure.")]
+    = 4,
+    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API "
+                                                    "key (default OPENAI_API_KEY; never "
+                                                    "stored).")] = None,
+    n_ctx: Annotated[int, typer.Option(min=256, help="Context size of the embedded model.")]
+    = 4096,
+    skip_invalid: Annotated[bool, typer.Option(help="Skip invalid items instead of stopping; "
+                                               "the count is reported.")] = False,
+) -> None:
+    """Play a suite against a model, score every turn, print a summary and the run directory."""
+    if resume is not None:
+        with open_run(resume) as store:
+            config = store.config()
+            try:
+                client = client_for(config)
+            except ModelConfigError as exc:
+                fail(str(exc))
+            err_console.print(f"resuming {store.run_dir}: {store.answered_count()} turns done")
+            _play(client, lambda: store)
+            _print_summary(store)
+        return
+
+    try:
+        loaded = resolve_suite(suite, skip_invalid=skip_invalid)
+    except SuiteError as exc:
+        fail(str(exc))
+    for message in loaded.skipped:
+        err_console.print(f"[yellow]skipped:[/yellow] {escape(message)}")
+    items = loaded.suite.items[:limit] if limit else loaded.suite.items
+    root = runs_root(runs_dir)
+    config = RunConfig(
+        model=model, api_key_env=api_key_env, suite=suite,
+        variants=tuple(dict.fromkeys(variant or [Variant.OWN])), samples=samples,
+        params=GenerationParams(max_tokens=max_tokens, temperature=temperature),
+        seed=seed, concurrency=concurrency, max_retries=max_retries, timeout_s=timeout,
+        use_cache=not no_cache, cache_path=None if no_cache else str(default_cache_path(root)),
+        model_options={"n_ctx": n_ctx} if model.startswith("llamacpp") else {},
+        created_at=datetime.now(UTC),
+    )
+    try:
+        client = client_for(config)
+    except ModelConfigError as exc:
+        fail(str(exc))
+
+    def make_store() -> RunStore:
+        store = create_run(config, items, root)
+        if loaded.skipped:
+            store.set_meta("skipped_invalid", len(loaded.skipped))
+        return store
+
+    store = _play(client, make_store)
+    try:
+        _print_summary(store)
+    finally:
+        store.close()
+
+
+def _run_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / STORE_FILE).is_file())
+
+
+@app.command(epilog="Example:  turnscope runs --runs-dir /data/turnscope-runs")
+def runs(
+    runs_dir: Annotated[Path | None, typer.Option(help="Directory holding run directories.")]
+    = None,
+) -> None:
+    """List run directories with model, suite, date, turns and mean score."""
+    root = runs_root(runs_dir)
+    dirs = _run_dirs(root)
+    if not dirs:
+        console.print(f"no runs under {root}")
+        return
+    table = Table(title=f"runs under {root}", title_justify="left")
+    for column in ("run", "model", "suite", "started", "turns", "errors", "mean score",
+                   "status"):
+        table.add_column(column, justify="right" if column in ("turns", "errors") else "left")
+    for run_dir in dirs:
+        try:
+            store = RunStore.open(run_dir)
+        except StoreError as exc:
+            table.add_row(run_dir.name, "-", "-", "-", "-", "-", "-", f"unreadable: {exc}")
+            continue
+        try:
+            config = store.config()
+            mean = store.mean_score()
+            errors = store.turn_count() - store.answered_count()
+            table.add_row(
+                run_dir.name, config.model, config.suite,
+                f"{config.created_at:%Y-%m-%d %H:%M}", str(store.turn_count()), str(errors),
+                f"{mean:.3f}" if mean is not None else "-", store.meta("status") or "created",
+            )
+        finally:
+            store.close()
+    console.print(table)
+
+
+def _score_text(record: TurnRecord) -> str:
+    if record.error:
+        return f"[red]error: {escape(record.error)}[/red]"
+    parts = []
+    for score in record.scores:
+        if score.error:
+            parts.append(f"[red]{score.scorer}: error: {escape(score.error)}[/red]")
+        else:
+            detail = f" ({escape(score.detail)})" if score.detail else ""
+            parts.append(f"{score.scorer}={score.value:.2f}{detail}")
+    return "; ".join(parts) or "not scored"
+
+
+@app.command(epilog=(
+    "Examples:\n\n"
+    "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter\n\n"
+    "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet"
+))
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    item: Annotated[str | None, typer.Option(help="Show this item's conversation turn by "
+                                             "turn.")] = None,
+) -> None:
+    """Show a run: per-item scores, or one conversation with per-turn scores and errors."""
+    with open_run(run_dir) as store:
+        items = {it.id: it for it in store.items()}
+        if item is None:
+            table = Table(title=f"{run_dir}: items", title_justify="left")
+            for column in ("item", "category", "variant", "sample", "turns", "mean", "errors"):
+                table.add_column(column)
+            grouped: dict[tuple[str, str, int], list[TurnRecord]] = {}
+            for record in store.records():
+                key = (record.item_id, record.variant.value, record.sample)
+                grouped.setdefault(key, []).append(record)
+            for (item_id, var, sample), records in grouped.items():
+                values = [r.score for r in records if r.score is not None]
+                mean = f"{sum(values) / len(values):.3f}" if values else "-"
+                errs = sum(r.error is not None for r in records)
+                table.add_row(item_id, items[item_id].category, var, str(sample),
+                              f"{len(records)}/{len(items[item_id].turns)}", mean, str(errs))
+            console.print(table)
+            console.print("See one conversation with --item ID")
+            return
+        if item not in items:
+            fail(f"{run_dir}: no item {item!r} in this run")
+        records = list(store.records(item_id=item))
+        if not records:
+            console.print(f"item {item!r} has no recorded turns yet")
+            return
+        for record in records:
+            console.rule(f"{item} | {record.variant.value} | sample {record.sample} | "
+                         f"turn {record.turn}")
+            for message in record.new_messages:
+                console.print(f"[bold]{message.role}:[/bold] {escape(content_text(message.content))}")
+            if record.response is not None:
+                console.print(f"[bold green]assistant:[/bold green] {escape(record.response)}")
+            console.print(f"[dim]score:[/dim] {_score_text(record)}")
+            meta = (f"tokens {record.prompt_tokens}/{record.completion_tokens}, "
+                    f"latency {record.latency_s:.2f}s, retries {record.retries}"
+                    + (", cached" if record.cached else ""))
+            console.print(f"[dim]{meta}[/dim]")
+
+
+@app.command(epilog=(
+    "Examples:\n\n"
+    "  turnscope export RUN_DIR > turns.jsonl\n\n"
+    "  turnscope export RUN_DIR --format csv -o turns.csv"
+))
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write "
+                                                "(default: standard output).")] = None,
+) -> None:
+    """Export one record per turn (item_id, turn, variant, sample, response, error, scores ...)."""
+    if fmt not in EXPORT_FORMATS:
+        fail(f"unknown format {fmt!r}: use {' or '.join(EXPORT_FORMATS)}")
+    with open_run(run_dir) as store:
+        if output is None:
+            export_records(store.records(), fmt, sys.stdout)
+            return
+        try:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                count = export_records(store.records(), fmt, handle)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror}")
+        err_console.print(f"wrote {count} records to {output}")
+
+
+@app.command()
+def models() -> None:
+    """List model backends, whether they are ready, and spec examples."""
+    table = Table(title="model backends", title_justify="left")
+    table.add_column("backend")
+    table.add_column("what")
+    table.add_column("status")
+    table.add_column("spec examples")
+    for info in backends():
+        table.add_row(info.name, info.summary, info.status(), "\n".join(info.examples))
+    console.print(table)
+    console.print("Use a spec with:  turnscope run --model SPEC")
+
+
+@app.command(name="suites")
+def list_suites() -> None:
+    """List the built-in suites (any .jsonl/.yaml file works too: --suite FILE)."""
+    table = Table(title="built-in suites", title_justify="left")
+    table.add_column("name")
+    table.add_column("what")
+    for info in suites():
+        table.add_row(info.name + (" (default)" if info.name == DEFAULT_SUITE else ""),
+                      info.summary)
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

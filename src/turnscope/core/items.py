@@ -1,0 +1,86 @@
+"""What a suite is made of: items (conversations to play), their turns and scoring specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from turnscope.core.messages import Content
+
+
+class ScorerSpec(BaseModel):
+    """Which scorer judges a turn, and its parameters (validated by the scorer's own model)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    type: str = Field(min_length=1)
+    """Registered scorer name, e.g. "exact", "contains", "numeric"."""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Every field but `type`: what the scorer is configured with."""
+        return dict(self.model_extra or {})
+
+
+class Turn(BaseModel):
+    """One user turn of a scripted conversation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: Content
+    """What the user says at this turn: text, or text and image parts."""
+    reference: str | None = None
+    """A reference (gold) answer: the default target of reference scorers and the
+    assistant message used in place of the model's own in the gold-history variant."""
+    scorers: tuple[ScorerSpec, ...] = ()
+    """How this turn's answer is scored; a turn without scorers is played but not scored."""
+
+
+class Item(BaseModel):
+    """One conversation to play: an id, an optional system prompt and its user turns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    """Unique id within the suite."""
+    system: str | None = None
+    """Optional system prompt sent before the first turn."""
+    turns: tuple[Turn, ...] = Field(min_length=1)
+    """The user turns, in order."""
+    category: str = "general"
+    """A label to group results by (a task family, a skill, a source benchmark)."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """Free-form data carried along into the run store (source, difficulty knobs ...)."""
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_one_line(cls, value: str) -> str:
+        if value != value.strip() or "\n" in value:
+            raise ValueError("item id must be one line without surrounding spaces")
+        return value
+
+    @property
+    def has_references(self) -> bool:
+        """Whether every turn has a reference answer (needed by the gold-history variant)."""
+        return all(turn.reference is not None for turn in self.turns)
+
+
+class Suite(BaseModel):
+    """A named, ordered collection of items with unique ids."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """Display name: a built-in suite name or the file it was read from."""
+    items: tuple[Item, ...]
+    """The items, in file order."""
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Suite:
+        seen: set[str] = set()
+        for item in self.items:
+            if item.id in seen:
+                raise ValueError(f"duplicate item id {item.id!r}")
+            seen.add(item.id)
+        return self

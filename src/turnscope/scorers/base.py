@@ -1,0 +1,124 @@
+"""The Scorer protocol, the view of a turn it scores, and the scorer registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from turnscope.core import Item, Message, Score, ScorerSpec, Variant
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """What a scorer sees: the item, which turn, the answer and the conversation so far."""
+
+    item: Item
+    turn: int
+    """1-based index of the judged turn (the last turn for the single-turn twin)."""
+    response: str
+    """The model's answer to this turn."""
+    history: tuple[Message, ...]
+    """The request messages the answer was given to (system, earlier turns, this turn)."""
+    variant: Variant
+
+    @property
+    def reference(self) -> str | None:
+        """The turn's reference answer, if it has one."""
+        return self.item.turns[self.turn - 1].reference
+
+
+class Scorer(Protocol):
+    """Turns one answer into a Score. Raising is allowed: the engine records an error."""
+
+    name: str
+
+    def score(self, view: TurnView) -> Score: ...
+
+
+class ScorerParams(BaseModel):
+    """Base of every scorer's parameter model: unknown parameters are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScorerConfigError(ValueError):
+    """A scorer spec names an unknown scorer or has bad parameters."""
+
+
+P = TypeVar("P", bound=ScorerParams)
+ScorerFactory = Callable[[P, str | None], Scorer]
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    name: str
+    params: type[ScorerParams]
+    factory: Callable[[ScorerParams, str | None], Scorer]
+    summary: str
+
+
+_SCORERS: dict[str, ScorerInfo] = {}
+_ENTRY_POINT_GROUP = "turnscope.scorers"
+_plugins_loaded = False
+
+
+def register_scorer(
+    name: str, params: type[P], *, summary: str
+) -> Callable[[Callable[[P, str | None], Scorer]], Callable[[P, str | None], Scorer]]:
+    """Decorator: a factory `(params, reference) -> Scorer` becomes available as `type: name`."""
+
+    def decorate(factory: Callable[[P, str | None], Scorer]) -> Callable[[P, str | None], Scorer]:
+        _SCORERS[name] = ScorerInfo(name, params, factory, summary)  # type: ignore[arg-type]
+        return factory
+
+    return decorate
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    import turnscope.scorers.reference  # noqa: F401  (registers the built-in scorers)
+
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        for ep in entry_points(group=_ENTRY_POINT_GROUP):
+            ep.load()
+
+
+def scorer_names() -> list[str]:
+    """Registered scorer names."""
+    _load_plugins()
+    return sorted(_SCORERS)
+
+
+def build_scorer(spec: ScorerSpec, reference: str | None) -> Scorer:
+    """Validate a spec against its scorer's parameter model and build the scorer.
+
+    `reference` is the turn's reference answer, the default target of reference scorers."""
+    _load_plugins()
+    info = _SCORERS.get(spec.type)
+    if info is None:
+        raise ScorerConfigError(
+            f"unknown scorer type {spec.type!r} (known: {', '.join(sorted(_SCORERS))})"
+        )
+    try:
+        params = info.params.model_validate(spec.params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or spec.type
+        raise ScorerConfigError(f"scorer {spec.type!r}, field {where!r}: {first['msg']}") from exc
+    return info.factory(params, reference)
+
+
+def score_turn(view: TurnView, specs: tuple[ScorerSpec, ...]) -> tuple[Score, ...]:
+    """Run every scorer of a turn. A scorer that fails yields an error Score, never a value."""
+    scores = []
+    for spec in specs:
+        try:
+            scores.append(build_scorer(spec, view.reference).score(view))
+        except Exception as exc:  # a broken scorer must not end the run or invent a score
+            scores.append(Score(scorer=spec.type, error=f"{type(exc).__name__}: {exc}"))
+    return tuple(scores)

@@ -1,0 +1,162 @@
+"""The run store: one SQLite file (WAL) per run directory holding config, items and turns."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from turnscope.core import Item, RunConfig, TurnRecord, Variant
+
+STORE_FILE = "run.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    position INTEGER NOT NULL, id TEXT PRIMARY KEY, category TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    item_id TEXT NOT NULL, variant TEXT NOT NULL, sample INTEGER NOT NULL, turn INTEGER NOT NULL,
+    error TEXT, score REAL, record TEXT NOT NULL,
+    PRIMARY KEY (item_id, variant, sample, turn)
+);
+"""
+
+
+class StoreError(ValueError):
+    """A directory is not a run, or its store cannot be read."""
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return cleaned[:limit] or "run"
+
+
+def new_run_dir(root: Path, model_spec: str, suite: str, now: datetime) -> Path:
+    """A fresh, readable directory name: <date>-<time>-<model>-<suite>[-N]."""
+    suite_name = Path(suite).stem if suite.endswith((".jsonl", ".yaml", ".yml", ".json")) else suite
+    base = f"{now:%Y%m%d-%H%M%S}-{_slug(model_spec.split('@')[0])}-{_slug(suite_name)}"
+    candidate = root / base
+    counter = 1
+    while candidate.exists():
+        counter += 1
+        candidate = root / f"{base}-{counter}"
+    return candidate
+
+
+class RunStore:
+    """Read and write one run. Every `commit` is durable when it returns (WAL, one transaction)."""
+
+    def __init__(self, run_dir: Path, db: sqlite3.Connection) -> None:
+        self.run_dir = run_dir
+        self._db = db
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last turn.
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        return db
+
+    @classmethod
+    def create(cls, run_dir: Path, config: RunConfig, items: Sequence[Item]) -> RunStore:
+        """Make a new run directory with its config and the exact items it will play."""
+        run_dir.mkdir(parents=True, exist_ok=False)
+        db = cls._connect(run_dir / STORE_FILE)
+        db.executescript(_SCHEMA)
+        with db:
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("config", config.model_dump_json())],
+            )
+            db.executemany(
+                "INSERT INTO items (position, id, category, data) VALUES (?, ?, ?, ?)",
+                [(i, it.id, it.category, it.model_dump_json()) for i, it in enumerate(items)],
+            )
+        return cls(run_dir, db)
+
+    @classmethod
+    def open(cls, run_dir: Path) -> RunStore:
+        """Open an existing run; StoreError with one clear line if it is not one."""
+        path = run_dir / STORE_FILE
+        if not run_dir.is_dir():
+            raise StoreError(f"{run_dir}: no such run directory")
+        if not path.is_file():
+            raise StoreError(f"{run_dir}: not a turnscope run directory (no {STORE_FILE})")
+        try:
+            db = cls._connect(path)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot read the run store: {exc}") from None
+        if row is None:
+            raise StoreError(f"{path}: not a turnscope run store (no schema version)")
+        if int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"{path}: written by a newer turnscope (schema {row[0]})")
+        return cls(run_dir, db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def config(self) -> RunConfig:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        return RunConfig.model_validate_json(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
+
+    def meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def items(self) -> list[Item]:
+        rows = self._db.execute("SELECT data FROM items ORDER BY position").fetchall()
+        return [Item.model_validate_json(r[0]) for r in rows]
+
+    def commit(self, record: TurnRecord) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO turns (item_id, variant, sample, turn, error, score, record) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (record.item_id, record.variant.value, record.sample, record.turn, record.error,
+             record.score, record.model_dump_json()),
+        )
+
+    def finished_turns(self, item_id: str, variant: Variant, sample: int) -> dict[int, TurnRecord]:
+        rows = self._db.execute(
+            "SELECT record FROM turns WHERE item_id = ? AND variant = ? AND sample = ?",
+            (item_id, variant.value, sample),
+        ).fetchall()
+        records = (TurnRecord.model_validate_json(r[0]) for r in rows)
+        return {r.turn: r for r in records}
+
+    def records(self, item_id: str | None = None) -> Iterator[TurnRecord]:
+        """Every turn record, in item order then variant, sample and turn."""
+        query = (
+            "SELECT t.record FROM turns t JOIN items i ON i.id = t.item_id "
+            + ("WHERE t.item_id = ? " if item_id is not None else "")
+            + "ORDER BY i.position, t.variant, t.sample, t.turn"
+        )
+        args = (item_id,) if item_id is not None else ()
+        for (raw,) in self._db.execute(query, args):
+            yield TurnRecord.model_validate_json(raw)
+
+    def turn_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM turns").fetchone()[0])
+
+    def answered_count(self) -> int:
+        """Turns that have an answer (what a resumed run will not ask again)."""
+        row = self._db.execute("SELECT COUNT(*) FROM turns WHERE error IS NULL").fetchone()
+        return int(row[0])
+
+    def mean_score(self) -> float | None:
+        row = self._db.execute("SELECT AVG(score) FROM turns WHERE score IS NOT NULL").fetchone()
+        return float(row[0]) if row[0] is not None else None
