@@ -46,8 +46,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (logs, CI) is read in files, not 80-column terminals: do not fold tables there.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
 
 
@@ -265,8 +266,8 @@ def runs(
         console.print(f"no runs under {root}")
         return
     table = Table(title=f"runs under {root}", title_justify="left")
-    for column in ("run", "model", "suite", "started", "turns", "errors", "mean score",
-                   "status"):
+    table.add_column("run", no_wrap=True)
+    for column in ("model", "suite", "started", "turns", "errors", "mean", "status"):
         table.add_column(column, justify="right" if column in ("turns", "errors") else "left")
     for run_dir in dirs:
         try:
@@ -280,7 +281,7 @@ def runs(
             errors = store.turn_count() - store.answered_count()
             table.add_row(
                 run_dir.name, config.model, config.suite,
-                f"{config.created_at:%Y-%m-%d %H:%M}", str(store.turn_count()), str(errors),
+                f"{config.created_at:%m-%d %H:%M}", str(store.turn_count()), str(errors),
                 f"{mean:.3f}" if mean is not None else "-", store.meta("status") or "created",
             )
         finally:
@@ -380,14 +381,11 @@ def export(
 @app.command()
 def models() -> None:
     """List model backends, whether they are ready, and spec examples."""
-    table = Table(title="model backends", title_justify="left")
-    table.add_column("backend")
-    table.add_column("what")
-    table.add_column("status")
-    table.add_column("spec examples")
     for info in backends():
-        table.add_row(info.name, info.summary, info.status(), "\n".join(info.examples))
-    console.print(table)
+        console.print(f"[bold]{info.name}[/bold]  {escape(info.summary)}")
+        console.print(f"  status:   {escape(info.status())}", soft_wrap=True)
+        for example in info.examples:
+            console.print(f"  example:  --model {escape(example)}", soft_wrap=True)
     console.print("Use a spec with:  turnscope run --model SPEC")
 
 

@@ -1,12 +1,14 @@
 """The embedded default backend: llama.cpp in-process, with each conversation's KV cache kept warm.
 
-Why the care with tokens: a multi-turn conversation re-sends its whole history every turn.
-llama.cpp reuses the longest common token prefix of the previous request, so a turn costs
-only its new tokens *if* the history tokenises to exactly the tokens already in the cache.
-Re-tokenising the model's own answer does not always give back the sampled tokens, so we
-remember, per conversation prefix, the exact tokens that were evaluated and append only the
-tokens of what is new. The engine plays one conversation at a time on this backend
-(`max_concurrency == 1`) so the cache is never evicted by an interleaved conversation.
+A multi-turn conversation re-sends its whole history every turn. llama.cpp keeps the tokens
+of the previous request in its KV cache and reuses their longest common prefix with the next
+one, so a turn costs only its new tokens as long as nothing else ran in between. The engine
+therefore plays one conversation at a time on this backend (`max_concurrency == 1`) instead of
+interleaving conversations that would evict each other's cache.
+
+The prompt is always the canonical tokenisation of the rendered chat template, never the
+sampled tokens spliced back in: an answer must depend only on the request, so that a resumed
+run, a cache hit and an HTTP server given the same messages all see the same prompt.
 """
 
 from __future__ import annotations
@@ -17,9 +19,7 @@ import importlib.resources
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ from turnscope.core import (
     ModelIdentity,
     content_text,
     has_images,
-    stable_hash,
 )
 from turnscope.models.base import BackendOptions, register_backend
 from turnscope.models.errors import ModelConfigError, PermanentModelError
@@ -46,7 +45,6 @@ _FALLBACK_TEMPLATE = (
     "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
-_PREFIX_MEMORY = 16
 
 
 def default_gguf_path() -> Path | None:
@@ -68,14 +66,6 @@ def file_fingerprint(path: Path) -> str:
         handle.seek(max(0, size - (1 << 20)))
         digest.update(handle.read(1 << 20))
     return f"{size}:{digest.hexdigest()[:16]}"
-
-
-@dataclass
-class _Evaluated:
-    """Text and the exact tokens that were evaluated for it (prompt plus the sampled answer)."""
-
-    text: str
-    tokens: list[int]
 
 
 class ChatRenderer:
@@ -138,7 +128,6 @@ class LlamaCppClient:
         # leaves its thread running, and the next one must not share the context with it.
         self._thread_lock = threading.Lock()
         self._lock = asyncio.Lock()
-        self._prefixes: OrderedDict[str, _Evaluated] = OrderedDict()
         self.prefilled_tokens_total = 0
         """Prompt tokens evaluated since the client was made (what prefix reuse saves)."""
         self.generation_seconds_total = 0.0
@@ -187,15 +176,10 @@ class LlamaCppClient:
         async with self._lock:
             return await asyncio.to_thread(self._generate_sync, plain, params, seed)
 
-    def _prompt_tokens(self, llm: Any, plain: list[dict[str, str]]) -> tuple[str, list[int]]:
+    def _prompt_tokens(self, llm: Any, plain: list[dict[str, str]]) -> list[int]:
         assert self._renderer is not None
         text = self._renderer.render(plain, add_generation_prompt=True)
-        earlier = self._prefixes.get(stable_hash(plain[:-1])) if len(plain) > 1 else None
-        if earlier is not None and text.startswith(earlier.text):
-            delta = text[len(earlier.text):].encode("utf-8")
-            tail = llm.tokenize(delta, add_bos=False, special=True) if delta else []
-            return text, earlier.tokens + tail
-        return text, llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _generate_sync(
         self, plain: list[dict[str, str]], params: GenerationParams, seed: int
@@ -208,7 +192,7 @@ class LlamaCppClient:
     ) -> Completion:
         llm = self._ensure_loaded()
         started = time.perf_counter()
-        prompt_text, prompt = self._prompt_tokens(llm, plain)
+        prompt = self._prompt_tokens(llm, plain)
         budget = self._n_ctx - len(prompt)
         if budget < 1:
             raise PermanentModelError(
@@ -245,23 +229,10 @@ class LlamaCppClient:
         elapsed = time.perf_counter() - started
         self.prefilled_tokens_total += prefilled
         self.generation_seconds_total += elapsed
-        self._remember(plain, text, prompt_text, prompt, generated)
         return Completion(
             text=text, prompt_tokens=len(prompt), completion_tokens=len(generated),
             prefilled_tokens=prefilled, finish_reason=finish, latency_s=elapsed, ttft_s=ttft,
         )
-
-    def _remember(self, plain: list[dict[str, str]], text: str, prompt_text: str,
-                  prompt: list[int], generated: list[int]) -> None:
-        # Only when the answer's text is exactly what its tokens decode to can the next
-        # turn's rendering be matched against prompt + answer.
-        if not text or _decode(self._llm, generated) != text or "\ufffd" in text:
-            return
-        key = stable_hash([*plain, {"role": "assistant", "content": text}])
-        self._prefixes[key] = _Evaluated(prompt_text + text, prompt + generated)
-        self._prefixes.move_to_end(key)
-        while len(self._prefixes) > _PREFIX_MEMORY:
-            self._prefixes.popitem(last=False)
 
     async def aclose(self) -> None:
         async with self._lock:

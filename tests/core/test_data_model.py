@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from turnscope.core import (
+    ImagePart,
+    Item,
+    Message,
+    ScorerSpec,
+    Suite,
+    TextPart,
+    Turn,
+    content_text,
+    derive_seed,
+    has_images,
+    stable_hash,
+)
+
+
+def test_message_accepts_text_and_image_parts() -> None:
+    message = Message.model_validate({
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        ],
+    })
+    assert isinstance(message.content, tuple)
+    assert isinstance(message.content[0], TextPart)
+    assert isinstance(message.content[1], ImagePart)
+    assert has_images(message.content)
+    assert content_text(message.content) == "What is in this picture?"
+    assert not has_images("plain")
+
+
+def test_message_rejects_unknown_part_and_role() -> None:
+    with pytest.raises(ValidationError):
+        Message.model_validate({"role": "user", "content": [{"type": "audio", "data": "x"}]})
+    with pytest.raises(ValidationError):
+        Message.model_validate({"role": "robot", "content": "hi"})
+
+
+def test_item_needs_turns_and_clean_id() -> None:
+    with pytest.raises(ValidationError):
+        Item(id="a", turns=())
+    with pytest.raises(ValidationError):
+        Item(id=" padded ", turns=(Turn(user="hi"),))
+    item = Item(id="a", turns=(Turn(user="hi", reference="x"), Turn(user="again")))
+    assert not item.has_references
+    assert item.category == "general"
+
+
+def test_scorer_spec_keeps_parameters() -> None:
+    spec = ScorerSpec.model_validate({"type": "contains", "value": ["a", "b"], "mode": "any"})
+    assert spec.type == "contains"
+    assert spec.params == {"value": ["a", "b"], "mode": "any"}
+
+
+def test_suite_rejects_duplicate_ids() -> None:
+    item = Item(id="same", turns=(Turn(user="hi"),))
+    with pytest.raises(ValidationError, match="duplicate item id 'same'"):
+        Suite(name="s", items=(item, item))
+
+
+def test_hashes_are_stable_and_sensitive() -> None:
+    a = [Message(role="user", content="hi")]
+    b = [Message(role="user", content="hi!")]
+    assert stable_hash(a) == stable_hash([Message(role="user", content="hi")])
+    assert stable_hash(a) != stable_hash(b)
+    assert derive_seed(0, "item", "own", 0, 1) == derive_seed(0, "item", "own", 0, 1)
+    assert derive_seed(0, "item", "own", 0, 1) != derive_seed(1, "item", "own", 0, 1)
+    assert 0 <= derive_seed(7, "x") < 2**31
