@@ -121,14 +121,17 @@ def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
         try:
             await client.preflight()
             opened.append(make_store())
+            # The bar starts only once the model answered the preflight: a bad spec or an
+            # unreachable server leaves a single error line, not a dead progress bar.
+            progress.start()
             await execute_run(opened[0], client, on_plan=display.on_plan,
                               on_record=display.on_record)
         finally:
+            progress.stop()
             await client.aclose()
 
     try:
-        with progress:
-            asyncio.run(go())
+        asyncio.run(go())
     except ModelConfigError as exc:
         fail(str(exc))
     except KeyboardInterrupt:

@@ -127,6 +127,7 @@ class LlamaCppClient:
         # Held by the worker thread itself: a request cancelled on the asyncio side (timeout)
         # leaves its thread running, and the next one must not share the context with it.
         self._thread_lock = threading.Lock()
+        self._closing = threading.Event()
         self._lock = asyncio.Lock()
         self.prefilled_tokens_total = 0
         """Prompt tokens evaluated since the client was made (what prefix reuse saves)."""
@@ -220,7 +221,7 @@ class LlamaCppClient:
             if params.stop and _stop_at(_decode(llm, generated), params.stop) is not None:
                 finish = "stop"
                 break
-            if len(generated) >= max_new:
+            if len(generated) >= max_new or self._closing.is_set():
                 break
         text = _decode(llm, generated)
         cut = _stop_at(text, params.stop)
@@ -235,7 +236,13 @@ class LlamaCppClient:
         )
 
     async def aclose(self) -> None:
-        async with self._lock:
+        # A generation cancelled on the asyncio side (Ctrl-C, timeout) may still be running in
+        # its thread: ask it to stop, and free the weights only once it has let go of them.
+        self._closing.set()
+        await asyncio.to_thread(self._close_sync)
+
+    def _close_sync(self) -> None:
+        with self._thread_lock:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None

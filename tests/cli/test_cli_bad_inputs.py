@@ -1,0 +1,123 @@
+"""Every bad input: one clear line on stderr, exit code 2, no traceback, no run left behind."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from turnscope.cli import app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stderr
+
+
+def assert_clean_failure(code: int, stderr: str, fragment: str) -> None:
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert lines and lines[0].startswith("error: "), stderr
+    assert fragment in " ".join(lines)
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+def no_runs_created(runs: Path) -> bool:
+    return not runs.exists() or not any(runs.iterdir())
+
+
+def test_missing_suite_file(runs: Path, tmp_path: Path) -> None:
+    code, err = run_cli("run", "-s", str(tmp_path / "nope.jsonl"), "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "nope.jsonl: no such file")
+    assert no_runs_created(runs)
+
+
+def test_malformed_jsonl_line(runs: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "s.jsonl"
+    suite.write_text('{"id": "a", "turns": [{"user": "hi"}]}\n{"id": \n', encoding="utf-8")
+    code, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "s.jsonl:2: invalid JSON")
+    assert no_runs_created(runs)
+
+
+def test_wrong_field_type(runs: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "s.jsonl"
+    suite.write_text(json.dumps({"id": "a", "turns": "hello"}) + "\n", encoding="utf-8")
+    code, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "s.jsonl:1: item 'a', field 'turns'")
+
+
+def test_skip_invalid_reports_the_count(runs: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "s.jsonl"
+    good = {"id": "a", "turns": [{"user": "Say hi.", "reference": "hi",
+                                  "scorers": [{"type": "contains"}]}]}
+    suite.write_text(json.dumps(good) + "\n" + json.dumps({"id": "b"}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "-s", str(suite), "--runs-dir", str(runs),
+                                      "--skip-invalid", "--max-tokens", "4"])
+    assert result.exit_code == 0, result.output
+    assert "skipped:" in result.stderr and "field 'turns'" in result.stderr
+    assert "1 invalid items were skipped" in result.stdout
+
+
+def test_unknown_model_spec(runs: Path) -> None:
+    code, err = run_cli("run", "-m", "gpt5-turbo-ultra", "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "unknown model spec 'gpt5-turbo-ultra'")
+    assert no_runs_created(runs)
+
+
+def test_unreachable_server(runs: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    code, err = run_cli("run", "-m", f"openai:m@{url}", "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "cannot reach the model server")
+    assert no_runs_created(runs)
+
+
+def test_missing_api_key_variable(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MY_KEY", raising=False)
+    code, err = run_cli("run", "-m", "openai:m@http://127.0.0.1:9/v1", "--api-key-env",
+                        "MY_KEY", "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "MY_KEY")
+    code, err = run_cli("run", "-m", "openai:gpt-4o-mini", "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "no API key: set OPENAI_API_KEY")
+    assert no_runs_created(runs)
+
+
+def test_resume_on_something_that_is_not_a_run(tmp_path: Path) -> None:
+    code, err = run_cli("run", "--resume", str(tmp_path))
+    assert_clean_failure(code, err, "not a turnscope run directory")
+    code, err = run_cli("run", "--resume", str(tmp_path / "absent"))
+    assert_clean_failure(code, err, "no such run directory")
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "run.sqlite").write_bytes(b"this is not sqlite" * 64)
+    code, err = run_cli("run", "--resume", str(corrupt))
+    assert_clean_failure(code, err, "cannot read the run store")
+
+
+def test_show_export_on_bad_targets(tmp_path: Path) -> None:
+    code, err = run_cli("show", str(tmp_path))
+    assert_clean_failure(code, err, "not a turnscope run directory")
+    code, err = run_cli("export", str(tmp_path), "--format", "xml")
+    assert_clean_failure(code, err, "unknown format 'xml'")
+
+
+def test_bad_option_values_are_rejected_by_the_parser() -> None:
+    result = CliRunner().invoke(app, ["run", "--variant", "sideways"])
+    assert result.exit_code == 2
+    assert "sideways" in result.stderr
+    result = CliRunner().invoke(app, ["run", "--concurrency", "0"])
+    assert result.exit_code == 2

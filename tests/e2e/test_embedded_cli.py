@@ -1,0 +1,117 @@
+"""Whole runs through the `turnscope` command with the real embedded model."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from turnscope.store import RunStore
+
+EXPORT_FIELDS = {"item_id", "turn", "variant", "sample", "response", "error", "scores"}
+
+
+def turnscope(*args: str, runs: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)}
+    return subprocess.run([sys.executable, "-m", "turnscope.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def only_run_dir(runs: Path) -> Path:
+    dirs = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(dirs) == 1
+    return dirs[0]
+
+
+def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path) -> None:
+    runs = tmp_path / "runs"
+    done = turnscope("run", "-s", str(mini_suite), "-v", "own", "-v", "gold", "-v", "single",
+                     "--max-tokens", "8", runs=runs)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(runs)
+    assert "mean score by turn index" in done.stdout
+    assert "mean score by category" in done.stdout
+    assert str(run_dir) in done.stdout.replace("\n", "")
+    for category in ("recollection", "arithmetic", "knowledge"):
+        assert category in done.stdout
+
+    store = RunStore.open(run_dir)
+    assert store.turn_count() == 7 + 7 + 3
+    store.close()
+
+    exported = turnscope("export", str(run_dir), runs=runs)
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert len(rows) == 17 and all(EXPORT_FIELDS <= row.keys() for row in rows)
+    assert {row["variant"] for row in rows} == {"own", "gold", "single"}
+    assert all(isinstance(row["scores"], list) and row["scores"] for row in rows)
+
+    csv_path = tmp_path / "turns.csv"
+    as_csv = turnscope("export", str(run_dir), "-f", "csv", "-o", str(csv_path), runs=runs)
+    assert as_csv.returncode == 0, as_csv.stderr
+    with csv_path.open(encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == 17 and EXPORT_FIELDS <= set(table[0])
+
+    shown = turnscope("show", str(run_dir), "--item", "mini-recall", runs=runs)
+    assert shown.returncode == 0, shown.stderr
+    assert "My cat is named Pixel" in shown.stdout and "assistant:" in shown.stdout
+    assert "contains=" in shown.stdout
+
+    listed = turnscope("runs", runs=runs)
+    assert listed.returncode == 0 and run_dir.name in listed.stdout and "starter" not in (
+        listed.stdout)
+    assert "finished" in listed.stdout
+
+    again = turnscope("run", "-s", str(mini_suite), "--max-tokens", "8", runs=runs)
+    assert again.returncode == 0, again.stderr
+    assert "cached: 7" in again.stdout  # identical requests are served from the cache
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Path) -> None:
+    runs = tmp_path / "runs"
+    env = {**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "turnscope.cli", "run", "--limit", "6", "--max-tokens", "24",
+         "--no-cache"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    committed = 0
+    while time.monotonic() < deadline and committed < 3:
+        time.sleep(0.2)
+        dbs = list(runs.glob("*/run.sqlite"))
+        if dbs:
+            with sqlite3.connect(dbs[0]) as db:
+                try:
+                    committed = db.execute("SELECT COUNT(*) FROM turns").fetchone()[0]
+                except sqlite3.OperationalError:
+                    committed = 0
+    assert committed >= 3, "the run did not get going"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the interrupt arrived")
+    assert proc.returncode == 130, err
+    assert "Resume with:  turnscope run --resume" in err
+    run_dir = only_run_dir(runs)
+    before = RunStore.open(run_dir)
+    finished_before = {(r.item_id, r.turn): r.response for r in before.records()}
+    before.close()
+
+    resumed = turnscope("run", "--resume", str(run_dir), runs=runs)
+    assert resumed.returncode == 0, resumed.stderr
+    after = RunStore.open(run_dir)
+    records = list(after.records())
+    after.close()
+    assert len(records) == len({(r.item_id, r.turn) for r in records})
+    assert all(r.response is not None for r in records)
+    for key, response in finished_before.items():
+        assert {(r.item_id, r.turn): r.response for r in records}[key] == response
