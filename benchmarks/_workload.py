@@ -6,8 +6,18 @@ import random
 
 from turnscope.core import Item, ScorerSpec, Turn
 
-_TOPICS = ["the ocean", "a small bakery", "mountain trains", "winter birds", "old maps",
-           "a city library", "desert plants", "paper boats", "night markets", "river ferries"]
+_TOPICS = [
+    "the ocean",
+    "a small bakery",
+    "mountain trains",
+    "winter birds",
+    "old maps",
+    "a city library",
+    "desert plants",
+    "paper boats",
+    "night markets",
+    "river ferries",
+]
 _ASKS = [
     "Tell me one short fact about {topic}.",
     "Describe {topic} in two sentences.",
@@ -26,9 +36,17 @@ def conversations(count: int, turns: int, seed: int = 0) -> list[Item]:
     for index in range(count):
         topic = _TOPICS[index % len(_TOPICS)]
         asks = [rng.choice(_ASKS).format(topic=topic) for _ in range(turns)]
-        items.append(Item(
-            id=f"bench-{index:03d}", system=f"You are a brief assistant. Conversation {index}.",
-            turns=tuple(Turn(user=a, scorers=(ScorerSpec.model_validate(
-                {"type": "regex", "pattern": r"\w"}),)) for a in asks),
-        ))
+        items.append(
+            Item(
+                id=f"bench-{index:03d}",
+                system=f"You are a brief assistant. Conversation {index}.",
+                turns=tuple(
+                    Turn(
+                        user=a,
+                        scorers=(ScorerSpec.model_validate({"type": "regex", "pattern": r"\w"}),),
+                    )
+                    for a in asks
+                ),
+            )
+        )
     return items

@@ -24,8 +24,20 @@ def main() -> None:
         env = {**os.environ, "TURNSCOPE_RUNS_DIR": runs}
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "turnscope.cli", "run", "--suite", args.suite, "--no-cache",
-             *args.extra], env=env, capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "turnscope.cli",
+                "run",
+                "--suite",
+                args.suite,
+                "--no-cache",
+                *args.extra,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         wall = time.perf_counter() - started
     if done.returncode != 0:

@@ -55,10 +55,16 @@ def direct(llm: Llama, items: list[Item], max_tokens: int) -> tuple[float, int]:
     return time.perf_counter() - started, generated_total
 
 
-async def through_turnscope(client: LlamaCppClient, items: list[Item], max_tokens: int,
-                            root: Path) -> tuple[float, int, float]:
-    config = RunConfig(model="llamacpp", suite="bench", params=GenerationParams(
-        max_tokens=max_tokens), use_cache=False, created_at=datetime.now(UTC))
+async def through_turnscope(
+    client: LlamaCppClient, items: list[Item], max_tokens: int, root: Path
+) -> tuple[float, int, float]:
+    config = RunConfig(
+        model="llamacpp",
+        suite="bench",
+        params=GenerationParams(max_tokens=max_tokens),
+        use_cache=False,
+        created_at=datetime.now(UTC),
+    )
     model_seconds_before = client.generation_seconds_total
     started = time.perf_counter()
     store = create_run(config, items, root)
@@ -93,14 +99,18 @@ def main() -> None:
             direct_walls.append(d_wall)
             ours_walls.append(t_wall)
             model_secs.append(t_model)
-            print(f"repeat {repeat}: direct {d_wall:.2f}s ({d_tokens} tokens), "
-                  f"turnscope {t_wall:.2f}s ({t_tokens} tokens, {t_model:.2f}s in llama.cpp)")
+            print(
+                f"repeat {repeat}: direct {d_wall:.2f}s ({d_tokens} tokens), "
+                f"turnscope {t_wall:.2f}s ({t_tokens} tokens, {t_model:.2f}s in llama.cpp)"
+            )
             if d_tokens != t_tokens:
                 print("  note: token counts differ; the ratio compares unequal work")
     ratio = statistics.median(ours_walls) / statistics.median(direct_walls)
     vs_model = statistics.median(w / m for w, m in zip(ours_walls, model_secs, strict=True))
-    print(f"{args.conversations} conversations x {args.turns} turns, max_tokens "
-          f"{args.max_tokens}, {args.repeats} repeats (medians)")
+    print(
+        f"{args.conversations} conversations x {args.turns} turns, max_tokens "
+        f"{args.max_tokens}, {args.repeats} repeats (medians)"
+    )
     print(f"RESULT overhead_ratio={ratio:.3f}")
     print(f"RESULT overhead_vs_model_time={vs_model:.3f}")
 

@@ -40,8 +40,9 @@ def minimum_prefill(records: list[TurnRecord]) -> int:
     return total
 
 
-async def interleaved(client: LlamaCppClient, records: list[TurnRecord],
-                      params: GenerationParams) -> tuple[int, float]:
+async def interleaved(
+    client: LlamaCppClient, records: list[TurnRecord], params: GenerationParams
+) -> tuple[int, float]:
     """Replay the same requests round-robin across conversations; prefilled tokens, seconds."""
     histories: dict[str, list[Message]] = defaultdict(list)
     by_turn: dict[int, list[TurnRecord]] = defaultdict(list)
@@ -65,8 +66,13 @@ async def main_async(args: argparse.Namespace) -> None:
     params = GenerationParams(max_tokens=args.max_tokens)
     client = LlamaCppClient(path)
     await client.preflight()
-    config = RunConfig(model="llamacpp", suite="bench", params=params, use_cache=False,
-                       created_at=datetime.now(UTC))
+    config = RunConfig(
+        model="llamacpp",
+        suite="bench",
+        params=params,
+        use_cache=False,
+        created_at=datetime.now(UTC),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         store = create_run(config, items, Path(tmp))
         started = time.perf_counter()
@@ -78,8 +84,10 @@ async def main_async(args: argparse.Namespace) -> None:
     minimum = minimum_prefill(records)
     naive_prefilled, naive_wall = await interleaved(client, records, params)
     await client.aclose()
-    print(f"{args.conversations} conversations x {args.turns} turns: prefilled {prefilled} "
-          f"tokens, minimum {minimum}; {ours_wall:.1f}s")
+    print(
+        f"{args.conversations} conversations x {args.turns} turns: prefilled {prefilled} "
+        f"tokens, minimum {minimum}; {ours_wall:.1f}s"
+    )
     print(f"naive interleaving: prefilled {naive_prefilled} tokens; {naive_wall:.1f}s")
     print(f"RESULT prefix_reuse_ratio={prefilled / minimum:.3f}")
     print(f"RESULT naive_interleaved_prefill_ratio={naive_prefilled / minimum:.3f}")

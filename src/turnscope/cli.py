@@ -29,7 +29,7 @@ from turnscope.analysis import summarise
 from turnscope.core import GenerationParams, RunConfig, TurnRecord, Variant, content_text
 from turnscope.engine import RunPlan
 from turnscope.models import ModelClient, ModelConfigError, backends
-from turnscope.report import fmt_cell, render_run_location, render_summary
+from turnscope.report import render_run_location, render_summary
 from turnscope.run import DEFAULT_RUNS_ROOT, client_for, create_run, default_cache_path, execute_run
 from turnscope.store import EXPORT_FORMATS, STORE_FILE, RunStore, StoreError, export_records
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite, suites
@@ -84,8 +84,12 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback,
-                                          is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     """turnscope: play conversations against a model, score every turn, see where it degrades."""
 
@@ -110,9 +114,14 @@ class _ProgressDisplay:
 def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
     """Check the model, then open the store (so a bad model leaves no run behind) and play."""
     progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(),
-        MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-        console=err_console, transient=False,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
     )
     display = _ProgressDisplay(progress)
     opened: list[RunStore] = []
@@ -124,8 +133,9 @@ def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
             # The bar starts only once the model answered the preflight: a bad spec or an
             # unreachable server leaves a single error line, not a dead progress bar.
             progress.start()
-            await execute_run(opened[0], client, on_plan=display.on_plan,
-                              on_record=display.on_record)
+            await execute_run(
+                opened[0], client, on_plan=display.on_plan, on_record=display.on_record
+            )
         finally:
             progress.stop()
             await client.aclose()
@@ -157,51 +167,87 @@ def _print_summary(store: RunStore) -> None:
     render_run_location(store.run_dir, console)
 
 
-@app.command(epilog=(
-    "Examples:\n\n"
-    "  turnscope run                                   # starter suite, embedded model\n\n"
-    "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
-    "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
-    "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
-))
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope run                                   # starter suite, embedded model\n\n"
+        "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
+        "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
+        "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
+    )
+)
 def run(
-    suite: Annotated[str, typer.Option("--suite", "-s", help="Built-in suite name (see "
-                                       "`turnscope suites`) or a .jsonl/.yaml file.")]
-    = DEFAULT_SUITE,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model spec (see `turnscope "
-                                       "models`): llamacpp, llamacpp:FILE.gguf, "
-                                       "openai:NAME[@URL].")] = "llamacpp",
-    variant: Annotated[list[Variant] | None, typer.Option(
-        "--variant", "-v", help="own (own history), gold (reference history), single "
-        "(single-turn twin). Repeat to play several.")] = None,
+    suite: Annotated[
+        str,
+        typer.Option(
+            "--suite",
+            "-s",
+            help="Built-in suite name (see `turnscope suites`) or a .jsonl/.yaml file.",
+        ),
+    ] = DEFAULT_SUITE,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Model spec (see `turnscope "
+            "models`): llamacpp, llamacpp:FILE.gguf, "
+            "openai:NAME[@URL].",
+        ),
+    ] = "llamacpp",
+    variant: Annotated[
+        list[Variant] | None,
+        typer.Option(
+            "--variant",
+            "-v",
+            help="own (own history), gold (reference history), single "
+            "(single-turn twin). Repeat to play several.",
+        ),
+    ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Times each conversation is played.")] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Conversations "
-                                             "in flight (the embedded model plays one at a "
-                                             "time to keep its cache warm).")] = 8,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Conversations "
+            "in flight (the embedded model plays one at a "
+            "time to keep its cache warm).",
+        ),
+    ] = 8,
     seed: Annotated[int, typer.Option(help="Run seed; per-request seeds derive from it.")] = 0,
     max_tokens: Annotated[int, typer.Option(min=1, help="Max tokens per answer.")] = 192,
     temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.0,
-    limit: Annotated[int | None, typer.Option(min=1, help="Play only the first N items.")]
-    = None,
-    runs_dir: Annotated[Path | None, typer.Option(help=f"Where run directories go "
-                                                  f"(default ${RUNS_DIR_ENV} or "
-                                                  f"./{DEFAULT_RUNS_ROOT}).")] = None,
-    resume: Annotated[Path | None, typer.Option(help="Continue a run directory at the first "
-                                                "unfinished turn of each conversation.")]
-    = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not reuse or store answers "
-                                           "in the response cache.")] = False,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")]
-    = 120.0,
-    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a transient failure.")]
-    = 4,
-    api_key_env: Annotated[str | None, typer.Option(help="Environment variable holding the API "
-                                                    "key (default OPENAI_API_KEY; never "
-                                                    "stored).")] = None,
-    n_ctx: Annotated[int, typer.Option(min=256, help="Context size of the embedded model.")]
-    = 4096,
-    skip_invalid: Annotated[bool, typer.Option(help="Skip invalid items instead of stopping; "
-                                               "the count is reported.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="Play only the first N items.")] = None,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help=f"Where run directories go (default ${RUNS_DIR_ENV} or ./{DEFAULT_RUNS_ROOT})."
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue a run directory at the first unfinished turn of each conversation."
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Do not reuse or store answers in the response cache."),
+    ] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 120.0,
+    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a transient failure.")] = 4,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(
+            help="Environment variable holding the API key (default OPENAI_API_KEY; never stored)."
+        ),
+    ] = None,
+    n_ctx: Annotated[int, typer.Option(min=256, help="Context size of the embedded model.")] = 4096,
+    skip_invalid: Annotated[
+        bool, typer.Option(help="Skip invalid items instead of stopping; the count is reported.")
+    ] = False,
 ) -> None:
     """Play a suite against a model, score every turn, print a summary and the run directory."""
     if resume is not None:
@@ -225,11 +271,18 @@ def run(
     items = loaded.suite.items[:limit] if limit else loaded.suite.items
     root = runs_root(runs_dir)
     config = RunConfig(
-        model=model, api_key_env=api_key_env, suite=suite,
-        variants=tuple(dict.fromkeys(variant or [Variant.OWN])), samples=samples,
+        model=model,
+        api_key_env=api_key_env,
+        suite=suite,
+        variants=tuple(dict.fromkeys(variant or [Variant.OWN])),
+        samples=samples,
         params=GenerationParams(max_tokens=max_tokens, temperature=temperature),
-        seed=seed, concurrency=concurrency, max_retries=max_retries, timeout_s=timeout,
-        use_cache=not no_cache, cache_path=None if no_cache else str(default_cache_path(root)),
+        seed=seed,
+        concurrency=concurrency,
+        max_retries=max_retries,
+        timeout_s=timeout,
+        use_cache=not no_cache,
+        cache_path=None if no_cache else str(default_cache_path(root)),
         model_options={"n_ctx": n_ctx} if model.startswith("llamacpp") else {},
         created_at=datetime.now(UTC),
     )
@@ -259,8 +312,9 @@ def _run_dirs(root: Path) -> list[Path]:
 
 @app.command(epilog="Example:  turnscope runs --runs-dir /data/turnscope-runs")
 def runs(
-    runs_dir: Annotated[Path | None, typer.Option(help="Directory holding run directories.")]
-    = None,
+    runs_dir: Annotated[
+        Path | None, typer.Option(help="Directory holding run directories.")
+    ] = None,
 ) -> None:
     """List run directories with model, suite, date, turns and mean score."""
     root = runs_root(runs_dir)
@@ -283,9 +337,14 @@ def runs(
             mean = store.mean_score()
             errors = store.turn_count() - store.answered_count()
             table.add_row(
-                run_dir.name, config.model, config.suite,
-                f"{config.created_at:%m-%d %H:%M}", str(store.turn_count()), str(errors),
-                f"{mean:.3f}" if mean is not None else "-", store.meta("status") or "created",
+                run_dir.name,
+                config.model,
+                config.suite,
+                f"{config.created_at:%m-%d %H:%M}",
+                str(store.turn_count()),
+                str(errors),
+                f"{mean:.3f}" if mean is not None else "-",
+                store.meta("status") or "created",
             )
         finally:
             store.close()
@@ -305,15 +364,18 @@ def _score_text(record: TurnRecord) -> str:
     return "; ".join(parts) or "not scored"
 
 
-@app.command(epilog=(
-    "Examples:\n\n"
-    "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter\n\n"
-    "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet"
-))
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter\n\n"
+        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet"
+    )
+)
 def show(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    item: Annotated[str | None, typer.Option(help="Show this item's conversation turn by "
-                                             "turn.")] = None,
+    item: Annotated[
+        str | None, typer.Option(help="Show this item's conversation turn by turn.")
+    ] = None,
 ) -> None:
     """Show a run: per-item scores, or one conversation with per-turn scores and errors."""
     with open_run(run_dir) as store:
@@ -330,8 +392,15 @@ def show(
                 values = [r.score for r in records if r.score is not None]
                 mean = f"{sum(values) / len(values):.3f}" if values else "-"
                 errs = sum(r.error is not None for r in records)
-                table.add_row(item_id, items[item_id].category, var, str(sample),
-                              f"{len(records)}/{len(items[item_id].turns)}", mean, str(errs))
+                table.add_row(
+                    item_id,
+                    items[item_id].category,
+                    var,
+                    str(sample),
+                    f"{len(records)}/{len(items[item_id].turns)}",
+                    mean,
+                    str(errs),
+                )
             console.print(table)
             console.print("See one conversation with --item ID")
             return
@@ -342,29 +411,38 @@ def show(
             console.print(f"item {item!r} has no recorded turns yet")
             return
         for record in records:
-            console.rule(f"{item} | {record.variant.value} | sample {record.sample} | "
-                         f"turn {record.turn}")
+            console.rule(
+                f"{item} | {record.variant.value} | sample {record.sample} | turn {record.turn}"
+            )
             for message in record.new_messages:
-                console.print(f"[bold]{message.role}:[/bold] {escape(content_text(message.content))}")
+                console.print(
+                    f"[bold]{message.role}:[/bold] {escape(content_text(message.content))}"
+                )
             if record.response is not None:
                 console.print(f"[bold green]assistant:[/bold green] {escape(record.response)}")
             console.print(f"[dim]score:[/dim] {_score_text(record)}")
-            meta = (f"tokens {record.prompt_tokens}/{record.completion_tokens}, "
-                    f"latency {record.latency_s:.2f}s, retries {record.retries}"
-                    + (", cached" if record.cached else ""))
+            meta = (
+                f"tokens {record.prompt_tokens}/{record.completion_tokens}, "
+                f"latency {record.latency_s:.2f}s, retries {record.retries}"
+                + (", cached" if record.cached else "")
+            )
             console.print(f"[dim]{meta}[/dim]")
 
 
-@app.command(epilog=(
-    "Examples:\n\n"
-    "  turnscope export RUN_DIR > turns.jsonl\n\n"
-    "  turnscope export RUN_DIR --format csv -o turns.csv"
-))
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope export RUN_DIR > turns.jsonl\n\n"
+        "  turnscope export RUN_DIR --format csv -o turns.csv"
+    )
+)
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write "
-                                                "(default: standard output).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: standard output)."),
+    ] = None,
 ) -> None:
     """Export one record per turn (item_id, turn, variant, sample, response, error, scores ...)."""
     if fmt not in EXPORT_FORMATS:
@@ -399,8 +477,9 @@ def list_suites() -> None:
     table.add_column("name")
     table.add_column("what")
     for info in suites():
-        table.add_row(info.name + (" (default)" if info.name == DEFAULT_SUITE else ""),
-                      info.summary)
+        table.add_row(
+            info.name + (" (default)" if info.name == DEFAULT_SUITE else ""), info.summary
+        )
     console.print(table)
 
 

@@ -56,7 +56,9 @@ class RunOutcome:
 
 
 async def execute_run(
-    store: RunStore, client: ModelClient, *,
+    store: RunStore,
+    client: ModelClient,
+    *,
     on_plan: Callable[[RunPlan, int], None] | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
 ) -> RunOutcome:
@@ -68,8 +70,7 @@ async def execute_run(
     if on_plan is not None:
         on_plan(plan, store.answered_count())
     cache = (
-        ResponseCache(Path(config.cache_path))
-        if config.use_cache and config.cache_path else None
+        ResponseCache(Path(config.cache_path)) if config.use_cache and config.cache_path else None
     )
     policy = RetryPolicy(max_retries=config.max_retries, timeout_s=config.timeout_s)
     caller = ModelCaller(client, config.params, policy, cache, seed=config.seed)
@@ -82,4 +83,3 @@ async def execute_run(
     store.set_meta("status", "finished")
     store.set_meta("finished_at", datetime.now(UTC).isoformat())
     return RunOutcome(plan, result, caller.requests_sent, caller.cache_hits)
-

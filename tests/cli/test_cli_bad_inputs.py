@@ -63,11 +63,15 @@ def test_wrong_field_type(runs: Path, tmp_path: Path) -> None:
 
 def test_skip_invalid_reports_the_count(runs: Path, tmp_path: Path) -> None:
     suite = tmp_path / "s.jsonl"
-    good = {"id": "a", "turns": [{"user": "Say hi.", "reference": "hi",
-                                  "scorers": [{"type": "contains"}]}]}
+    good = {
+        "id": "a",
+        "turns": [{"user": "Say hi.", "reference": "hi", "scorers": [{"type": "contains"}]}],
+    }
     suite.write_text(json.dumps(good) + "\n" + json.dumps({"id": "b"}) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["run", "-s", str(suite), "--runs-dir", str(runs),
-                                      "--skip-invalid", "--max-tokens", "4"])
+    result = CliRunner().invoke(
+        app,
+        ["run", "-s", str(suite), "--runs-dir", str(runs), "--skip-invalid", "--max-tokens", "4"],
+    )
     assert result.exit_code == 0, result.output
     assert "skipped:" in result.stderr and "field 'turns'" in result.stderr
     assert "1 invalid items were skipped" in result.stdout
@@ -88,8 +92,15 @@ def test_unreachable_server(runs: Path) -> None:
 
 def test_missing_api_key_variable(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MY_KEY", raising=False)
-    code, err = run_cli("run", "-m", "openai:m@http://127.0.0.1:9/v1", "--api-key-env",
-                        "MY_KEY", "--runs-dir", str(runs))
+    code, err = run_cli(
+        "run",
+        "-m",
+        "openai:m@http://127.0.0.1:9/v1",
+        "--api-key-env",
+        "MY_KEY",
+        "--runs-dir",
+        str(runs),
+    )
     assert_clean_failure(code, err, "MY_KEY")
     code, err = run_cli("run", "-m", "openai:gpt-4o-mini", "--runs-dir", str(runs))
     assert_clean_failure(code, err, "no API key: set OPENAI_API_KEY")

@@ -19,13 +19,15 @@ from turnscope.core import (
 
 
 def test_message_accepts_text_and_image_parts() -> None:
-    message = Message.model_validate({
-        "role": "user",
-        "content": [
-            {"type": "text", "text": "What is in this picture?"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-        ],
-    })
+    message = Message.model_validate(
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this picture?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            ],
+        }
+    )
     assert isinstance(message.content, tuple)
     assert isinstance(message.content[0], TextPart)
     assert isinstance(message.content[1], ImagePart)

@@ -21,8 +21,14 @@ EXPORT_FIELDS = {"item_id", "turn", "variant", "sample", "response", "error", "s
 
 def turnscope(*args: str, runs: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)}
-    return subprocess.run([sys.executable, "-m", "turnscope.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "turnscope.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def only_run_dir(runs: Path) -> Path:
@@ -33,8 +39,20 @@ def only_run_dir(runs: Path) -> Path:
 
 def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path) -> None:
     runs = tmp_path / "runs"
-    done = turnscope("run", "-s", str(mini_suite), "-v", "own", "-v", "gold", "-v", "single",
-                     "--max-tokens", "8", runs=runs)
+    done = turnscope(
+        "run",
+        "-s",
+        str(mini_suite),
+        "-v",
+        "own",
+        "-v",
+        "gold",
+        "-v",
+        "single",
+        "--max-tokens",
+        "8",
+        runs=runs,
+    )
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(runs)
     assert "mean score by turn index" in done.stdout
@@ -50,7 +68,7 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     exported = turnscope("export", str(run_dir), runs=runs)
     assert exported.returncode == 0, exported.stderr
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
-    assert len(rows) == 17 and all(EXPORT_FIELDS <= row.keys() for row in rows)
+    assert len(rows) == 17 and all(row.keys() >= EXPORT_FIELDS for row in rows)
     assert {row["variant"] for row in rows} == {"own", "gold", "single"}
     assert all(isinstance(row["scores"], list) and row["scores"] for row in rows)
 
@@ -59,7 +77,7 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     assert as_csv.returncode == 0, as_csv.stderr
     with csv_path.open(encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    assert len(table) == 17 and EXPORT_FIELDS <= set(table[0])
+    assert len(table) == 17 and set(table[0]) >= EXPORT_FIELDS
 
     shown = turnscope("show", str(run_dir), "--item", "mini-recall", runs=runs)
     assert shown.returncode == 0, shown.stderr
@@ -67,8 +85,11 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     assert "contains=" in shown.stdout
 
     listed = turnscope("runs", runs=runs)
-    assert listed.returncode == 0 and run_dir.name in listed.stdout and "starter" not in (
-        listed.stdout)
+    assert (
+        listed.returncode == 0
+        and run_dir.name in listed.stdout
+        and "starter" not in (listed.stdout)
+    )
     assert "finished" in listed.stdout
 
     again = turnscope("run", "-s", str(mini_suite), "--max-tokens", "8", runs=runs)
@@ -80,8 +101,21 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
     runs = tmp_path / "runs"
     env = {**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "turnscope.cli", "run", "--limit", "6", "--max-tokens", "24",
-         "--no-cache"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "turnscope.cli",
+            "run",
+            "--limit",
+            "6",
+            "--max-tokens",
+            "24",
+            "--no-cache",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 120
     committed = 0

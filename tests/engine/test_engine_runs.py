@@ -14,8 +14,11 @@ from turnscope.suites import load_suite_file
 
 def config(tmp_path: Path, **overrides: object) -> RunConfig:
     base: dict[str, object] = {
-        "model": "llamacpp", "suite": "mini", "params": GenerationParams(max_tokens=8),
-        "cache_path": str(tmp_path / "cache.sqlite"), "created_at": datetime.now(UTC),
+        "model": "llamacpp",
+        "suite": "mini",
+        "params": GenerationParams(max_tokens=8),
+        "cache_path": str(tmp_path / "cache.sqlite"),
+        "created_at": datetime.now(UTC),
     }
     return RunConfig.model_validate({**base, **overrides})
 
@@ -85,8 +88,10 @@ async def test_resume_asks_only_unfinished_turns(
 
 
 def test_gold_variant_skips_items_without_references(tmp_path: Path) -> None:
-    items = [Item(id="a", turns=(Turn(user="x", reference="y"),)),
-             Item(id="b", turns=(Turn(user="x"), Turn(user="z", reference="y")))]
+    items = [
+        Item(id="a", turns=(Turn(user="x", reference="y"),)),
+        Item(id="b", turns=(Turn(user="x"), Turn(user="z", reference="y"))),
+    ]
     plan = plan_run(items, config(tmp_path, variants=[Variant.GOLD, Variant.OWN], samples=3))
     assert plan.skipped_without_reference == 1
     gold = [c for c in plan.conversations if c.variant is Variant.GOLD]

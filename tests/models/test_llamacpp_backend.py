@@ -9,8 +9,9 @@ from turnscope.models import ModelConfigError, PermanentModelError, create_clien
 from turnscope.models.llamacpp import LlamaCppClient
 
 
-async def test_generates_and_reports_costs(embedded: LlamaCppClient,
-                                           small_params: GenerationParams) -> None:
+async def test_generates_and_reports_costs(
+    embedded: LlamaCppClient, small_params: GenerationParams
+) -> None:
     completion = await embedded.generate(
         [Message(role="user", content="What is the capital of France?")], small_params, seed=1
     )
@@ -23,12 +24,16 @@ async def test_generates_and_reports_costs(embedded: LlamaCppClient,
 
 async def test_second_turn_prefills_only_new_tokens(embedded: LlamaCppClient) -> None:
     params = GenerationParams(max_tokens=24)
-    history = [Message(role="system", content="Be brief."),
-               Message(role="user", content="Name three fruits.")]
+    history = [
+        Message(role="system", content="Be brief."),
+        Message(role="user", content="Name three fruits."),
+    ]
     first = await embedded.generate(history, params, seed=3)
     assert first.prefilled_tokens == first.prompt_tokens
-    history += [Message(role="assistant", content=first.text),
-                Message(role="user", content="Now name three vegetables.")]
+    history += [
+        Message(role="assistant", content=first.text),
+        Message(role="user", content="Now name three vegetables."),
+    ]
     second = await embedded.generate(history, params, seed=3)
     assert second.prompt_tokens is not None and second.prefilled_tokens is not None
     # Everything up to the end of the first answer is reused from the warm cache: what is
@@ -48,25 +53,32 @@ async def test_greedy_is_deterministic_and_seeded_sampling_repeats(
     assert a.text == b.text
     greedy = GenerationParams(max_tokens=10)
     assert (await embedded.generate(messages, greedy, seed=1)).text == (
-        await embedded.generate(messages, greedy, seed=2)).text
+        await embedded.generate(messages, greedy, seed=2)
+    ).text
 
 
 async def test_context_overflow_is_permanent(gguf_path: Path) -> None:
     client = LlamaCppClient(gguf_path, n_ctx=256, n_threads=2)
     try:
         with pytest.raises(PermanentModelError, match="context overflow"):
-            await client.generate([Message(role="user", content="word " * 400)],
-                                  GenerationParams(max_tokens=4), seed=0)
+            await client.generate(
+                [Message(role="user", content="word " * 400)],
+                GenerationParams(max_tokens=4),
+                seed=0,
+            )
     finally:
         await client.aclose()
 
 
 async def test_images_are_refused_clearly(embedded: LlamaCppClient) -> None:
-    content = (TextPart(text="What is this?"),
-               ImagePart(image_url=ImageURL(url="data:image/png;base64,AAAA")))
+    content = (
+        TextPart(text="What is this?"),
+        ImagePart(image_url=ImageURL(url="data:image/png;base64,AAAA")),
+    )
     with pytest.raises(PermanentModelError, match="text only"):
-        await embedded.generate([Message(role="user", content=content)],
-                                GenerationParams(max_tokens=4), seed=0)
+        await embedded.generate(
+            [Message(role="user", content=content)], GenerationParams(max_tokens=4), seed=0
+        )
 
 
 async def test_stop_strings_cut_the_answer(embedded: LlamaCppClient) -> None:

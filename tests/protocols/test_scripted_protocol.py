@@ -23,11 +23,21 @@ class Recorder:
         return await self.caller.complete(messages, seed, sample)
 
 
-def context(embedded: LlamaCppClient, variant: Variant, recorder: Recorder,
-            finished: dict[int, TurnRecord] | None = None) -> PlayContext:
-    return PlayContext(variant=variant, sample=0, run_seed=0, complete=recorder,
-                       model=embedded.identity, params=GenerationParams(max_tokens=8),
-                       finished=finished or {})
+def context(
+    embedded: LlamaCppClient,
+    variant: Variant,
+    recorder: Recorder,
+    finished: dict[int, TurnRecord] | None = None,
+) -> PlayContext:
+    return PlayContext(
+        variant=variant,
+        sample=0,
+        run_seed=0,
+        complete=recorder,
+        model=embedded.identity,
+        params=GenerationParams(max_tokens=8),
+        finished=finished or {},
+    )
 
 
 def make_recorder(embedded: LlamaCppClient) -> Recorder:
@@ -42,7 +52,9 @@ def first_item(mini_suite: Path) -> Item:
     return load_suite_file(mini_suite).suite.items[0]
 
 
-async def test_own_history_carries_the_models_answers(embedded: LlamaCppClient, mini_suite: Path) -> None:
+async def test_own_history_carries_the_models_answers(
+    embedded: LlamaCppClient, mini_suite: Path
+) -> None:
     item = first_item(mini_suite)
     recorder = make_recorder(embedded)
     records = await play(item, context(embedded, Variant.OWN, recorder))
@@ -66,7 +78,9 @@ async def test_gold_history_uses_references(embedded: LlamaCppClient, mini_suite
     assert last[2].content == "OK" and last[4].content == "4"
 
 
-async def test_single_turn_twin_merges_every_turn(embedded: LlamaCppClient, mini_suite: Path) -> None:
+async def test_single_turn_twin_merges_every_turn(
+    embedded: LlamaCppClient, mini_suite: Path
+) -> None:
     item = first_item(mini_suite)
     recorder = make_recorder(embedded)
     records = await play(item, context(embedded, Variant.SINGLE, recorder))
@@ -79,7 +93,9 @@ async def test_single_turn_twin_merges_every_turn(embedded: LlamaCppClient, mini
     assert prompt.startswith("You are given 3 messages")
 
 
-async def test_finished_turns_are_not_asked_again(embedded: LlamaCppClient, mini_suite: Path) -> None:
+async def test_finished_turns_are_not_asked_again(
+    embedded: LlamaCppClient, mini_suite: Path
+) -> None:
     item = first_item(mini_suite)
     first = await play(item, context(embedded, Variant.OWN, make_recorder(embedded)))
     recorder = make_recorder(embedded)
@@ -89,18 +105,27 @@ async def test_finished_turns_are_not_asked_again(embedded: LlamaCppClient, mini
     assert recorder.requests[0][2].content == first[0].response
 
 
-async def test_a_failed_turn_ends_the_conversation_with_an_error(embedded: LlamaCppClient, mini_suite: Path) -> None:
+async def test_a_failed_turn_ends_the_conversation_with_an_error(
+    embedded: LlamaCppClient, mini_suite: Path
+) -> None:
     item = first_item(mini_suite)
     real = make_recorder(embedded)
 
     async def fail_second(messages: Sequence[Message], seed: int, sample: int) -> CallOutcome:
         if sum(m.role == "user" for m in messages) == 2:
-            return CallOutcome(request_hash="h", seed=seed,
-                               error=str(PermanentModelError("HTTP 400: bad request")))
+            return CallOutcome(
+                request_hash="h", seed=seed, error=str(PermanentModelError("HTTP 400: bad request"))
+            )
         return await real(messages, seed, sample)
 
-    ctx = PlayContext(variant=Variant.OWN, sample=0, run_seed=0, complete=fail_second,
-                      model=embedded.identity, params=GenerationParams(max_tokens=8))
+    ctx = PlayContext(
+        variant=Variant.OWN,
+        sample=0,
+        run_seed=0,
+        complete=fail_second,
+        model=embedded.identity,
+        params=GenerationParams(max_tokens=8),
+    )
     records = await play(item, ctx)
     assert [r.turn for r in records] == [1, 2]
     assert records[1].error == "HTTP 400: bad request"

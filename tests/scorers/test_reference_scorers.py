@@ -87,8 +87,10 @@ def _make_boom(params: _BoomParams, reference: str | None) -> _Boom:
 
 
 def test_a_failing_scorer_yields_an_error_never_a_score() -> None:
-    specs = (ScorerSpec(type="test-boom"), ScorerSpec.model_validate({"type": "contains",
-                                                                      "value": "x"}))
+    specs = (
+        ScorerSpec(type="test-boom"),
+        ScorerSpec.model_validate({"type": "contains", "value": "x"}),
+    )
     scores = score_turn(view("x"), specs)
     assert scores[0].value is None
     assert scores[0].error == "RuntimeError: checker crashed"

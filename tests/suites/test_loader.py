@@ -17,8 +17,10 @@ def jsonl(path: Path, *rows: object) -> Path:
     return write(path, "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
 
 
-GOOD = {"id": "a", "turns": [{"user": "hi", "reference": "hello",
-                              "scorers": [{"type": "contains"}]}]}
+GOOD = {
+    "id": "a",
+    "turns": [{"user": "hi", "reference": "hello", "scorers": [{"type": "contains"}]}],
+}
 
 
 def test_starter_suite_is_complete() -> None:
@@ -34,8 +36,13 @@ def test_reads_jsonl_and_yaml(tmp_path: Path, mini_suite: Path) -> None:
     suite = load_suite_file(jsonl(tmp_path / "s.jsonl", GOOD, {**GOOD, "id": "b"})).suite
     assert [i.id for i in suite.items] == ["a", "b"]
     assert [i.id for i in load_suite_file(mini_suite).suite.items] == [
-        "mini-recall", "mini-math", "mini-capital"]
-    mapping = write(tmp_path / "m.yaml", "name: x\nitems:\n  - id: q\n    turns:\n      - user: hi\n")
+        "mini-recall",
+        "mini-math",
+        "mini-capital",
+    ]
+    mapping = write(
+        tmp_path / "m.yaml", "name: x\nitems:\n  - id: q\n    turns:\n      - user: hi\n"
+    )
     assert load_suite_file(mapping).suite.items[0].id == "q"
 
 
@@ -53,13 +60,10 @@ def test_wrong_field_type_names_line_and_field(tmp_path: Path) -> None:
 
 
 def test_yaml_error_points_at_the_nested_line(tmp_path: Path) -> None:
-    path = write(tmp_path / "s.yaml", (
-        "- id: a\n"
-        "  turns:\n"
-        "    - user: hi\n"
-        "    - user: there\n"
-        "      scorers: 7\n"
-    ))
+    path = write(
+        tmp_path / "s.yaml",
+        ("- id: a\n  turns:\n    - user: hi\n    - user: there\n      scorers: 7\n"),
+    )
     with pytest.raises(SuiteError, match=r"s\.yaml:5: item 'a', field 'turns\.1\.scorers'"):
         load_suite_file(path)
 
@@ -85,8 +89,9 @@ def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
         ({"type": "numeric", "abs_tol": -1}, "field 'abs_tol'"),
     ],
 )
-def test_bad_scorer_specs_fail_at_load(tmp_path: Path, scorer: dict[str, object],
-                                       message: str) -> None:
+def test_bad_scorer_specs_fail_at_load(
+    tmp_path: Path, scorer: dict[str, object], message: str
+) -> None:
     row = {"id": "a", "turns": [{"user": "hi", "reference": "3", "scorers": [scorer]}]}
     with pytest.raises(SuiteError, match=message):
         load_suite_file(jsonl(tmp_path / "s.jsonl", row))
@@ -108,7 +113,7 @@ def test_skip_invalid_keeps_the_rest_and_counts(tmp_path: Path) -> None:
 def test_file_problems(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="no such file"):
         load_suite_file(tmp_path / "missing.jsonl")
-    with pytest.raises(SuiteError, match="unknown suite format '.txt'"):
+    with pytest.raises(SuiteError, match=r"unknown suite format '\.txt'"):
         load_suite_file(write(tmp_path / "s.txt", "x"))
     with pytest.raises(SuiteError, match="no valid items"):
         load_suite_file(write(tmp_path / "e.jsonl", "\n"))

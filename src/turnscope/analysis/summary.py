@@ -52,8 +52,9 @@ class RunSummary(BaseModel):
 
 def _cell(records: list[TurnRecord]) -> Cell:
     values = [r.score for r in records if r.score is not None]
-    return Cell(mean=sum(values) / len(values) if values else None, scored=len(values),
-                turns=len(records))
+    return Cell(
+        mean=sum(values) / len(values) if values else None, scored=len(values), turns=len(records)
+    )
 
 
 def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> RunSummary:

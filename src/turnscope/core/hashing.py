@@ -32,10 +32,16 @@ def derive_seed(run_seed: int, *parts: str | int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def request_key(model: BaseModel, messages: Sequence[BaseModel], params: BaseModel,
-                seed: int, sample: int) -> str:
+def request_key(
+    model: BaseModel, messages: Sequence[BaseModel], params: BaseModel, seed: int, sample: int
+) -> str:
     """Content address of one request: what the response cache and the run store key on."""
     return stable_hash(
-        {"model": model, "messages": list(messages), "params": params, "seed": seed,
-         "sample": sample}
+        {
+            "model": model,
+            "messages": list(messages),
+            "params": params,
+            "seed": seed,
+            "sample": sample,
+        }
     )

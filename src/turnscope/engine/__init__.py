@@ -19,6 +19,6 @@ __all__ = [
     "ResponseCache",
     "RetryPolicy",
     "RunPlan",
-    "play_conversations",
     "plan_run",
+    "play_conversations",
 ]

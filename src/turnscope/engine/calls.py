@@ -26,16 +26,23 @@ class RetryPolicy:
         """Seconds to wait before retry number `attempt` (0-based)."""
         if retry_after_s is not None:
             return min(retry_after_s, self.max_delay_s)
-        ceiling = min(self.max_delay_s, self.base_delay_s * (2**attempt))
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2.0**attempt))
         return ceiling * (0.5 + rng.random() / 2)
 
 
 class ModelCaller:
     """Makes requests to one model for the protocols, counting retries and using the cache."""
 
-    def __init__(self, client: ModelClient, params: GenerationParams, policy: RetryPolicy,
-                 cache: ResponseCache | None, *, seed: int = 0,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        client: ModelClient,
+        params: GenerationParams,
+        policy: RetryPolicy,
+        cache: ResponseCache | None,
+        *,
+        seed: int = 0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.client = client
         self.params = params
         self.policy = policy
@@ -64,7 +71,9 @@ class ModelCaller:
             except (TransientModelError, TimeoutError) as exc:
                 if attempt >= self.policy.max_retries:
                     return CallOutcome(
-                        request_hash=key, seed=seed, retries=attempt,
+                        request_hash=key,
+                        seed=seed,
+                        retries=attempt,
                         error=f"gave up after {attempt + 1} attempts: {_describe(exc)}",
                     )
                 retry_after = getattr(exc, "retry_after_s", None)
@@ -72,15 +81,19 @@ class ModelCaller:
                 attempt += 1
                 continue
             except PermanentModelError as exc:
-                return CallOutcome(request_hash=key, seed=seed, retries=attempt,
-                                   error=_describe(exc))
+                return CallOutcome(
+                    request_hash=key, seed=seed, retries=attempt, error=_describe(exc)
+                )
             except Exception as exc:  # a backend bug fails this turn, not the whole run
-                return CallOutcome(request_hash=key, seed=seed, retries=attempt,
-                                   error=f"{type(exc).__name__}: {exc}")
+                return CallOutcome(
+                    request_hash=key,
+                    seed=seed,
+                    retries=attempt,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
             if self.cache is not None:
                 self.cache.put(key, completion)
-            return CallOutcome(request_hash=key, seed=seed, completion=completion,
-                               retries=attempt)
+            return CallOutcome(request_hash=key, seed=seed, completion=completion, retries=attempt)
 
 
 def _describe(exc: BaseException) -> str:

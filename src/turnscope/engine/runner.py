@@ -78,7 +78,10 @@ class EngineResult:
 
 
 async def play_conversations(
-    plan: RunPlan, config: RunConfig, caller: ModelCaller, sink: RecordSink,
+    plan: RunPlan,
+    config: RunConfig,
+    caller: ModelCaller,
+    sink: RecordSink,
     on_record: Callable[[TurnRecord], None] | None = None,
     protocol_name: str = "scripted",
 ) -> EngineResult:
@@ -102,9 +105,13 @@ async def play_conversations(
             return
         async with gate:
             ctx = PlayContext(
-                variant=conversation.variant, sample=conversation.sample,
-                run_seed=config.seed, complete=caller.complete,
-                model=caller.client.identity, params=config.params, finished=finished,
+                variant=conversation.variant,
+                sample=conversation.sample,
+                run_seed=config.seed,
+                complete=caller.complete,
+                model=caller.client.identity,
+                params=config.params,
+                finished=finished,
             )
             async for record in protocol.play(conversation.item, ctx):
                 sink.commit(record)

@@ -58,14 +58,23 @@ def _error_text(response: httpx.Response) -> str:
 class OpenAICompatClient:
     """ModelClient for a /v1/chat/completions endpoint."""
 
-    def __init__(self, model: str, base_url: str, *, api_key: str | None, timeout_s: float,
-                 max_concurrency: int | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        api_key: str | None,
+        timeout_s: float,
+        max_concurrency: int | None = None,
+    ) -> None:
         self._model = model
         self._base_url = base_url.rstrip("/")
         self._identity = ModelIdentity(backend="openai", model=model, revision=self._base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.AsyncClient(
-            base_url=self._base_url, headers=headers, timeout=httpx.Timeout(timeout_s),
+            base_url=self._base_url,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
         )
         self._max_concurrency = max_concurrency
@@ -87,8 +96,9 @@ class OpenAICompatClient:
                 f"cannot reach the model server at {self._base_url}: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _payload(self, messages: Sequence[Message], params: GenerationParams,
-                 seed: int) -> dict[str, Any]:
+    def _payload(
+        self, messages: Sequence[Message], params: GenerationParams, seed: int
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self._model,
             "messages": [m.model_dump(mode="json", exclude_none=True) for m in messages],
@@ -147,9 +157,11 @@ def _from_json_body(body: bytes, started: float) -> Completion:
     usage = data.get("usage") or {}
     elapsed = time.perf_counter() - started
     return Completion(
-        text=text, prompt_tokens=usage.get("prompt_tokens"),
+        text=text,
+        prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
-        finish_reason=choice.get("finish_reason"), latency_s=elapsed,
+        finish_reason=choice.get("finish_reason"),
+        latency_s=elapsed,
     )
 
 
@@ -185,13 +197,20 @@ async def _read_stream(response: httpx.Response, started: float) -> Completion:
                 pieces.append(piece)
                 chunks += 1
             finish = choice.get("finish_reason") or finish
-    if not done and finish is None:
-        raise TransientModelError("stream ended before the answer was complete")
+    # Every complete answer ends with a finish reason; a stream that closes (even with
+    # [DONE]) without one was cut short, and a truncated answer must not be scored.
+    if finish is None:
+        where = "[DONE]" if done else "the connection closed"
+        raise TransientModelError(
+            f"stream ended ({where}) before a finish reason: answer incomplete"
+        )
     return Completion(
         text="".join(pieces),
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens", chunks),
-        finish_reason=finish, latency_s=time.perf_counter() - started, ttft_s=ttft,
+        finish_reason=finish,
+        latency_s=time.perf_counter() - started,
+        ttft_s=ttft,
     )
 
 
@@ -213,8 +232,7 @@ def resolve_api_key(key_env: str | None, base_url: str) -> str | None:
     if (urlparse(base_url).hostname or "") in _LOOPBACK_HOSTS:
         return None
     raise ModelConfigError(
-        f"no API key: set {DEFAULT_KEY_ENV}, or name the variable that holds it with "
-        "--api-key-env"
+        f"no API key: set {DEFAULT_KEY_ENV}, or name the variable that holds it with --api-key-env"
     )
 
 
@@ -226,8 +244,9 @@ def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
             "openai spec needs a model name: openai:MODEL or openai:MODEL@http://HOST:PORT/v1"
         )
     if not sep:
-        base_url = str(options.extra.get("base_url") or os.environ.get("OPENAI_BASE_URL")
-                       or DEFAULT_BASE_URL)
+        base_url = str(
+            options.extra.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        )
     parsed = urlparse(base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ModelConfigError(f"invalid base URL {base_url!r}: expected http(s)://HOST[:PORT]/v1")
@@ -246,6 +265,9 @@ def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient:
     key = resolve_api_key(options.api_key_env, base_url)
     limit = options.extra.get("max_concurrency")
     return OpenAICompatClient(
-        model, base_url, api_key=key, timeout_s=options.timeout_s,
+        model,
+        base_url,
+        api_key=key,
+        timeout_s=options.timeout_s,
         max_concurrency=int(limit) if limit else None,
     )

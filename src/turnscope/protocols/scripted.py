@@ -11,6 +11,7 @@ from turnscope.core import (
     ContentPart,
     Item,
     Message,
+    Score,
     TextPart,
     TurnRecord,
     Variant,
@@ -48,28 +49,46 @@ def merge_turns(item: Item) -> Content:
     return tuple(parts)
 
 
-def _record(item: Item, turn: int, ctx: PlayContext, new: tuple[Message, ...],
-            history: tuple[Message, ...], outcome: CallOutcome) -> TurnRecord:
+def _record(
+    item: Item,
+    turn: int,
+    ctx: PlayContext,
+    new: tuple[Message, ...],
+    history: tuple[Message, ...],
+    outcome: CallOutcome,
+) -> TurnRecord:
     completion = outcome.completion
-    scores = ()
+    scores: tuple[Score, ...] = ()
     if completion is not None:
-        view = TurnView(item=item, turn=turn, response=completion.text, history=history,
-                        variant=ctx.variant)
+        view = TurnView(
+            item=item, turn=turn, response=completion.text, history=history, variant=ctx.variant
+        )
         scores = score_turn(view, item.turns[turn - 1].scorers)
-    return TurnRecord.model_validate({
-        "item_id": item.id, "turn": turn, "variant": ctx.variant, "sample": ctx.sample,
-        "request_hash": outcome.request_hash, "new_messages": new,
-        "response": completion.text if completion else None,
-        "prompt_tokens": completion.prompt_tokens if completion else None,
-        "completion_tokens": completion.completion_tokens if completion else None,
-        "prefilled_tokens": completion.prefilled_tokens if completion else None,
-        "finish_reason": completion.finish_reason if completion else None,
-        "latency_s": completion.latency_s if completion and not outcome.cached else 0.0,
-        "ttft_s": completion.ttft_s if completion and not outcome.cached else None,
-        "retries": outcome.retries, "cached": outcome.cached, "error": outcome.error,
-        "model": ctx.model, "params": ctx.params, "seed": outcome.seed, "scores": scores,
-        "finished_at": datetime.now(UTC),
-    })
+    return TurnRecord.model_validate(
+        {
+            "item_id": item.id,
+            "turn": turn,
+            "variant": ctx.variant,
+            "sample": ctx.sample,
+            "request_hash": outcome.request_hash,
+            "new_messages": new,
+            "response": completion.text if completion else None,
+            "prompt_tokens": completion.prompt_tokens if completion else None,
+            "completion_tokens": completion.completion_tokens if completion else None,
+            "prefilled_tokens": completion.prefilled_tokens if completion else None,
+            "finish_reason": completion.finish_reason if completion else None,
+            "latency_s": completion.latency_s if completion and not outcome.cached else 0.0,
+            "ttft_s": completion.ttft_s if completion and not outcome.cached else None,
+            "retries": outcome.retries,
+            "cached": outcome.cached,
+            "error": outcome.error,
+            "model": ctx.model,
+            "params": ctx.params,
+            "seed": outcome.seed,
+            "scores": scores,
+            "finished_at": datetime.now(UTC),
+        }
+    )
 
 
 class ScriptedProtocol:
@@ -83,10 +102,9 @@ class ScriptedProtocol:
             last = len(item.turns)
             if last in ctx.finished:
                 return
-            user = Message(role="user", content=merge_turns(item))
-            history = (*system, user)
-            outcome = await ctx.complete(history, self._seed(item, ctx, last), ctx.sample)
-            yield _record(item, last, ctx, history, history, outcome)
+            merged = (*system, Message(role="user", content=merge_turns(item)))
+            outcome = await ctx.complete(merged, self._seed(item, ctx, last), ctx.sample)
+            yield _record(item, last, ctx, merged, merged, outcome)
             return
         history: tuple[Message, ...] = system
         for index, turn in enumerate(item.turns, start=1):

@@ -28,8 +28,7 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
         by_turn.add_column(variant, justify="right")
     for turn in turns:
         by_turn.add_row(str(turn), *(fmt_cell(summary.by_turn[v].get(turn)) for v in variants))
-    by_turn.add_row("all", *(fmt_cell(summary.by_variant.get(v)) for v in variants),
-                    style="bold")
+    by_turn.add_row("all", *(fmt_cell(summary.by_variant.get(v)) for v in variants), style="bold")
     console.print(by_turn)
 
     categories = sorted({c for cells in summary.by_category.values() for c in cells})
@@ -38,8 +37,9 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
     for variant in variants:
         by_cat.add_column(variant, justify="right")
     for category in categories:
-        by_cat.add_row(category, *(fmt_cell(summary.by_category[v].get(category))
-                                   for v in variants))
+        by_cat.add_row(
+            category, *(fmt_cell(summary.by_category[v].get(category)) for v in variants)
+        )
     console.print(by_cat)
 
     console.print(

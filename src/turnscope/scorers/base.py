@@ -34,7 +34,10 @@ class TurnView:
 class Scorer(Protocol):
     """Turns one answer into a Score. Raising is allowed: the engine records an error."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The scorer's name, recorded on every Score it gives."""
+        ...
 
     def score(self, view: TurnView) -> Score: ...
 

@@ -84,8 +84,9 @@ class ExactScorer:
 
 @register_scorer("exact", ExactParams, summary="The whole answer equals the target.")
 def make_exact(params: ExactParams, reference: str | None) -> ExactScorer:
-    return ExactScorer(_target(params.expected, reference, "exact"), params.strip,
-                       params.case_sensitive)
+    return ExactScorer(
+        _target(params.expected, reference, "exact"), params.strip, params.case_sensitive
+    )
 
 
 class NormalisedParams(ScorerParams):
@@ -104,7 +105,8 @@ class NormalisedScorer:
 
 
 @register_scorer(
-    "normalised", NormalisedParams,
+    "normalised",
+    NormalisedParams,
     summary="Equal after lowercasing and removing punctuation, articles and extra spaces.",
 )
 def make_normalised(params: NormalisedParams, reference: str | None) -> NormalisedScorer:
@@ -139,16 +141,15 @@ class ContainsScorer:
         haystack = self._prep(view.response)
         found = [v for v in self.values if self._prep(v) in haystack]
         missing = [v for v in self.values if v not in found]
-        if self.mode == "any":
-            value = 1.0 if found else 0.0
-        else:
-            value = len(found) / len(self.values)
+        share = len(found) / len(self.values)
+        value = (1.0 if found else 0.0) if self.mode == "any" else share
         detail = "all found" if not missing else f"missing: {', '.join(map(repr, missing))}"
         return Score(scorer=self.name, value=value, detail=detail)
 
 
 @register_scorer(
-    "contains", ContainsParams,
+    "contains",
+    ContainsParams,
     summary="The answer contains the value(s); mode all (share found) or any.",
 )
 def make_contains(params: ContainsParams, reference: str | None) -> ContainsScorer:
@@ -225,12 +226,14 @@ class NumericScorer:
             passed = any(self._close(x) for x in numbers)
             return _verdict(self.name, passed, f"expected {self.expected:g} among {numbers[:5]}")
         chosen = numbers[-1] if self.pick == "last" else numbers[0]
-        return _verdict(self.name, self._close(chosen),
-                        f"expected {self.expected:g}, found {chosen:g}")
+        return _verdict(
+            self.name, self._close(chosen), f"expected {self.expected:g}, found {chosen:g}"
+        )
 
 
 @register_scorer(
-    "numeric", NumericParams,
+    "numeric",
+    NumericParams,
     summary="The answer's number (last by default) equals the target within tolerance.",
 )
 def make_numeric(params: NumericParams, reference: str | None) -> NumericScorer:

@@ -3,4 +3,11 @@
 from turnscope.store.export import EXPORT_FORMATS, export_records
 from turnscope.store.run_store import STORE_FILE, RunStore, StoreError, new_run_dir
 
-__all__ = ["EXPORT_FORMATS", "STORE_FILE", "RunStore", "StoreError", "export_records", "new_run_dir"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "STORE_FILE",
+    "RunStore",
+    "StoreError",
+    "export_records",
+    "new_run_dir",
+]

@@ -11,9 +11,27 @@ from turnscope.core import TurnRecord, content_text
 
 EXPORT_FORMATS = ("jsonl", "csv")
 _CSV_FIELDS = (
-    "item_id", "turn", "variant", "sample", "user", "response", "error", "score", "scores",
-    "prompt_tokens", "completion_tokens", "prefilled_tokens", "latency_s", "ttft_s", "retries",
-    "cached", "finish_reason", "model", "seed", "request_hash", "finished_at",
+    "item_id",
+    "turn",
+    "variant",
+    "sample",
+    "user",
+    "response",
+    "error",
+    "score",
+    "scores",
+    "prompt_tokens",
+    "completion_tokens",
+    "prefilled_tokens",
+    "latency_s",
+    "ttft_s",
+    "retries",
+    "cached",
+    "finish_reason",
+    "model",
+    "seed",
+    "request_hash",
+    "finished_at",
 )
 
 

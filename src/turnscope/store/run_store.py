@@ -126,8 +126,15 @@ class RunStore:
         self._db.execute(
             "INSERT OR REPLACE INTO turns (item_id, variant, sample, turn, error, score, record) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (record.item_id, record.variant.value, record.sample, record.turn, record.error,
-             record.score, record.model_dump_json()),
+            (
+                record.item_id,
+                record.variant.value,
+                record.sample,
+                record.turn,
+                record.error,
+                record.score,
+                record.model_dump_json(),
+            ),
         )
 
     def finished_turns(self, item_id: str, variant: Variant, sample: int) -> dict[int, TurnRecord]:

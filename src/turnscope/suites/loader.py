@@ -52,8 +52,8 @@ def _node_line(node: yaml.Node | None, loc: Sequence[int | str], default: int) -
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             node = next((v for k, v in node.value if k.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(
-            node.value
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
         ):
             node = node.value[part]
         else:
@@ -131,8 +131,8 @@ def _read_yaml(path: Path, text: str) -> Iterator[RawItem]:
     nodes = items_node.value if isinstance(items_node, yaml.SequenceNode) else []
     for index, entry in enumerate(data):
         node = nodes[index] if index < len(nodes) else None
-        line = node.start_mark.line + 1 if node is not None else 1
-        yield RawItem(entry, path, line, node)
+        line_number = node.start_mark.line + 1 if node is not None else 1
+        yield RawItem(entry, path, line_number, node)
 
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:

@@ -7,7 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from turnscope.suites.loader import LoadedSuite, SuiteError, build_suite, load_suite_file, read_raw_items
+
+from turnscope.suites.loader import (
+    LoadedSuite,
+    SuiteError,
+    build_suite,
+    load_suite_file,
+    read_raw_items,
+)
 
 DEFAULT_SUITE = "starter"
 
@@ -24,9 +31,9 @@ _SUITES: dict[str, SuiteInfo] = {}
 _plugins_loaded = False
 
 
-def register_suite(name: str, *, summary: str) -> Callable[
-    [Callable[[bool], LoadedSuite]], Callable[[bool], LoadedSuite]
-]:
+def register_suite(
+    name: str, *, summary: str
+) -> Callable[[Callable[[bool], LoadedSuite]], Callable[[bool], LoadedSuite]]:
     """Decorator: a loader `(skip_invalid) -> LoadedSuite` becomes the suite `name`."""
 
     def decorate(load: Callable[[bool], LoadedSuite]) -> Callable[[bool], LoadedSuite]:
