@@ -164,6 +164,12 @@ def _print_summary(store: RunStore) -> None:
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
+    no_reference = store.meta("skipped_without_reference") or 0
+    if no_reference:
+        console.print(
+            f"[yellow]{no_reference} items were left out of the gold variant: a turn has no "
+            "reference answer[/yellow]"
+        )
     render_run_location(store.run_dir, console)
 
 
@@ -192,7 +198,7 @@ def run(
             "-m",
             help="Model spec (see `turnscope "
             "models`): llamacpp, llamacpp:FILE.gguf, "
-            "openai:NAME[@URL].",
+            "openai:NAME@URL.",
         ),
     ] = "llamacpp",
     variant: Annotated[
@@ -459,7 +465,9 @@ def export(
         err_console.print(f"wrote {count} records to {output}")
 
 
-@app.command()
+@app.command(
+    epilog="Example:  turnscope models && turnscope run -m openai:NAME@http://127.0.0.1:8080/v1"
+)
 def models() -> None:
     """List model backends, whether they are ready, and spec examples."""
     for info in backends():
@@ -470,7 +478,7 @@ def models() -> None:
     console.print("Use a spec with:  turnscope run --model SPEC")
 
 
-@app.command(name="suites")
+@app.command(name="suites", epilog="Example:  turnscope suites && turnscope run -s starter")
 def list_suites() -> None:
     """List the built-in suites (any .jsonl/.yaml file works too: --suite FILE)."""
     table = Table(title="built-in suites", title_justify="left")

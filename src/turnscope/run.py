@@ -67,6 +67,7 @@ async def execute_run(
     `on_plan(plan, already_done)` is called once before playing, for progress display."""
     config = store.config()
     plan = plan_run(store.items(), config)
+    store.set_meta("skipped_without_reference", plan.skipped_without_reference)
     if on_plan is not None:
         on_plan(plan, store.answered_count())
     cache = (
