@@ -137,7 +137,8 @@ def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
                 opened[0], client, on_plan=display.on_plan, on_record=display.on_record
             )
         finally:
-            progress.stop()
+            if progress.live.is_started:
+                progress.stop()
             await client.aclose()
 
     try:
@@ -482,11 +483,11 @@ def models() -> None:
 def list_suites() -> None:
     """List the built-in suites (any .jsonl/.yaml file works too: --suite FILE)."""
     table = Table(title="built-in suites", title_justify="left")
-    table.add_column("name")
+    table.add_column("--suite", no_wrap=True)
     table.add_column("what")
     for info in suites():
         table.add_row(
-            info.name + (" (default)" if info.name == DEFAULT_SUITE else ""), info.summary
+            info.usage + (" (default)" if info.name == DEFAULT_SUITE else ""), info.summary
         )
     console.print(table)
 

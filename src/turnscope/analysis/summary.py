@@ -46,8 +46,10 @@ class RunSummary(BaseModel):
     """Variant -> category -> cell."""
     error_messages: dict[str, int]
     """Distinct error messages (first line, shortened) and how often they occurred."""
-    prompt_tokens: int
-    completion_tokens: int
+    prompt_tokens: int | None
+    """Prompt tokens over the answered turns; None when the backend reported none."""
+    completion_tokens: int | None
+    """Generated tokens; None when the backend reported none."""
 
 
 def _cell(records: list[TurnRecord]) -> Cell:
@@ -55,6 +57,11 @@ def _cell(records: list[TurnRecord]) -> Cell:
     return Cell(
         mean=sum(values) / len(values) if values else None, scored=len(values), turns=len(records)
     )
+
+
+def _total(values: Iterable[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
 
 
 def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> RunSummary:
@@ -89,6 +96,6 @@ def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> R
             v: {c: _cell(rs) for c, rs in sorted(cs.items())} for v, cs in by_category.items()
         },
         error_messages=dict(sorted(errors.items(), key=lambda kv: -kv[1])),
-        prompt_tokens=sum(r.prompt_tokens or 0 for r in rows),
-        completion_tokens=sum(r.completion_tokens or 0 for r in rows),
+        prompt_tokens=_total(r.prompt_tokens for r in rows),
+        completion_tokens=_total(r.completion_tokens for r in rows),
     )

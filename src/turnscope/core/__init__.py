@@ -14,6 +14,7 @@ from turnscope.core.messages import (
     has_images,
 )
 from turnscope.core.records import (
+    Check,
     Completion,
     GenerationParams,
     ModelIdentity,
@@ -24,6 +25,7 @@ from turnscope.core.records import (
 )
 
 __all__ = [
+    "Check",
     "Completion",
     "Content",
     "ContentPart",

@@ -71,6 +71,21 @@ class Completion(BaseModel):
     """Time to the first generated token, seconds."""
 
 
+class Check(BaseModel):
+    """One sub-check inside a score, e.g. one instruction of an instruction-following scorer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """What was checked (for instructions: the instruction id, e.g. "punctuation:no_comma")."""
+    passed: bool
+    """Strict verdict."""
+    passed_loose: bool | None = None
+    """Loose verdict, where the check has a loose mode."""
+    since_turn: int | None = None
+    """The turn at which the checked instruction was given."""
+
+
 class Score(BaseModel):
     """One scorer's verdict on one turn: a value in [0, 1], or an error, never both."""
 
@@ -84,6 +99,8 @@ class Score(BaseModel):
     """Why the scorer could not score (a failure is never turned into a score)."""
     detail: str | None = None
     """A short human-readable explanation (what was expected, what was found)."""
+    checks: tuple[Check, ...] = ()
+    """The sub-checks behind the value, for analyses finer than the score (per instruction)."""
 
 
 class TurnRecord(BaseModel):

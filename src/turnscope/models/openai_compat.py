@@ -88,13 +88,19 @@ class OpenAICompatClient:
         return self._max_concurrency
 
     async def preflight(self) -> None:
-        """Fail fast, with one clear line, when the server cannot be reached at all."""
+        """Fail fast, with one clear line, when the server cannot be reached at all or rejects
+        the key. Other statuses pass: some servers have no /models route."""
         try:
-            await self._http.get("/models", timeout=10.0)
+            response = await self._http.get("/models", timeout=10.0)
         except httpx.TransportError as exc:
             raise ModelConfigError(
                 f"cannot reach the model server at {self._base_url}: {type(exc).__name__}: {exc}"
             ) from exc
+        if response.status_code in (401, 403):
+            raise ModelConfigError(
+                f"the server at {self._base_url} rejected the API key: HTTP "
+                f"{response.status_code}: {_error_text(response)}"
+            )
 
     def _payload(
         self, messages: Sequence[Message], params: GenerationParams, seed: int
@@ -202,7 +208,9 @@ async def _read_stream(response: httpx.Response, started: float) -> Completion:
     if finish is None:
         where = "[DONE]" if done else "the connection closed"
         raise TransientModelError(
-            f"stream ended ({where}) before a finish reason: answer incomplete"
+            f"stream ended ({where}) before a finish reason: answer incomplete (a llama.cpp "
+            "server cuts running streams when a new request arrives unless started with "
+            "--interrupt_requests False)"
         )
     return Completion(
         text="".join(pieces),

@@ -8,13 +8,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from turnscope.analysis import Cell, RunSummary
+from turnscope.analysis import Cell, InstructionReport, RunSummary
 
 
 def fmt_cell(cell: Cell | None) -> str:
     if cell is None or cell.mean is None:
         return "-"
     return f"{cell.mean:.3f} (n={cell.scored})"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def render_summary(summary: RunSummary, console: Console, *, title: str) -> None:
@@ -45,8 +49,8 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
     console.print(
         f"turns: {summary.turns}  answered: {summary.answered}  "
         f"turn errors: {summary.turn_errors}  scorer errors: {summary.scorer_errors}  "
-        f"cached: {summary.cached}  tokens: {summary.prompt_tokens} prompt / "
-        f"{summary.completion_tokens} completion"
+        f"cached: {summary.cached}  tokens: {_count(summary.prompt_tokens)} prompt / "
+        f"{_count(summary.completion_tokens)} completion"
     )
     if summary.error_messages:
         errors = Table(title="errors", title_justify="left")
@@ -59,3 +63,39 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
 
 def render_run_location(run_dir: Path, console: Console) -> None:
     console.print(f"run directory: [bold]{run_dir}[/bold]")
+
+
+def render_instruction_report(report: InstructionReport, console: Console) -> None:
+    """Instruction following: PIF by turn (strict/loose), all-followed rate, PIF-N-K, types."""
+    table = Table(title="instruction following by turn (strict / loose)", title_justify="left")
+    table.add_column("variant")
+    table.add_column("turn", justify="right")
+    table.add_column("answers", justify="right")
+    table.add_column("instr. followed (PIF)", justify="right")
+    table.add_column("all followed", justify="right")
+    for variant, cells in report.by_turn.items():
+        rows = [*((str(t), c) for t, c in cells.items()), ("all", report.overall[variant])]
+        for turn, cell in rows:
+            table.add_row(
+                variant,
+                turn,
+                str(cell.answers),
+                f"{cell.instruction_strict:.3f} / {cell.instruction_loose:.3f}",
+                f"{cell.all_followed_strict:.3f} / {cell.all_followed_loose:.3f}",
+            )
+    console.print(table)
+    if report.samples > 1:
+        n = report.samples
+        ks = ", ".join(
+            f"{variant}: " + " ".join(f"K={k}:{share:.3f}" for k, share in shares.items())
+            for variant, shares in report.pif_n_k.items()
+        )
+        console.print(f"PIF-{n}-K (share of item turns where >= K of {n} samples follow all): {ks}")
+    types = Table(title="instruction types, most failed first", title_justify="left")
+    types.add_column("instruction")
+    types.add_column("checks", justify="right")
+    types.add_column("strict", justify="right")
+    types.add_column("loose", justify="right")
+    for row in report.by_type[:15]:
+        types.add_row(row.instruction, str(row.checks), f"{row.strict:.3f}", f"{row.loose:.3f}")
+    console.print(types)

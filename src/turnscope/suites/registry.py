@@ -1,4 +1,4 @@
-"""Named suites: built-in ones shipped as package data, plus plugins; and suite resolution."""
+"""Named suites: built-in ones shipped as package data, benchmark adapters, plugins."""
 
 from __future__ import annotations
 
@@ -18,13 +18,19 @@ from turnscope.suites.loader import (
 
 DEFAULT_SUITE = "starter"
 
+SuiteLoader = Callable[[str | None, bool], LoadedSuite]
+"""Builds a suite from the text after "name:" (None if absent) and the --skip-invalid flag."""
+
 
 @dataclass(frozen=True)
 class SuiteInfo:
+    """A named suite and how to load it."""
+
     name: str
     summary: str
-    load: Callable[[bool], LoadedSuite]
-    """Build the suite; the flag is --skip-invalid."""
+    load: SuiteLoader
+    usage: str
+    """How to name it on the command line, e.g. "ifeval[:PATH|OWNER/NAME]"."""
 
 
 _SUITES: dict[str, SuiteInfo] = {}
@@ -32,12 +38,13 @@ _plugins_loaded = False
 
 
 def register_suite(
-    name: str, *, summary: str
-) -> Callable[[Callable[[bool], LoadedSuite]], Callable[[bool], LoadedSuite]]:
-    """Decorator: a loader `(skip_invalid) -> LoadedSuite` becomes the suite `name`."""
+    name: str, *, summary: str, usage: str = ""
+) -> Callable[[SuiteLoader], SuiteLoader]:
+    """Decorator: a loader `(argument, skip_invalid) -> LoadedSuite` becomes the suite `name`,
+    used as `--suite name` or `--suite name:argument`."""
 
-    def decorate(load: Callable[[bool], LoadedSuite]) -> Callable[[bool], LoadedSuite]:
-        _SUITES[name] = SuiteInfo(name, summary, load)
+    def decorate(load: SuiteLoader) -> SuiteLoader:
+        _SUITES[name] = SuiteInfo(name, summary, load, usage or name)
         return load
 
     return decorate
@@ -52,7 +59,9 @@ def _packaged_file(filename: str) -> Path:
     summary="20 short conversations (3-5 turns): recall, arithmetic chains, format rules, "
     "follow-ups; every turn checked by code.",
 )
-def _starter(skip_invalid: bool) -> LoadedSuite:
+def _starter(argument: str | None, skip_invalid: bool) -> LoadedSuite:
+    if argument:
+        raise SuiteError(f"starter:{argument}: the starter suite takes no argument")
     raws = read_raw_items(_packaged_file("starter.yaml"))
     return build_suite("starter", raws, skip_invalid=skip_invalid)
 
@@ -61,6 +70,8 @@ def _load_plugins() -> None:
     global _plugins_loaded
     if not _plugins_loaded:
         _plugins_loaded = True
+        import turnscope.suites.adapters  # noqa: F401  (registers the benchmark adapters)
+
         for ep in entry_points(group="turnscope.suites"):
             ep.load()
 
@@ -72,11 +83,12 @@ def suites() -> list[SuiteInfo]:
 
 
 def resolve_suite(ref: str, *, skip_invalid: bool = False) -> LoadedSuite:
-    """A suite by built-in name, or from a .jsonl/.yaml path."""
+    """A suite by name (`name` or `name:argument`), or from a .jsonl/.yaml path."""
     _load_plugins()
-    info = _SUITES.get(ref)
-    if info is not None:
-        return info.load(skip_invalid)
+    name, colon, argument = ref.partition(":")
+    info = _SUITES.get(name)
+    if info is not None and not Path(ref).exists():
+        return info.load(argument if colon else None, skip_invalid)
     path = Path(ref).expanduser()
     if not path.exists() and path.suffix == "":
         known = ", ".join(sorted(_SUITES))
