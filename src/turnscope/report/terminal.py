@@ -26,7 +26,8 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
     variants = list(summary.by_turn)
     turns = sorted({t for cells in summary.by_turn.values() for t in cells})
     console.print(f"[bold]{escape(title)}[/bold]")
-    by_turn = Table(title="mean score by turn index", title_justify="left")
+    console.print("[bold]mean score by turn index[/bold]")
+    by_turn = Table()
     by_turn.add_column("turn", justify="right")
     for variant in variants:
         by_turn.add_column(variant, justify="right")
@@ -36,7 +37,8 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
     console.print(by_turn)
 
     categories = sorted({c for cells in summary.by_category.values() for c in cells})
-    by_cat = Table(title="mean score by category", title_justify="left")
+    console.print("[bold]mean score by category[/bold]")
+    by_cat = Table()
     by_cat.add_column("category")
     for variant in variants:
         by_cat.add_column(variant, justify="right")
@@ -53,7 +55,8 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
         f"{_count(summary.completion_tokens)} completion"
     )
     if summary.error_messages:
-        errors = Table(title="errors", title_justify="left")
+        console.print("[bold]errors[/bold]")
+        errors = Table()
         errors.add_column("count", justify="right")
         errors.add_column("message")
         for message, count in list(summary.error_messages.items())[:10]:
@@ -67,7 +70,8 @@ def render_run_location(run_dir: Path, console: Console) -> None:
 
 def render_instruction_report(report: InstructionReport, console: Console) -> None:
     """Instruction following: PIF by turn (strict/loose), all-followed rate, PIF-N-K, types."""
-    table = Table(title="instruction following by turn (strict / loose)", title_justify="left")
+    console.print("[bold]instruction following by turn (strict / loose)[/bold]")
+    table = Table()
     table.add_column("variant")
     table.add_column("turn", justify="right")
     table.add_column("answers", justify="right")
@@ -91,7 +95,8 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
             for variant, shares in report.pif_n_k.items()
         )
         console.print(f"PIF-{n}-K (share of item turns where >= K of {n} samples follow all): {ks}")
-    types = Table(title="instruction types, most failed first", title_justify="left")
+    console.print("[bold]instruction types, most failed first[/bold]")
+    types = Table()
     types.add_column("instruction")
     types.add_column("checks", justify="right")
     types.add_column("strict", justify="right")
