@@ -25,11 +25,11 @@ from rich.progress import (
 from rich.table import Table
 
 from turnscope import __version__
-from turnscope.analysis import summarise
+from turnscope.analysis import instruction_report, summarise
 from turnscope.core import GenerationParams, RunConfig, TurnRecord, Variant, content_text
 from turnscope.engine import RunPlan
 from turnscope.models import ModelClient, ModelConfigError, backends
-from turnscope.report import render_run_location, render_summary
+from turnscope.report import render_instruction_report, render_run_location, render_summary
 from turnscope.run import DEFAULT_RUNS_ROOT, client_for, create_run, default_cache_path, execute_run
 from turnscope.store import EXPORT_FORMATS, STORE_FILE, RunStore, StoreError, export_records
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite, suites
@@ -162,6 +162,9 @@ def _print_summary(store: RunStore) -> None:
     categories = {item.id: item.category for item in store.items()}
     summary = summarise(store.records(), categories)
     render_summary(summary, console, title=f"{config.model} on {config.suite}")
+    instructions = instruction_report(store.records())
+    if instructions is not None:
+        render_instruction_report(instructions, console)
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")

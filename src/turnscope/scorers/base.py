@@ -83,7 +83,9 @@ def register_scorer(
 
 def _load_plugins() -> None:
     global _plugins_loaded
-    import turnscope.scorers.reference  # noqa: F401  (registers the built-in scorers)
+    # Importing the modules runs their @register_scorer decorators.
+    import turnscope.scorers.instructions
+    import turnscope.scorers.reference  # noqa: F401
 
     if not _plugins_loaded:
         _plugins_loaded = True

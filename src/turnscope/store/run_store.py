@@ -37,9 +37,19 @@ def _slug(text: str, limit: int = 40) -> str:
     return cleaned[:limit] or "run"
 
 
+def _suite_label(suite: str) -> str:
+    """A short label for a suite reference: "starter", "my_suite" for a path, "multi-if-
+    sample" for "multi-if:data/sample.csv" (adapter name plus file stem)."""
+    name, colon, argument = suite.partition(":")
+    if colon and "/" not in name and "\\" not in name:
+        target = argument.partition("@")[0]
+        return f"{name}-{Path(target).stem}" if target else name
+    return Path(suite).stem if Path(suite).suffix else suite
+
+
 def new_run_dir(root: Path, model_spec: str, suite: str, now: datetime) -> Path:
     """A fresh, readable directory name: <date>-<time>-<model>-<suite>[-N]."""
-    suite_name = Path(suite).stem if suite.endswith((".jsonl", ".yaml", ".yml", ".json")) else suite
+    suite_name = _suite_label(suite)
     base = f"{now:%Y%m%d-%H%M%S}-{_slug(model_spec.split('@')[0])}-{_slug(suite_name)}"
     candidate = root / base
     counter = 1

@@ -32,6 +32,8 @@ def _json_field(value: Any, where: str, name: str) -> Any:
     """A field that publishers store either decoded or as a JSON string."""
     if not isinstance(value, str):
         return value
+    if not value.strip():
+        return None  # an absent third turn is an empty cell in the CSV
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:

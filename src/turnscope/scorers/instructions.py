@@ -1,0 +1,137 @@
+"""Verifiable instructions over a conversation: accumulating (Multi-IF) and global (MMMT-IF).
+
+A turn declares instructions with a scorer spec of type `instructions`:
+
+    {type: instructions, add: [{id: "punctuation:no_comma"}], remove: ["change_case:..."]}
+
+The instructions in force at turn t are those added at turns <= t, minus those a later turn
+removes; adding an id that is already in force replaces it (new keyword arguments). A turn
+with a bare `{type: instructions}` adds nothing and is checked against everything in force,
+which is how an instruction given once at turn 1 binds every later answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from turnscope.core import Check, Item, Score, content_text
+from turnscope.scorers.base import ScorerParams, TurnView, register_scorer
+from turnscope.scorers.ifeval import check, describe, validate
+
+SCORER_TYPE = "instructions"
+
+
+class InstructionSpec(BaseModel):
+    """One verifiable instruction: an IFEval instruction id and its keyword arguments."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    """IFEval instruction id, e.g. "keywords:existence"."""
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments with the reference implementation's names, e.g. {"keywords": [...]}."""
+
+    @model_validator(mode="after")
+    def _known_and_complete(self) -> InstructionSpec:
+        validate(self.id, self.kwargs)  # InstructionError is a ValueError: pydantic reports it
+        return self
+
+
+class InstructionsParams(ScorerParams):
+    add: list[InstructionSpec] = Field(default_factory=list)
+    """Instructions given at this turn; they stay in force for every later turn."""
+    remove: list[str] = Field(default_factory=list)
+    """Instruction ids no longer in force from this turn on."""
+    language: str | None = None
+    """Language of the answers (e.g. "zh", "Japanese"), for counting words and sentences in
+    scripts written without spaces; defaults to the item's metadata "language"."""
+
+
+@dataclass(frozen=True)
+class InForce:
+    """An instruction in force, and the turn that gave it."""
+
+    spec: InstructionSpec
+    since_turn: int
+
+
+def instructions_in_force(item: Item, turn: int) -> list[InForce]:
+    """The instructions binding the answer at `turn` (1-based), in the order they were given."""
+    active: dict[str, InForce] = {}
+    for index, spec_turn in enumerate(item.turns[:turn], start=1):
+        for spec in spec_turn.scorers:
+            if spec.type != SCORER_TYPE:
+                continue
+            params = InstructionsParams.model_validate(spec.params)
+            for removed in params.remove:
+                active.pop(removed, None)
+            for added in params.add:
+                active.pop(added.id, None)
+                active[added.id] = InForce(added, index)
+    return list(active.values())
+
+
+def _language(params: InstructionsParams, metadata: Mapping[str, Any]) -> str | None:
+    if params.language:
+        return params.language
+    value = metadata.get("language")
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class InstructionsScorer:
+    params: InstructionsParams
+    name: str = SCORER_TYPE
+
+    def score(self, view: TurnView) -> Score:
+        in_force = instructions_in_force(view.item, view.turn)
+        if not in_force:
+            return Score(scorer=self.name, detail="no instruction in force at this turn")
+        language = _language(self.params, view.item.metadata)
+        checks = []
+        for entry in in_force:
+            prompt = content_text(view.item.turns[entry.since_turn - 1].user)
+            strict = check(
+                entry.spec.id, entry.spec.kwargs, view.response, prompt=prompt, language=language
+            )
+            loose = strict or check(
+                entry.spec.id,
+                entry.spec.kwargs,
+                view.response,
+                prompt=prompt,
+                loose=True,
+                language=language,
+            )
+            checks.append(
+                Check(
+                    name=entry.spec.id,
+                    passed=strict,
+                    passed_loose=loose,
+                    since_turn=entry.since_turn,
+                )
+            )
+        followed = sum(c.passed for c in checks)
+        followed_loose = sum(bool(c.passed_loose) for c in checks)
+        detail = f"followed {followed}/{len(checks)} (loose {followed_loose})"
+        failed = [e for e, c in zip(in_force, checks, strict=True) if not c.passed]
+        if failed:
+            detail += "; failed: " + "; ".join(
+                f"{e.spec.id}: {describe(e.spec.id, e.spec.kwargs)}" for e in failed
+            )
+        return Score(
+            scorer=self.name, value=followed / len(checks), detail=detail, checks=tuple(checks)
+        )
+
+
+@register_scorer(
+    SCORER_TYPE,
+    InstructionsParams,
+    summary="IFEval-family verifiable instructions that accumulate over turns; score = share "
+    "followed (strict), with per-instruction strict and loose checks.",
+)
+def make_instructions(params: InstructionsParams, reference: str | None) -> InstructionsScorer:
+    return InstructionsScorer(params)
