@@ -1,15 +1,21 @@
 """Throughput of the IFEval checkers on one core: instruction checks per second.
 
-The workload is every instruction type in equal shares, each case a fresh response of
-80-400 words shaped like a chat answer (paragraphs, markdown bullets and emphasis, titles,
-numbers, abbreviations, contractions). Cases are generated first; only the check() calls are
-timed, in a strict pass and then a loose pass, with every cache emptied before each pass so
-no verdict is reused from an earlier pass.
+Responses are fresh chat-shaped answers of 80-400 words (paragraphs, markdown bullets and
+emphasis, titles, numbers, abbreviations, contractions); every instruction type has an equal
+share. Everything is generated first; only the checking is timed, with every cache emptied
+before each timed pass. Two workloads:
+
+- scoring (the headline, RESULT checks_per_second): how a run scores answers. Each answer
+  carries the 1-4 instructions in force at its turn and gets a strict and a loose verdict
+  for each, through check_both() as the `instructions` scorer calls it; one verdict is one
+  check. Measurements of the answer (sentences, language) are shared by its instructions.
+- isolated (RESULT checks_per_second_isolated): the worst case, every check() call on an
+  answer no other check has seen, a strict pass and then a loose pass.
 
 The three types that call langdetect (response_language, english_capital,
-english_lowercase) are far slower than the rest; their rate is reported on its own too.
+english_lowercase) are far slower than the rest; their isolated rate is reported on its own.
 
-    python benchmarks/checkers.py [--cases-per-type N] [--seed S]
+    python benchmarks/checkers.py [--cases-per-type N] [--answers N] [--seed S]
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from turnscope.scorers.ifeval import INSTRUCTION_IDS, check
+from turnscope.scorers.ifeval import INSTRUCTION_IDS, check, check_both
 from turnscope.scorers.ifeval._api import _BUILT
 from turnscope.scorers.ifeval._punkt import _context_breaks, sentence_spans
 from turnscope.scorers.ifeval._text import (
@@ -185,6 +191,48 @@ def workload(cases_per_type: int, seed: int) -> list[Case]:
     return cases
 
 
+@dataclass(frozen=True)
+class ScoredAnswer:
+    response: str
+    instructions: list[tuple[str, dict[str, Any]]]
+
+
+def scoring_workload(answers: int, seed: int) -> list[ScoredAnswer]:
+    """Answers with 1-4 instructions in force; over all answers each type has an equal share."""
+    rng = random.Random(seed)
+    pool: list[str] = []
+    result = []
+    for _ in range(answers):
+        wanted = rng.randint(1, 4)
+        chosen: list[str] = []
+        while len(chosen) < wanted:
+            if not pool:
+                pool = list(INSTRUCTION_IDS)
+                rng.shuffle(pool)
+            candidate = pool.pop()
+            if candidate not in chosen:
+                chosen.append(candidate)
+        response = chat_answer(rng)
+        if "change_case:english_capital" in chosen and rng.random() < 0.5:
+            response = response.upper()
+        elif "change_case:english_lowercase" in chosen and rng.random() < 0.5:
+            response = response.lower()
+        result.append(ScoredAnswer(response, [(i, kwargs_for(i, rng)) for i in chosen]))
+    return result
+
+
+def timed_scoring(answers: list[ScoredAnswer]) -> tuple[int, float]:
+    """(verdicts, seconds) for strict and loose verdicts of every instruction of every answer."""
+    empty_caches()
+    verdicts = 0
+    started = time.perf_counter()
+    for answer in answers:
+        for instruction_id, kwargs in answer.instructions:
+            check_both(instruction_id, kwargs, answer.response)
+            verdicts += 2
+    return verdicts, time.perf_counter() - started
+
+
 def empty_caches() -> None:
     _BUILT.clear()
     _context_breaks.cache_clear()
@@ -212,6 +260,7 @@ def timed(cases: list[Case], loose: bool) -> dict[bool, tuple[int, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases-per-type", type=int, default=400)
+    parser.add_argument("--answers", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -242,9 +291,22 @@ def main() -> None:
 
     all_n = totals[True][0] + totals[False][0]
     all_s = totals[True][1] + totals[False][1]
-    print(f"RESULT checks_per_second={all_n / all_s:.0f}")
-    print(f"RESULT checks_per_second_no_language={totals[False][0] / totals[False][1]:.0f}")
-    print(f"RESULT checks_per_second_language_only={totals[True][0] / totals[True][1]:.0f}")
+
+    scored = scoring_workload(args.answers, args.seed)
+    instructions = sum(len(a.instructions) for a in scored)
+    verdicts, seconds = timed_scoring(scored)
+    print(
+        f"scoring: {len(scored)} answers, {instructions} instructions, "
+        f"{verdicts} strict+loose verdicts in {seconds:.2f}s"
+    )
+    print(f"RESULT checks_per_second={verdicts / seconds:.0f}")
+    print(f"RESULT checks_per_second_isolated={all_n / all_s:.0f}")
+    print(
+        f"RESULT checks_per_second_isolated_no_language={totals[False][0] / totals[False][1]:.0f}"
+    )
+    print(
+        f"RESULT checks_per_second_isolated_language_only={totals[True][0] / totals[True][1]:.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from turnscope.core import Check, Item, Score, content_text
 from turnscope.scorers.base import ScorerParams, TurnView, register_scorer
-from turnscope.scorers.ifeval import check, describe, validate
+from turnscope.scorers.ifeval import check_both, describe, validate
 
 SCORER_TYPE = "instructions"
 
@@ -95,16 +95,8 @@ class InstructionsScorer:
         checks = []
         for entry in in_force:
             prompt = content_text(view.item.turns[entry.since_turn - 1].user)
-            strict = check(
+            strict, loose = check_both(
                 entry.spec.id, entry.spec.kwargs, view.response, prompt=prompt, language=language
-            )
-            loose = strict or check(
-                entry.spec.id,
-                entry.spec.kwargs,
-                view.response,
-                prompt=prompt,
-                loose=True,
-                language=language,
             )
             checks.append(
                 Check(
