@@ -11,9 +11,7 @@ import importlib
 import re
 from typing import Any, Final
 
-from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
-from langdetect.lang_detect_exception import LangDetectException
-
+from turnscope.scorers.ifeval import _langdetect
 from turnscope.scorers.ifeval._punkt import count_sentences, sentence_spans
 
 # See _punkt: `regex` ships no type information.
@@ -176,23 +174,12 @@ def count_capital_words(text: str) -> int:
     return sum(_capitals_in_sentence(text[start:end]) for start, end in sentence_spans(text))
 
 
-@functools.cache
-def _detector_factory() -> Any:
-    factory = DetectorFactory()
-    factory.load_profile(PROFILES_DIRECTORY)
-    # langdetect draws random samples; unseeded (as the reference leaves it) a borderline
-    # text can get a different answer on every call. Seed 0 is langdetect's documented way
-    # to make it reproducible.
-    factory.seed = 0
-    return factory
-
-
 @functools.lru_cache(maxsize=1024)
 def detect_language(text: str) -> str | None:
-    """langdetect's language code for `text`, or None when it finds nothing to judge by."""
-    detector = _detector_factory().create()
-    detector.append(text)
-    try:
-        return str(detector.detect())
-    except LangDetectException:
-        return None
+    """langdetect's language code for `text`, or None when it finds nothing to judge by.
+
+    The answer is langdetect's with `DetectorFactory.seed = 0` (langdetect samples at
+    random; unseeded, as the reference leaves it, a borderline text can get a different
+    answer on every call), computed by `_langdetect` about 20 times faster.
+    """
+    return _langdetect.detect(text)
