@@ -12,8 +12,8 @@ before each timed pass. Two workloads:
 - isolated (RESULT checks_per_second_isolated): the worst case, every check() call on an
   answer no other check has seen, a strict pass and then a loose pass.
 
-The three types that call langdetect (response_language, english_capital,
-english_lowercase) are far slower than the rest; their isolated rate is reported on its own.
+The three types that detect the language (response_language, english_capital,
+english_lowercase) are slower than the rest; their isolated rate is reported on its own.
 
     python benchmarks/checkers.py [--cases-per-type N] [--answers N] [--seed S]
 """
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from turnscope.scorers.ifeval import INSTRUCTION_IDS, check, check_both
+from turnscope.scorers.ifeval import INSTRUCTION_IDS, _langdetect, check, check_both
 from turnscope.scorers.ifeval._api import _BUILT
 from turnscope.scorers.ifeval._punkt import _context_breaks, sentence_spans
 from turnscope.scorers.ifeval._text import (
@@ -239,6 +239,7 @@ def empty_caches() -> None:
     sentence_spans.cache_clear()
     _capitals_in_sentence.cache_clear()
     detect_language.cache_clear()
+    _langdetect.verdict.cache_clear()
 
 
 def timed(cases: list[Case], loose: bool) -> dict[bool, tuple[int, float]]:
@@ -267,7 +268,7 @@ def main() -> None:
     cases = workload(args.cases_per_type, args.seed)
     words = sum(len(c.response.split()) for c in cases) / len(cases)
     print(f"{len(cases)} cases, {len(INSTRUCTION_IDS)} instruction types, {words:.0f} words each")
-    # Warm-up, untimed: langdetect profiles, compiled patterns, and the import of nltk for
+    # Warm-up, untimed: language profiles, compiled patterns, and the import of nltk for
     # the rare sentence only NLTK's word tokenizer can split (half a second, once).
     _nltk_word_tokenizer()
     for case in cases[:50]:
