@@ -1,8 +1,9 @@
 """Time per text of langdetect and of turnscope's re-implementation, on the same texts.
 
 The texts are the chat-style answers of benchmarks/checkers.py (80-400 words, paragraphs,
-markdown bullets and emphasis, numbers, abbreviations), a fifth of them in capitals or lower
-case as the english_capital and english_lowercase checks see them. langdetect runs as the
+markdown bullets and emphasis, numbers, abbreviations), a tenth each in capitals and in
+lower case as the english_capital and english_lowercase checks see them; the times are also
+given per kind. langdetect runs as the
 checkers used to call it (a DetectorFactory seeded with 0), turnscope's as
 `_langdetect.detect`; the answers are compared too.
 
@@ -31,13 +32,26 @@ from turnscope.scorers.ifeval import _langdetect
 NAMES = ("langdetect", "turnscope", "turnscope, cold word cache")
 
 
+KINDS = ("as written", "capitals", "lower case")
+
+
 def texts_for(count: int, seed: int) -> list[str]:
+    return [text for text, _ in kinds_of_texts(count, seed)]
+
+
+def kinds_of_texts(count: int, seed: int) -> list[tuple[str, str]]:
+    """(text, kind): chat answers, a tenth each in capitals and in lower case."""
     rng = random.Random(seed)
     texts = []
     for _ in range(count):
         text = chat_answer(rng)
         roll = rng.random()
-        texts.append(text.upper() if roll < 0.1 else text.lower() if roll < 0.2 else text)
+        if roll < 0.1:
+            texts.append((text.upper(), KINDS[1]))
+        elif roll < 0.2:
+            texts.append((text.lower(), KINDS[2]))
+        else:
+            texts.append((text, KINDS[0]))
     return texts
 
 
@@ -71,7 +85,8 @@ def main() -> None:
         _langdetect._UNSPACED.clear()
         _langdetect.verdict.cache_clear()
 
-    texts = texts_for(args.texts, args.seed)
+    kinds = kinds_of_texts(args.texts, args.seed)
+    texts = [text for text, _ in kinds]
     for text in texts_for(50, args.seed + 1000):  # warm-up on other texts
         langdetect(text)
         _langdetect.detect(text)
@@ -103,6 +118,17 @@ def main() -> None:
             f"{name:28s} {mean[name]:8.1f} us per text"
             f"   ({sum(typical) / len(typical) * 1e6:7.1f} us for the {len(typical)} texts"
             " of 120-180 words)"
+        )
+    for kind in KINDS:
+        chosen = [index for index, (_, k) in enumerate(kinds) if k == kind]
+        ratio = sum(best["langdetect"][i] for i in chosen) / sum(
+            best["turnscope"][i] for i in chosen
+        )
+        print(
+            f"  {kind:12s} {len(chosen):4d} texts: langdetect"
+            f" {sum(best['langdetect'][i] for i in chosen) / len(chosen) * 1e6:7.1f} us,"
+            f" turnscope {sum(best['turnscope'][i] for i in chosen) / len(chosen) * 1e6:6.1f} us,"
+            f" {ratio:4.1f} times faster"
         )
     agree = sum(a == b for a, b in zip(answers["langdetect"], answers["turnscope"], strict=True))
     print(f"{len(texts)} texts of {sum(words) / len(words):.0f} words on average;")
