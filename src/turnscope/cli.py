@@ -160,9 +160,11 @@ def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
 def _print_summary(store: RunStore) -> None:
     config = store.config()
     categories = {item.id: item.category for item in store.items()}
-    summary = summarise(store.records(), categories)
+    # Both analyses read every record: decode them from the store once.
+    records = list(store.records())
+    summary = summarise(records, categories)
     render_summary(summary, console, title=f"{config.model} on {config.suite}")
-    instructions = instruction_report(store.records())
+    instructions = instruction_report(records)
     if instructions is not None:
         render_instruction_report(instructions, console)
     skipped = store.meta("skipped_invalid") or 0

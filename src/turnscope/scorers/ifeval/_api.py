@@ -141,6 +141,29 @@ def loose_variants(response: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(variants))
 
 
+def _prepared(
+    instruction_id: str,
+    kwargs: Mapping[str, Any] | None,
+    response: str,
+    prompt: str | None,
+    language: str | None,
+) -> tuple[Instruction, CheckContext]:
+    if not isinstance(response, str):
+        raise TypeError(f"response must be a str, got {type(response).__name__}")
+    instruction = build(instruction_id, kwargs)
+    return instruction, CheckContext(prompt=prompt, dense=is_dense_language(language))
+
+
+def _follows(instruction: Instruction, text: str, context: CheckContext) -> bool:
+    # A blank response (or loose variant) follows nothing, as in the reference harness.
+    return bool(text.strip()) and instruction.check(text, context)
+
+
+def _follows_other_variant(instruction: Instruction, response: str, context: CheckContext) -> bool:
+    """Whether a loose variant other than the response itself follows the instruction."""
+    return any(_follows(instruction, v, context) for v in loose_variants(response)[1:])
+
+
 def check(
     instruction_id: str,
     kwargs: Mapping[str, Any] | None,
@@ -158,12 +181,10 @@ def check(
     reference's counting. `prompt` is the user turn that gave the instruction; the IFEval
     checkers do not use it, as in the reference.
     """
-    if not isinstance(response, str):
-        raise TypeError(f"response must be a str, got {type(response).__name__}")
-    instruction = build(instruction_id, kwargs)
-    context = CheckContext(prompt=prompt, dense=is_dense_language(language))
-    candidates = loose_variants(response) if loose else (response,)
-    return any(c.strip() and instruction.check(c, context) for c in candidates)
+    instruction, context = _prepared(instruction_id, kwargs, response, prompt, language)
+    if _follows(instruction, response, context):
+        return True
+    return loose and _follows_other_variant(instruction, response, context)
 
 
 def check_both(
@@ -176,12 +197,7 @@ def check_both(
 ) -> tuple[bool, bool]:
     """(strict, loose) verdicts at once: the response itself is checked only once, and a
     strict pass settles the loose verdict without trying the other variants."""
-    if not isinstance(response, str):
-        raise TypeError(f"response must be a str, got {type(response).__name__}")
-    instruction = build(instruction_id, kwargs)
-    context = CheckContext(prompt=prompt, dense=is_dense_language(language))
-    variants = loose_variants(response)
-    strict = bool(response.strip()) and instruction.check(response, context)
-    if strict:
+    instruction, context = _prepared(instruction_id, kwargs, response, prompt, language)
+    if _follows(instruction, response, context):
         return True, True
-    return False, any(v.strip() and instruction.check(v, context) for v in variants[1:])
+    return False, _follows_other_variant(instruction, response, context)

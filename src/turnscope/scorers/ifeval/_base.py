@@ -114,19 +114,13 @@ def regex_of(pattern: str) -> str:
     return pattern
 
 
-def _valid_regex(value: str) -> str:
-    return regex_of(value)
-
-
 Count = Annotated[int, BeforeValidator(_integral), Field(strict=True, ge=0)]
 """A threshold: a non-negative integer (an integral float is accepted)."""
 
 Text = Annotated[str, Field(strict=True), AfterValidator(_non_blank)]
 """A non-blank string."""
 
-Pattern = Annotated[
-    str, Field(strict=True), AfterValidator(_non_blank), AfterValidator(_valid_regex)
-]
+Pattern = Annotated[str, Field(strict=True), AfterValidator(_non_blank), AfterValidator(regex_of)]
 """A non-blank string that the reference uses as a regular expression."""
 
 Relation = Literal["less than", "at least"]
