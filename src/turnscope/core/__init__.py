@@ -23,6 +23,7 @@ from turnscope.core.records import (
     TurnRecord,
     Variant,
 )
+from turnscope.core.validation import error_text
 
 __all__ = [
     "Check",
@@ -46,6 +47,7 @@ __all__ = [
     "Variant",
     "content_text",
     "derive_seed",
+    "error_text",
     "has_images",
     "request_key",
     "stable_hash",

@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from turnscope.core import Item, Message, Score, ScorerSpec, Variant
+from turnscope.core import Item, Message, Score, ScorerSpec, Variant, error_text
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,9 @@ def build_scorer(spec: ScorerSpec, reference: str | None) -> Scorer:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or spec.type
-        raise ScorerConfigError(f"scorer {spec.type!r}, field {where!r}: {first['msg']}") from exc
+        raise ScorerConfigError(
+            f"scorer {spec.type!r}, field {where!r}: {error_text(first)}"
+        ) from exc
     return info.factory(params, reference)
 
 

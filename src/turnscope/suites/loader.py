@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from turnscope.core import Item, Suite
+from turnscope.core import Item, Suite, error_text
 from turnscope.scorers import ScorerConfigError, build_scorer
 
 
@@ -85,7 +85,7 @@ def validate_item(raw: RawItem) -> Item:
         line = _node_line(raw.node, loc, raw.line)
         raise SuiteError(
             f"{raw.path}:{line}: {_item_label(raw.data)}, field {_field_path(loc)!r}: "
-            f"{error['msg']}"
+            f"{error_text(error)}"
         ) from None
     for t, turn in enumerate(item.turns):
         for s, spec in enumerate(turn.scorers):

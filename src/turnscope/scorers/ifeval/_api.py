@@ -7,6 +7,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
+from turnscope.core import error_text
 from turnscope.scorers.ifeval import _case, _combination, _format, _keywords, _length
 from turnscope.scorers.ifeval._base import (
     CheckContext,
@@ -63,13 +64,13 @@ def _given(instruction_id: str, kwargs: Mapping[str, Any] | None) -> dict[str, A
 def _problem(error: Mapping[str, Any]) -> str:
     loc = error["loc"]
     if not loc:
-        return str(error["msg"]).removeprefix("Value error, ")
+        return error_text(error)
     name = repr(loc[0]) + "".join(f"[{part}]" for part in loc[1:])
     if error["type"] == "missing":
         return f"missing keyword argument {name}"
     if error["type"] == "extra_forbidden":
         return f"unexpected keyword argument {name}"
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = error_text(error)
     return f"keyword argument {name}: {message} (got {error['input']!r})"
 
 
