@@ -96,3 +96,29 @@ def test_unreachable_sources_are_one_line_errors(tmp_path: Path) -> None:
         resolve_suite(f"ifeval:{tmp_path / 'missing.jsonl'}")
     with pytest.raises(SuiteError, match="no files matching"):
         resolve_suite(f"multi-if:{tmp_path}")
+
+
+def test_a_file_in_another_layout_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match=r"multi_if_sample\.csv:2: no 'prompt' field: not a row"):
+        resolve_suite(f"ifeval:{DATA / 'multi_if_sample.csv'}")
+    with pytest.raises(SuiteError, match=r"ifeval_sample\.jsonl:1: no turn_1_prompt: not a row"):
+        resolve_suite(f"multi-if:{DATA / 'ifeval_sample.jsonl'}")
+    keyless = tmp_path / "keyless.jsonl"
+    keyless.write_text(json.dumps({"prompt": "Hi", "instruction_id_list": []}) + "\n")
+    with pytest.raises(SuiteError, match=r"keyless\.jsonl:1: no 'key' field: not a row in IFEval"):
+        resolve_suite(f"ifeval:{keyless}")
+
+
+def test_a_bad_instruction_names_item_turn_and_instruction(tmp_path: Path) -> None:
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "- id: harbour\n  turns:\n    - user: Hi\n"
+        "      scorers: [{type: instructions, add: [{id: 'keywords:telepathy'}]}]\n"
+    )
+    with pytest.raises(SuiteError) as caught:
+        resolve_suite(str(path))
+    # pydantic's "Value error, " prefix is dropped: the validator's own sentence is the message.
+    assert str(caught.value) == (
+        f"{path}:4: item 'harbour', field 'turns.0.scorers.0': scorer 'instructions', "
+        "field 'add.0': unknown instruction id 'keywords:telepathy'"
+    )

@@ -26,6 +26,10 @@ from turnscope.suites.loader import LoadedSuite, RawItem, SuiteError, build_suit
 IFEVAL_HUB = "google/IFEval"
 MULTI_IF_HUB = "facebook/Multi-IF"
 MULTI_IF_TURNS = 3
+IFEVAL_LAYOUT = "IFEval's layout (key, prompt, instruction_id_list, kwargs)"
+MULTI_IF_LAYOUT = (
+    "Multi-IF's layout (key, language, turn_k_prompt, turn_k_instruction_id_list, turn_k_kwargs)"
+)
 
 
 def _json_field(value: Any, where: str, name: str) -> Any:
@@ -79,8 +83,19 @@ def _raw(data: Any, path: Path, line: int, error: str | None = None) -> RawItem:
     return RawItem(data, path, line, parse_error=error)
 
 
+def _key(row: Mapping[str, Any], where: str, layout: str) -> Any:
+    """The row's `key`, which item ids are made from; a row without one is not in `layout`."""
+    key = row.get("key")
+    if key is None or key == "":
+        raise SuiteError(f"{where}: no 'key' field: not a row in {layout}")
+    return key
+
+
 def ifeval_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One IFEval row as an item dict (validated later by the suite loader)."""
+    key = _key(row, where, IFEVAL_LAYOUT)
+    if not row.get("prompt"):
+        raise SuiteError(f"{where}: no 'prompt' field: not a row in {IFEVAL_LAYOUT}")
     ids = _json_field(row.get("instruction_id_list"), where, "instruction_id_list") or []
     kwargs = _json_field(row.get("kwargs"), where, "kwargs") or []
     try:
@@ -88,7 +103,7 @@ def ifeval_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     except ValueError as exc:
         raise SuiteError(f"{where}: {exc}") from None
     return {
-        "id": f"ifeval-{row.get('key')}",
+        "id": f"ifeval-{key}",
         "category": "ifeval",
         "turns": [
             {
@@ -101,12 +116,13 @@ def ifeval_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
                 ],
             }
         ],
-        "metadata": {"source": "IFEval", "key": row.get("key")},
+        "metadata": {"source": "IFEval", "key": key},
     }
 
 
 def multi_if_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One Multi-IF row as an item dict with add/remove deltas between turns."""
+    key = _key(row, where, MULTI_IF_LAYOUT)
     turns = []
     previous: dict[str, dict[str, Any]] = {}
     for k in range(1, MULTI_IF_TURNS + 1):
@@ -134,12 +150,14 @@ def multi_if_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
             spec["remove"] = removed
         turns.append({"user": content, "scorers": [spec]})
         previous = current
+    if not turns:
+        raise SuiteError(f"{where}: no turn_1_prompt: not a row in {MULTI_IF_LAYOUT}")
     language = row.get("language")
     return {
-        "id": f"multi-if-{row.get('key')}",
+        "id": f"multi-if-{key}",
         "category": f"multi-if/{language}" if language else "multi-if",
         "turns": turns,
-        "metadata": {"source": "Multi-IF", "key": row.get("key"), "language": language},
+        "metadata": {"source": "Multi-IF", "key": key, "language": language},
     }
 
 
