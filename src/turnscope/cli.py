@@ -356,7 +356,7 @@ def runs(
                 str(store.turn_count()),
                 str(errors),
                 f"{mean:.3f}" if mean is not None else "-",
-                store.meta("status") or "created",
+                store.status(),
             )
         finally:
             store.close()

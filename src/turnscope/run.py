@@ -4,6 +4,8 @@ This is the Python API behind `turnscope run`; tests and benchmarks use it direc
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,6 +78,8 @@ async def execute_run(
     policy = RetryPolicy(max_retries=config.max_retries, timeout_s=config.timeout_s)
     caller = ModelCaller(client, config.params, policy, cache, seed=config.seed)
     store.set_meta("status", "running")
+    # Who plays it: `turnscope runs` tells a live run from one whose process died (kill -9).
+    store.set_meta("owner", {"host": socket.gethostname(), "pid": os.getpid()})
     try:
         result = await play_conversations(plan, config, caller, store, on_record=on_record)
     finally:

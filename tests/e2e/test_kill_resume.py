@@ -112,6 +112,7 @@ def test_kill_9_then_resume_repeats_no_finished_turn(
         store = RunStore.open(run_dir)
         done_before = {(r.item_id, r.turn) for r in store.records() if r.response is not None}
         assert store.meta("status") == "running"
+        assert store.status() == "stopped"  # the process that marked it running is gone
         store.close()
         assert KILL_AFTER_TURNS <= len(done_before) < len(every_turn)
 

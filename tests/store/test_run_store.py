@@ -3,7 +3,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,3 +123,20 @@ def test_export_jsonl_and_csv() -> None:
     )
     with pytest.raises(ValueError, match="unknown export format"):
         export_records(records, "xml", io.StringIO())
+
+
+def test_status_tells_a_live_run_from_one_whose_process_is_gone(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    assert store.status() == "created"
+    store.set_meta("status", "running")
+    store.set_meta("owner", {"host": socket.gethostname(), "pid": os.getpid()})
+    assert store.status() == "running"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    store.set_meta("owner", {"host": socket.gethostname(), "pid": gone.pid})
+    assert store.status() == "stopped"
+    # Another host's process cannot be checked from here: no claim either way.
+    store.set_meta("owner", {"host": "elsewhere.invalid", "pid": gone.pid})
+    assert store.status() == "running"
+    store.set_meta("status", "finished")
+    assert store.status() == "finished"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -45,6 +47,19 @@ def _suite_label(suite: str) -> str:
         target = argument.partition("@")[0]
         return f"{name}-{Path(target).stem}" if target else name
     return Path(suite).stem if Path(suite).suffix else suite
+
+
+def _process_gone(owner: Any) -> bool:
+    """Whether the recorded owner {host, pid} is known to have exited (False if unknowable)."""
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, TypeError, ValueError):
+        return False
+    return False
 
 
 def new_run_dir(root: Path, model_spec: str, suite: str, now: datetime) -> Path:
@@ -127,6 +142,14 @@ class RunStore:
     def meta(self, key: str) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def status(self) -> str:
+        """ "created", "running", "finished", or "stopped": marked running, but the process
+        that played it on this host is gone (killed or crashed); it continues with --resume."""
+        status = str(self.meta("status") or "created")
+        if status == "running" and _process_gone(self.meta("owner")):
+            return "stopped"
+        return status
 
     def items(self) -> list[Item]:
         rows = self._db.execute("SELECT data FROM items ORDER BY position").fetchall()
