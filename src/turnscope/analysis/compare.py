@@ -1,0 +1,158 @@
+"""Paired comparison of two runs on the items they share.
+
+The unit is the item: for each item present in both runs with a score in both (the item score
+of docs/analysis.md, per variant), the difference is run B minus run A. Per family and overall,
+the mean difference gets a paired bootstrap interval (items resampled, both runs' values move
+together) and a two-sided Wilcoxon signed-rank p-value.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from turnscope.analysis.multiturn import item_families, item_scores
+from turnscope.analysis.stats import (
+    DEFAULT_RESAMPLES,
+    PAIRED_TEST,
+    Estimate,
+    ItemResampler,
+    paired_p_value,
+)
+from turnscope.core import Item, TurnRecord, Variant
+
+ALL = "all"
+
+
+class NoCommonItems(ValueError):
+    """The two runs have no scored item in common, so there is nothing to pair."""
+
+
+class PairedRow(BaseModel):
+    """Run B against run A on the items of one family (or all) and one variant."""
+
+    model_config = ConfigDict(frozen=True)
+
+    variant: str
+    """The variant compared (own, gold, single)."""
+    family: str
+    """Item family, or "all"."""
+    n: int
+    """Paired items."""
+    mean_a: float
+    """Mean item score of run A over the paired items."""
+    mean_b: float
+    """Mean item score of run B over the same items."""
+    difference: Estimate
+    """Mean of B minus A with its paired bootstrap 95 % interval."""
+    p_value: float | None
+    """Two-sided Wilcoxon signed-rank p-value of the differences."""
+
+
+class RunErrors(BaseModel):
+    """Failures in one run's records (never counted as scores)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turns: int
+    """Turn records."""
+    turn_errors: int
+    """Turns without an answer."""
+    scorer_errors: int
+    """Failed scores."""
+
+
+class Comparison(BaseModel):
+    """A paired comparison of two runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label_a: str
+    """Name of run A (the baseline)."""
+    label_b: str
+    """Name of run B."""
+    test: str
+    """The paired significance test used."""
+    resamples: int
+    """Bootstrap resamples behind each interval."""
+    rows: list[PairedRow]
+    """One row per variant and family, then the variant's "all" row."""
+    only_a: int
+    """Scored items of run A with no scored counterpart in run B (left out)."""
+    only_b: int
+    """Scored items of run B with no scored counterpart in run A (left out)."""
+    errors_a: RunErrors
+    """Failures in run A."""
+    errors_b: RunErrors
+    """Failures in run B."""
+
+
+def _errors(records: Sequence[TurnRecord]) -> RunErrors:
+    return RunErrors(
+        turns=len(records),
+        turn_errors=sum(r.error is not None for r in records),
+        scorer_errors=sum(s.error is not None for r in records for s in r.scores),
+    )
+
+
+def compare_runs(
+    records_a: Iterable[TurnRecord],
+    items_a: Sequence[Item],
+    records_b: Iterable[TurnRecord],
+    items_b: Sequence[Item],
+    *,
+    label_a: str = "A",
+    label_b: str = "B",
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> Comparison:
+    """Pair the two runs' item scores; NoCommonItems when no scored item is in both."""
+    rows_a, rows_b = list(records_a), list(records_b)
+    scores_a, scores_b = item_scores(rows_a, items_a), item_scores(rows_b, items_b)
+    families = {**item_families(items_b), **item_families(items_a)}
+    keys_a = {(v, i) for v, s in scores_a.items() for i in s}
+    keys_b = {(v, i) for v, s in scores_b.items() for i in s}
+    common = keys_a & keys_b
+    if not common:
+        raise NoCommonItems(
+            f"{label_a} and {label_b} have no scored item in common (same item id and variant)"
+        )
+    item_ids = sorted({i for _, i in common})
+    column = {item_id: c for c, item_id in enumerate(item_ids)}
+    resampler = ItemResampler(len(item_ids), resamples=resamples, seed=seed)
+    rows: list[PairedRow] = []
+    for variant in [v.value for v in Variant]:
+        paired = sorted(i for v, i in common if v == variant)
+        if not paired:
+            continue
+        groups: dict[str, list[str]] = defaultdict(list)
+        for item_id in paired:
+            groups[families.get(item_id, "?")].append(item_id)
+        for family, ids in [*sorted(groups.items()), (ALL, paired)]:
+            a = [scores_a[variant][i] for i in ids]
+            b = [scores_b[variant][i] for i in ids]
+            diffs = [y - x for x, y in zip(a, b, strict=True)]
+            rows.append(
+                PairedRow(
+                    variant=variant,
+                    family=family,
+                    n=len(ids),
+                    mean_a=sum(a) / len(a),
+                    mean_b=sum(b) / len(b),
+                    difference=resampler.estimate([column[i] for i in ids], diffs),
+                    p_value=paired_p_value(diffs),
+                )
+            )
+    return Comparison(
+        label_a=label_a,
+        label_b=label_b,
+        test=PAIRED_TEST,
+        resamples=resamples,
+        rows=rows,
+        only_a=len(keys_a - keys_b),
+        only_b=len(keys_b - keys_a),
+        errors_a=_errors(rows_a),
+        errors_b=_errors(rows_b),
+    )

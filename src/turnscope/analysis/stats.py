@@ -1,0 +1,110 @@
+"""Bootstrap intervals over items and the paired test used to compare two runs.
+
+Every aggregate in turnscope is a mean over *items* of an item-level value (an item's score,
+its score at one turn, a per-item difference ...). Intervals come from resampling items with
+replacement, never turns: the turns of one conversation are correlated, and resampling them
+as if independent would give intervals that are too narrow.
+
+One resampling matrix serves every aggregate of a run: row b holds how often each item was
+drawn in resample b. An aggregate over a subset of the items is, in each resample, the
+weighted mean of that subset's values, so hundreds of intervals cost a few matrix products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict
+from scipy import stats as scipy_stats
+
+DEFAULT_RESAMPLES = 1000
+CONFIDENCE = 0.95
+PAIRED_TEST = "Wilcoxon signed-rank (two-sided; zero differences dropped)"
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class Estimate(BaseModel):
+    """A mean over items with its bootstrap 95 % interval."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mean: float | None
+    """Mean of the item values; None when no item had a value."""
+    low: float | None
+    """Lower end of the 95 % percentile bootstrap interval."""
+    high: float | None
+    """Upper end of the 95 % percentile bootstrap interval."""
+    n: int
+    """Items behind the estimate (the resampled units)."""
+    errors: int = 0
+    """Turns of the group that failed (no answer, or a scorer error); they carry no value."""
+
+
+class ItemResampler:
+    """B resamples (with replacement) of a fixed list of N items, as a B x N count matrix."""
+
+    def __init__(self, n_items: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.n_items = n_items
+        if n_items == 0:
+            self.counts: FloatArray = np.zeros((resamples, 0))
+            return
+        draws = rng.integers(0, n_items, size=(resamples, n_items))
+        offsets = (np.arange(resamples) * n_items)[:, None]
+        flat = np.bincount((draws + offsets).ravel(), minlength=resamples * n_items)
+        self.counts = flat.reshape(resamples, n_items).astype(np.float64)
+
+    def estimate(
+        self,
+        columns: Sequence[int] | npt.NDArray[np.intp],
+        values: Sequence[float] | FloatArray,
+        *,
+        errors: int = 0,
+    ) -> Estimate:
+        """The mean of `values` (one per item, items given by column) with its interval."""
+        cols = np.asarray(columns, dtype=np.intp)
+        vals = np.asarray(values, dtype=np.float64)
+        if vals.size == 0:
+            return Estimate(mean=None, low=None, high=None, n=0, errors=errors)
+        weights = self.counts[:, cols]
+        totals = weights.sum(axis=1)
+        drawn = totals > 0
+        # A resample that drew none of the subset's items says nothing about its mean.
+        means = (weights[drawn] @ vals) / totals[drawn]
+        tail = (1 - CONFIDENCE) / 2 * 100
+        low, high = np.percentile(means, [tail, 100 - tail]) if means.size else (np.nan, np.nan)
+        mean = float(vals.mean())
+        # Rounding can put a constant mean a hair outside its own interval.
+        return Estimate(
+            mean=mean,
+            low=min(float(low), mean),
+            high=max(float(high), mean),
+            n=int(vals.size),
+            errors=errors,
+        )
+
+
+def bootstrap_mean(
+    values: Sequence[float] | FloatArray, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0
+) -> Estimate:
+    """Mean of independent unit values with a 95 % percentile bootstrap interval."""
+    vals = np.asarray(values, dtype=np.float64)
+    return ItemResampler(vals.size, resamples=resamples, seed=seed).estimate(
+        np.arange(vals.size), vals
+    )
+
+
+def paired_p_value(differences: Sequence[float] | FloatArray) -> float | None:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (None when n == 0).
+
+    All-zero differences mean no evidence of any difference: p = 1."""
+    diffs = np.asarray(differences, dtype=np.float64)
+    if diffs.size == 0:
+        return None
+    if not np.any(diffs != 0):
+        return 1.0
+    result = scipy_stats.wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
+    return float(result.pvalue)
