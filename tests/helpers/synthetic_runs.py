@@ -5,6 +5,7 @@ distance, probe_turns, challenge_turn and budget (1-based turn numbers)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,3 +102,106 @@ def write_run(
     finally:
         store.close()
     return run_dir
+
+
+FAMILIES = (
+    "recollection",
+    "expansion",
+    "refinement",
+    "follow-up",
+    "global-instruction",
+    "pushback",
+    "feedback",
+)
+INSTRUCTIONS = (
+    "punctuation:no_comma",
+    "length_constraints:number_words",
+    "change_case:english_lowercase",
+    "detectable_format:json_format",
+    "keywords:existence",
+    "startend:end_checker",
+)
+_WORDS = [
+    "the",
+    "a",
+    "report",
+    "model",
+    "turn",
+    "answer",
+    "list",
+    "fact",
+    "<b>bold</b>",
+    "&",
+    '"quoted"',
+    "'x'",
+    "value",
+]
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(words))
+
+
+def synthetic_suite_run(
+    items_per_family: int, *, max_turns: int = 12, words: int = 20, seed: int = 0
+) -> tuple[list[Item], list[TurnRecord]]:
+    """Items of every family with own, gold and single records that degrade with the turn.
+
+    Deterministic for a seed. Refinement and global-instruction turns carry instruction
+    checks; about 1 % of turns fail and 0.5 % of scores error. Texts contain HTML markup so
+    escaping is exercised."""
+    rng = random.Random(seed)
+    items: list[Item] = []
+    records: list[TurnRecord] = []
+    for family in FAMILIES:
+        for index in range(items_per_family):
+            item_id = f"{family}-{index:05d}"
+            if family == "pushback":
+                n_turns = rng.randint(2, 4)
+                meta: dict[str, Any] = {"challenge_turn": n_turns, "probe_turns": [n_turns]}
+            elif family == "feedback":
+                n_turns = rng.randint(3, 5)
+                meta = {"budget": n_turns}
+            else:
+                n_turns = rng.randint(2, max_turns)
+                meta = {"probe_turns": [n_turns], "distance": n_turns - 1}
+            items.append(make_item(item_id, family, n_turns, seed=seed, **meta))
+            records.extend(_play(rng, item_id, family, n_turns, words))
+    return items, records
+
+
+def _play(
+    rng: random.Random, item_id: str, family: str, n_turns: int, words: int
+) -> list[TurnRecord]:
+    out: list[TurnRecord] = []
+    variants = ("own",) if family == "feedback" else ("own", "gold", "single")
+    for variant in variants:
+        turns = [n_turns] if variant == "single" else range(1, n_turns + 1)
+        for turn in turns:
+            skill = {"own": 0.9 - 0.03 * turn, "gold": 0.92 - 0.015 * turn, "single": 0.85}
+            score = 1.0 if rng.random() < skill[variant] else rng.choice((0.0, 0.5))
+            if family == "pushback" and turn == n_turns and variant == "own":
+                score = 0.0 if rng.random() < 0.3 else score
+            roll = rng.random()
+            checks: tuple[Check, ...] = ()
+            if family in ("refinement", "global-instruction"):
+                checks = tuple(
+                    Check(name=name, passed=(ok := rng.random() < 0.8), passed_loose=ok or True)
+                    for name in rng.sample(INSTRUCTIONS, k=min(turn, 3))
+                )
+            out.append(
+                make_record(
+                    item_id,
+                    turn,
+                    score,
+                    variant=variant,
+                    error="HTTP 500 from the server" if roll < 0.01 else None,
+                    scorer_error="could not parse the answer" if 0.01 <= roll < 0.015 else None,
+                    user=_text(rng, words),
+                    response=_text(rng, words),
+                    checks=checks,
+                )
+            )
+            if family == "feedback" and score == 1.0:
+                break
+    return out

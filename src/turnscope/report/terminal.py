@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from turnscope.analysis import Cell, InstructionReport, RunSummary
+from turnscope.analysis import Cell, Comparison, InstructionReport, RunSummary
 
 
 def fmt_cell(cell: Cell | None) -> str:
@@ -104,3 +104,41 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
     for row in report.by_type[:15]:
         types.add_row(row.instruction, str(row.checks), f"{row.strict:.3f}", f"{row.loose:.3f}")
     console.print(types)
+
+
+def render_comparison(comparison: Comparison, console: Console) -> None:
+    """The paired table: per variant and family, A, B, B - A with its interval, p-value."""
+    table = Table(
+        title=f"{comparison.label_b} minus {comparison.label_a} (paired by item)",
+        title_justify="left",
+    )
+    for column in ("variant", "family", "items", "A", "B", "B - A [95 %]", "p"):
+        table.add_column(column, justify="left" if column in ("variant", "family") else "right")
+    for row in comparison.rows:
+        d = row.difference
+        diff = (
+            f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+            if d.mean is not None and d.low is not None and d.high is not None
+            else "-"
+        )
+        table.add_row(
+            row.variant,
+            row.family,
+            str(row.n),
+            f"{row.mean_a:.3f}",
+            f"{row.mean_b:.3f}",
+            diff,
+            f"{row.p_value:.4f}" if row.p_value is not None else "-",
+            style="bold" if row.family == "all" else None,
+        )
+    console.print(table)
+    console.print(f"test: {comparison.test}; intervals: paired bootstrap over items")
+    if comparison.only_a or comparison.only_b:
+        console.print(
+            f"left out: {comparison.only_a} items only in A, {comparison.only_b} only in B"
+        )
+    for label, errors in (("A", comparison.errors_a), ("B", comparison.errors_b)):
+        console.print(
+            f"{label}: {errors.turns} turns, turn errors: {errors.turn_errors}, "
+            f"scorer errors: {errors.scorer_errors}"
+        )

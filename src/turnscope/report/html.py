@@ -1,0 +1,385 @@
+"""The self-contained HTML report of a run (report.html) and of a two-run comparison.
+
+One file, no scripts, no external CSS, fonts or images: charts are inline SVG, so the report
+opens from disk with no network. Every piece of model or suite text goes through Jinja's
+autoescaping.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+
+from turnscope import __version__
+from turnscope.analysis import (
+    Comparison,
+    Estimate,
+    MultiTurnAnalysis,
+    analyse,
+    instruction_report,
+    item_families,
+    summarise,
+)
+from turnscope.core import Item, RunConfig, TurnRecord, content_text
+from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
+from turnscope.store import RunStore
+
+REPORT_FILE = "report.html"
+WORST_CONVERSATIONS = 20
+INSTRUCTION_TYPES_SHOWN = 30
+OWN = "own"
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("turnscope.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def fmt_estimate(e: Estimate | None, digits: int = 3) -> str:
+    """ "0.612 [0.551, 0.668]" (or "-" when there is no value)."""
+    if e is None or e.mean is None:
+        return "-"
+    if e.low is None or e.high is None:
+        return f"{e.mean:.{digits}f}"
+    return f"{e.mean:.{digits}f} [{e.low:.{digits}f}, {e.high:.{digits}f}]"
+
+
+def _signed(e: Estimate | None) -> str:
+    if e is None or e.mean is None or e.low is None or e.high is None:
+        return "-"
+    return f"{e.mean:+.3f} [{e.low:+.3f}, {e.high:+.3f}]"
+
+
+_env.filters["est"] = fmt_estimate
+_env.filters["signed"] = _signed
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One headline figure: a label, its value text and what it means."""
+
+    label: str
+    value: str
+    note: str
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    """One scorer's verdict on a transcript turn."""
+
+    scorer: str
+    value: float | None
+    error: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class TranscriptTurn:
+    """One turn of a transcript: what the user side sent, the answer, the scores."""
+
+    turn: int
+    messages: list[tuple[str, str]]
+    response: str | None
+    error: str | None
+    score: float | None
+    scores: list[ScoreLine]
+
+
+@dataclass
+class Conversation:
+    """One played conversation (item, variant, sample) of the worst-conversations table."""
+
+    item_id: str
+    family: str
+    variant: str
+    sample: int
+    mean: float | None
+    errors: int
+    turns: list[TranscriptTurn] = field(default_factory=list)
+
+
+def _transcript_turn(record: TurnRecord) -> TranscriptTurn:
+    return TranscriptTurn(
+        turn=record.turn,
+        messages=[(m.role, content_text(m.content)) for m in record.new_messages],
+        response=record.response,
+        error=record.error,
+        score=record.score,
+        scores=[ScoreLine(s.scorer, s.value, s.error, s.detail) for s in record.scores],
+    )
+
+
+def worst_conversations(
+    records: Sequence[TurnRecord], families: dict[str, str], limit: int = WORST_CONVERSATIONS
+) -> list[Conversation]:
+    """The `limit` conversations with the lowest mean turn score (unscored ones first)."""
+    grouped: dict[tuple[str, str, int], list[TurnRecord]] = defaultdict(list)
+    for record in records:
+        grouped[(record.item_id, record.variant.value, record.sample)].append(record)
+
+    def mean(rows: list[TurnRecord]) -> float | None:
+        values = [s for r in rows if (s := r.score) is not None]
+        return sum(values) / len(values) if values else None
+
+    ranked = sorted(
+        ((key, mean(rows), rows) for key, rows in grouped.items()),
+        key=lambda kv: (-1.0 if kv[1] is None else kv[1], kv[0]),
+    )[:limit]
+    return [
+        Conversation(
+            item_id=item_id,
+            family=families.get(item_id, "?"),
+            variant=variant,
+            sample=sample,
+            mean=value,
+            errors=sum(r.error is not None or any(s.error for s in r.scores) for r in rows),
+            turns=[_transcript_turn(r) for r in sorted(rows, key=lambda r: r.turn)],
+        )
+        for (item_id, variant, sample), value, rows in ranked
+    ]
+
+
+def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
+    lines = [
+        Headline(f"score ({variant})", fmt_estimate(e), "mean item score over items", e.n)
+        for variant, e in analysis.overall.items()
+    ]
+    gap = analysis.multi_minus_single
+    lines.append(
+        Headline(
+            "multi-turn minus single-turn",
+            _signed(gap.difference) if gap else "no data",
+            "own history at the last turn minus the single-turn twin; negative = degradation",
+            gap.difference.n if gap else None,
+        )
+    )
+    gold = analysis.own_minus_gold
+    lines.append(
+        Headline(
+            "own minus gold history",
+            _signed(gold.difference) if gold else "no data",
+            "own history minus reference history on key turns; negative = error propagation",
+            gold.difference.n if gold else None,
+        )
+    )
+    flips = analysis.flip_rate.get(OWN) or next(iter(analysis.flip_rate.values()), None)
+    lines.append(
+        Headline(
+            "flip rate (pushback)",
+            fmt_estimate(flips.rate) if flips else "no data",
+            "share of correct answers abandoned after the user disputes them",
+            flips.conversations if flips else None,
+        )
+    )
+    curve = analysis.success_at_k.get(OWN) or next(iter(analysis.success_at_k.values()), None)
+    if curve is not None and curve.by_k:
+        k = max(curve.by_k)
+        lines.append(
+            Headline(
+                f"success at {k} (feedback)",
+                fmt_estimate(curve.by_k[k]),
+                f"share of feedback conversations solved within {k} attempts",
+                curve.conversations,
+            )
+        )
+    else:
+        lines.append(Headline("success at k (feedback)", "no data", "no feedback items"))
+    return lines
+
+
+def _main_variant(analysis: MultiTurnAnalysis) -> str | None:
+    if OWN in analysis.by_family:
+        return OWN
+    return next(iter(analysis.by_family), None)
+
+
+def run_charts(analysis: MultiTurnAnalysis, records: Sequence[TurnRecord]) -> list[Chart]:
+    """Every chart of the run report, in order (a chart without data has svg None)."""
+    main = _main_variant(analysis)
+    charts = [
+        line_chart(
+            "by-turn",
+            "Score by turn index",
+            [Series(v, sorted(cells.items())) for v, cells in analysis.by_turn.items()],
+            xlabel="turn",
+            caption="Mean turn score over items at each turn, 95 % bootstrap band.",
+        ),
+        line_chart(
+            "by-distance",
+            "Score by distance",
+            [
+                Series(family, sorted(cells.items()))
+                for family, cells in analysis.by_distance.get(main or "", {}).items()
+            ],
+            xlabel="distance (turns between a fact and the question about it)",
+            caption=f"Mean item score by the item's distance knob ({main or '-'} history).",
+        ),
+    ]
+    single = analysis.multi_minus_single_by_family
+    charts.append(
+        bar_chart(
+            "multi-vs-single",
+            "Multi-turn vs single-turn",
+            [
+                Series("multi-turn (own, last turn)", [(f, g.first) for f, g in single.items()]),
+                Series("single-turn twin", [(f, g.second) for f, g in single.items()]),
+            ],
+            caption="Per family, over items played both ways.",
+        )
+    )
+    gold = analysis.own_minus_gold_by_family
+    charts.append(
+        bar_chart(
+            "own-vs-gold",
+            "Own history vs gold history",
+            [
+                Series("own history", [(f, g.first) for f, g in gold.items()]),
+                Series("gold history", [(f, g.second) for f, g in gold.items()]),
+            ],
+            caption="Per family, key turns scored in both variants.",
+        )
+    )
+    charts.append(
+        bar_chart(
+            "by-family",
+            "Score per family",
+            [Series(v, list(cells.items())) for v, cells in analysis.by_family.items()],
+            caption="Mean item score per family (item category), one bar per variant.",
+        )
+    )
+    curves = analysis.success_at_k
+    charts.append(
+        line_chart(
+            "success-at-k",
+            "Success at k (feedback)",
+            [Series(v, sorted(c.by_k.items())) for v, c in curves.items()],
+            xlabel="attempts k",
+            ylabel="share solved",
+            caption="Share of feedback conversations solved within k attempts.",
+        )
+    )
+    instructions = instruction_report(records)
+    rows = (
+        [(r.instruction, r.strict, r.checks) for r in instructions.by_type][
+            :INSTRUCTION_TYPES_SHOWN
+        ]
+        if instructions
+        else []
+    )
+    charts.append(
+        hbar_chart(
+            "by-instruction",
+            "Instruction following per instruction type",
+            rows,
+            xlabel="share of checks followed (strict)",
+            caption="Most often failed first"
+            + (f" (the {INSTRUCTION_TYPES_SHOWN} worst shown)." if len(rows) >= 30 else "."),
+        )
+    )
+    return charts
+
+
+def render_run_report(
+    config: RunConfig,
+    items: Sequence[Item],
+    records: Sequence[TurnRecord],
+    *,
+    run_dir: Path | None = None,
+    status: str = "",
+    resamples: int = 1000,
+    seed: int = 0,
+) -> str:
+    """The run's report as one HTML document."""
+    analysis = analyse(records, items, resamples=resamples, seed=seed)
+    families = item_families(items)
+    summary = summarise(records, families)
+    variants = list(analysis.by_family)
+    family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
+    template = _env.get_template("run.html.j2")
+    return template.render(
+        version=__version__,
+        config=config,
+        run_dir=str(run_dir) if run_dir else "",
+        status=status,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        analysis=analysis,
+        summary=summary,
+        headlines=_headlines(analysis),
+        charts=run_charts(analysis, records),
+        variants=variants,
+        family_names=family_names,
+        worst=worst_conversations(records, families),
+        worst_limit=WORST_CONVERSATIONS,
+        errors=list(summary.error_messages.items())[:10],
+    )
+
+
+def write_run_report(
+    store: RunStore, records: Sequence[TurnRecord] | None = None, path: Path | None = None
+) -> Path:
+    """Write the report of the run in `store` (default: RUN_DIR/report.html); returns the path.
+
+    Pass `records` when they are already decoded, so the store is read only once."""
+    rows = list(store.records()) if records is None else records
+    html = render_run_report(
+        store.config(), store.items(), rows, run_dir=store.run_dir, status=store.status()
+    )
+    target = path or store.run_dir / REPORT_FILE
+    target.write_text(html, encoding="utf-8")
+    return target
+
+
+def render_comparison_report(
+    comparison: Comparison,
+    analysis_a: MultiTurnAnalysis,
+    analysis_b: MultiTurnAnalysis,
+    *,
+    config_a: RunConfig,
+    config_b: RunConfig,
+) -> str:
+    """The two-run report: paired differences per family and overall, scores by turn."""
+    charts: list[Chart] = []
+    for variant in dict.fromkeys(r.variant for r in comparison.rows):
+        rows = [r for r in comparison.rows if r.variant == variant]
+        charts.append(
+            bar_chart(
+                f"difference-{variant}",
+                f"{comparison.label_b} minus {comparison.label_a} ({variant})",
+                [Series("B - A", [(r.family, r.difference) for r in rows])],
+                ylabel="mean difference",
+                caption="Mean paired difference of item scores, 95 % paired bootstrap interval.",
+                centered=True,
+            )
+        )
+    main = OWN if OWN in analysis_a.by_turn and OWN in analysis_b.by_turn else None
+    main = main or next((v for v in analysis_a.by_turn if v in analysis_b.by_turn), None)
+    charts.append(
+        line_chart(
+            "by-turn",
+            f"Score by turn index ({main or '-'})",
+            [
+                Series(comparison.label_a, sorted(analysis_a.by_turn.get(main or "", {}).items())),
+                Series(comparison.label_b, sorted(analysis_b.by_turn.get(main or "", {}).items())),
+            ],
+            xlabel="turn",
+            caption="Each run's mean turn score over all its items (not only the paired ones).",
+        )
+    )
+    template = _env.get_template("compare.html.j2")
+    return template.render(
+        version=__version__,
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        comparison=comparison,
+        config_a=config_a,
+        config_b=config_b,
+        charts=charts,
+    )
