@@ -1,0 +1,103 @@
+"""The HTML report's content: sections, escaping, no-data notes, self-containment."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers.synthetic_runs import make_item, make_record, synthetic_suite_run, write_run
+from turnscope.core import Item
+from turnscope.report import REPORT_FILE, write_run_report
+from turnscope.report.html import WORST_CONVERSATIONS
+from turnscope.store import RunStore
+
+CHART_KEYS = (
+    "by-turn",
+    "by-distance",
+    "multi-vs-single",
+    "own-vs-gold",
+    "by-family",
+    "success-at-k",
+    "by-instruction",
+)
+
+
+def _build(run_dir: Path) -> str:
+    store = RunStore.open(run_dir)
+    try:
+        path = write_run_report(store)
+    finally:
+        store.close()
+    assert path == run_dir / REPORT_FILE
+    return path.read_text(encoding="utf-8")
+
+
+def _chart(html: str, key: str) -> str:
+    match = re.search(rf'<figure class="chart" id="chart-{key}".*?</figure>', html, re.S)
+    assert match, key
+    return match.group(0)
+
+
+@pytest.fixture(scope="module")
+def suite_report(tmp_path_factory: pytest.TempPathFactory) -> str:
+    items, records = synthetic_suite_run(5, seed=3)
+    run_dir = write_run(tmp_path_factory.mktemp("r") / "run", items, records)
+    return _build(run_dir)
+
+
+def test_every_plot_has_a_figure(suite_report: str) -> None:
+    for key in CHART_KEYS:
+        figure = _chart(suite_report, key)
+        assert "<svg" in figure and "<path" in figure, key
+        assert "No data for this plot" not in figure
+
+
+def test_self_contained(suite_report: str) -> None:
+    assert "<script" not in suite_report
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", suite_report)
+    assert "@import" not in suite_report
+    # url() only for in-document references (SVG clip paths).
+    assert not re.search(r"url\((?!#)", suite_report)
+
+
+def test_headline_and_error_counts(suite_report: str) -> None:
+    assert "multi-turn minus single-turn" in suite_report
+    assert "flip rate (pushback)" in suite_report
+    assert re.search(r"\d+ turn · \d+ scorer", suite_report)
+    assert "HTTP 500 from the server" in suite_report  # the errors table
+
+
+def test_worst_conversations_are_capped(suite_report: str) -> None:
+    assert suite_report.count('<details class="conversation">') == WORST_CONVERSATIONS
+
+
+def test_model_text_is_escaped(tmp_path: Path) -> None:
+    evil = "<script>alert('x')</script><img src=x onerror=alert(1)>"
+    items = [make_item("evil", "recollection", 1)]
+    records = [make_record("evil", 1, 0.0, user=evil, response=evil)]
+    html = _build(write_run(tmp_path / "run", items, records))
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_a_run_not_from_the_builtin_suite_says_what_has_no_data(tmp_path: Path) -> None:
+    # A starter-like run: plain categories, no suite metadata, only the own variant.
+    items = [
+        Item.model_validate({"id": f"q{i}", "category": "knowledge", "turns": [{"user": "?"}] * 2})
+        for i in range(3)
+    ]
+    records = [make_record(f"q{i}", t, float(i % 2)) for i in range(3) for t in (1, 2)]
+    html = _build(write_run(tmp_path / "run", items, records, suite="starter"))
+    assert "<svg" in _chart(html, "by-turn") and "<svg" in _chart(html, "by-family")
+    for key in ("by-distance", "multi-vs-single", "own-vs-gold", "success-at-k", "by-instruction"):
+        assert "No data for this plot" in _chart(html, key), key
+    assert "No pushback items in this run." in html
+    assert "No feedback items in this run." in html
+
+
+def test_an_empty_run_still_gets_a_report(tmp_path: Path) -> None:
+    html = _build(write_run(tmp_path / "run", [make_item("a", "recollection", 1)], []))
+    assert html.count("No data for this plot") == len(CHART_KEYS)
+    assert "No conversations recorded." in html
