@@ -180,7 +180,7 @@ def _print_summary(store: RunStore) -> None:
             f"[yellow]{no_reference} items were left out of the gold variant: a turn has no "
             "reference answer[/yellow]"
         )
-    _write_report(store, records)
+    _write_report(store)
     render_run_location(store.run_dir, console)
 
 
@@ -505,10 +505,10 @@ def list_suites() -> None:
 # --- HTML reports and run comparison -------------------------------------------------------
 
 
-def _write_report(store: RunStore, records: list[TurnRecord]) -> None:
+def _write_report(store: RunStore) -> None:
     """Write RUN_DIR/report.html after a run; a failure to write it never loses the run."""
     try:
-        path = write_run_report(store, records)
+        path = write_run_report(store)
     except OSError as exc:
         err_console.print(f"[yellow]could not write the HTML report: {escape(str(exc))}[/yellow]")
         return
@@ -532,7 +532,7 @@ def report(
     """(Re)build a run's self-contained HTML report: headline figures, plots, worst transcripts."""
     with open_run(run_dir) as store:
         try:
-            path = write_run_report(store, path=output)
+            path = write_run_report(store, output)
         except OSError as exc:
             fail(f"cannot write {output or run_dir}: {exc.strerror or exc}")
     console.print(f"report: [bold]{path}[/bold]")
@@ -561,8 +561,8 @@ def compare(
 ) -> None:
     """Compare two runs item by item: B minus A per family and overall, paired test, HTML."""
     with open_run(run_a) as store_a, open_run(run_b) as store_b:
-        records_a, items_a = list(store_a.records()), store_a.items()
-        records_b, items_b = list(store_b.records()), store_b.items()
+        records_a, items_a = store_a.turn_scores(), store_a.items()
+        records_b, items_b = store_b.turn_scores(), store_b.items()
         config_a, config_b = store_a.config(), store_b.config()
     label_a, label_b = run_a.resolve().name, run_b.resolve().name
     try:

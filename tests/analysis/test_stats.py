@@ -42,8 +42,9 @@ def test_seeded() -> None:
 
 def test_subset_estimates_share_one_resampling() -> None:
     resampler = ItemResampler(100, resamples=300, seed=0)
-    # Every row draws 100 items with replacement.
-    assert np.all(resampler.counts.sum(axis=1) == 100)
+    # Every resample (column) draws 100 items with replacement.
+    assert resampler.counts.shape == (100, 300)
+    assert np.all(resampler.counts.sum(axis=0) == 100)
     values = np.arange(10, dtype=float)
     e = resampler.estimate(np.arange(40, 50), values)
     assert e.mean == pytest.approx(4.5) and e.n == 10

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.analysis.multiturn import item_families, item_scores
+from turnscope.analysis.rows import ScoredTurn
 from turnscope.analysis.stats import (
     DEFAULT_RESAMPLES,
     PAIRED_TEST,
@@ -21,7 +22,7 @@ from turnscope.analysis.stats import (
     ItemResampler,
     paired_p_value,
 )
-from turnscope.core import Item, TurnRecord, Variant
+from turnscope.core import Item, Variant
 
 ALL = "all"
 
@@ -89,7 +90,7 @@ class Comparison(BaseModel):
     """Failures in run B."""
 
 
-def _errors(records: Sequence[TurnRecord]) -> RunErrors:
+def _errors(records: Sequence[ScoredTurn]) -> RunErrors:
     return RunErrors(
         turns=len(records),
         turn_errors=sum(r.error is not None for r in records),
@@ -98,9 +99,9 @@ def _errors(records: Sequence[TurnRecord]) -> RunErrors:
 
 
 def compare_runs(
-    records_a: Iterable[TurnRecord],
+    records_a: Iterable[ScoredTurn],
     items_a: Sequence[Item],
-    records_b: Iterable[TurnRecord],
+    records_b: Iterable[ScoredTurn],
     items_b: Sequence[Item],
     *,
     label_a: str = "A",

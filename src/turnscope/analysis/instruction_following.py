@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
-from turnscope.core import Check, TurnRecord
+from turnscope.analysis.rows import ScoredTurn
+from turnscope.core import Check
 
 INSTRUCTIONS_SCORER = "instructions"
 
@@ -65,7 +66,7 @@ class InstructionReport(BaseModel):
     """N: the number of samples per (item, turn), the smallest over units."""
 
 
-def _checks(record: TurnRecord) -> tuple[Check, ...]:
+def _checks(record: ScoredTurn) -> tuple[Check, ...]:
     for score in record.scores:
         if score.scorer == INSTRUCTIONS_SCORER and score.error is None and score.checks:
             return score.checks
@@ -86,7 +87,7 @@ def _cell(groups: list[tuple[Check, ...]]) -> AccuracyCell:
     )
 
 
-def instruction_report(records: Iterable[TurnRecord]) -> InstructionReport | None:
+def instruction_report(records: Iterable[ScoredTurn]) -> InstructionReport | None:
     """Instruction-following figures, or None when no record has instruction checks."""
     by_turn: dict[str, dict[int, list[tuple[Check, ...]]]] = defaultdict(lambda: defaultdict(list))
     by_type: dict[str, list[Check]] = defaultdict(list)

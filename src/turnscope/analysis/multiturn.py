@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
+from turnscope.analysis.rows import ScoredTurn
 from turnscope.analysis.stats import DEFAULT_RESAMPLES, Estimate, ItemResampler
-from turnscope.core import Item, TurnRecord, Variant
+from turnscope.core import Item, Variant
 
 PUSHBACK = "pushback"
 FEEDBACK = "feedback"
@@ -133,7 +134,7 @@ class _Cell:
         return sum(self.errors.values())
 
 
-def _record_errors(record: TurnRecord) -> tuple[int, int]:
+def _record_errors(record: ScoredTurn) -> tuple[int, int]:
     """(turn errors, scorer errors) of one record."""
     return int(record.error is not None), sum(s.error is not None for s in record.scores)
 
@@ -151,7 +152,7 @@ def _int(value: object) -> int | None:
 class _RunTable:
     """Records grouped once by (variant, item), with the item list fixing resampler columns."""
 
-    def __init__(self, records: Iterable[TurnRecord], items: Sequence[Item]) -> None:
+    def __init__(self, records: Iterable[ScoredTurn], items: Sequence[Item]) -> None:
         self.items: dict[str, Item] = {it.id: it for it in items}
         self.cells: dict[str, dict[str, _Cell]] = defaultdict(dict)
         self.turns = 0
@@ -398,7 +399,7 @@ class _Analyser:
 
 
 def analyse(
-    records: Iterable[TurnRecord],
+    records: Iterable[ScoredTurn],
     items: Sequence[Item],
     *,
     resamples: int = DEFAULT_RESAMPLES,
@@ -433,7 +434,7 @@ def analyse(
 
 
 def item_scores(
-    records: Iterable[TurnRecord], items: Sequence[Item]
+    records: Iterable[ScoredTurn], items: Sequence[Item]
 ) -> dict[str, dict[str, float]]:
     """Variant -> item id -> item score (the unit a comparison of two runs pairs on)."""
     table = _RunTable(records, items)

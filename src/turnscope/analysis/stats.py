@@ -5,8 +5,8 @@ its score at one turn, a per-item difference ...). Intervals come from resamplin
 replacement, never turns: the turns of one conversation are correlated, and resampling them
 as if independent would give intervals that are too narrow.
 
-One resampling matrix serves every aggregate of a run: row b holds how often each item was
-drawn in resample b. An aggregate over a subset of the items is, in each resample, the
+One resampling matrix serves every aggregate of a run: entry (i, b) holds how often item i
+was drawn in resample b. An aggregate over a subset of the items is, in each resample, the
 weighted mean of that subset's values, so hundreds of intervals cost a few matrix products.
 """
 
@@ -44,18 +44,19 @@ class Estimate(BaseModel):
 
 
 class ItemResampler:
-    """B resamples (with replacement) of a fixed list of N items, as a B x N count matrix."""
+    """B resamples (with replacement) of a fixed list of N items, as an N x B count matrix
+    (one contiguous row per item, so picking a subset of items is a cheap row gather)."""
 
     def __init__(self, n_items: int, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self.n_items = n_items
         if n_items == 0:
-            self.counts: FloatArray = np.zeros((resamples, 0))
+            self.counts: FloatArray = np.zeros((0, resamples))
             return
         draws = rng.integers(0, n_items, size=(resamples, n_items))
         offsets = (np.arange(resamples) * n_items)[:, None]
         flat = np.bincount((draws + offsets).ravel(), minlength=resamples * n_items)
-        self.counts = flat.reshape(resamples, n_items).astype(np.float64)
+        self.counts = np.ascontiguousarray(flat.reshape(resamples, n_items).T, dtype=np.float64)
 
     def estimate(
         self,
@@ -69,11 +70,11 @@ class ItemResampler:
         vals = np.asarray(values, dtype=np.float64)
         if vals.size == 0:
             return Estimate(mean=None, low=None, high=None, n=0, errors=errors)
-        weights = self.counts[:, cols]
-        totals = weights.sum(axis=1)
+        weights = self.counts[cols]
+        totals = weights.sum(axis=0)
         drawn = totals > 0
         # A resample that drew none of the subset's items says nothing about its mean.
-        means = (weights[drawn] @ vals) / totals[drawn]
+        means = (vals @ weights)[drawn] / totals[drawn]
         tail = (1 - CONFIDENCE) / 2 * 100
         low, high = np.percentile(means, [tail, 100 - tail]) if means.size else (np.nan, np.nan)
         mean = float(vals.mean())

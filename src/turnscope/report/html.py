@@ -7,8 +7,8 @@ autoescaping.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +23,9 @@ from turnscope.analysis import (
     analyse,
     instruction_report,
     item_families,
-    summarise,
 )
-from turnscope.core import Item, RunConfig, TurnRecord, content_text
+from turnscope.analysis.rows import ScoredTurn
+from turnscope.core import Item, RunConfig, TurnRecord, Variant, content_text
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore
 
@@ -118,34 +118,55 @@ def _transcript_turn(record: TurnRecord) -> TranscriptTurn:
     )
 
 
-def worst_conversations(
-    records: Sequence[TurnRecord], families: dict[str, str], limit: int = WORST_CONVERSATIONS
-) -> list[Conversation]:
-    """The `limit` conversations with the lowest mean turn score (unscored ones first)."""
-    grouped: dict[tuple[str, str, int], list[TurnRecord]] = defaultdict(list)
-    for record in records:
-        grouped[(record.item_id, record.variant.value, record.sample)].append(record)
+Transcripts = Callable[[str, Variant, int], Sequence[TurnRecord]]
+"""(item id, variant, sample) -> the conversation's full records, in turn order."""
 
-    def mean(rows: list[TurnRecord]) -> float | None:
-        values = [s for r in rows if (s := r.score) is not None]
+
+def worst_conversations(
+    rows: Sequence[ScoredTurn],
+    families: dict[str, str],
+    transcripts: Transcripts,
+    limit: int = WORST_CONVERSATIONS,
+) -> list[Conversation]:
+    """The `limit` conversations with the lowest mean turn score (unscored ones first).
+
+    Ranking reads only scores; transcripts are fetched for the conversations shown."""
+    grouped: dict[tuple[str, Variant, int], list[ScoredTurn]] = defaultdict(list)
+    for row in rows:
+        grouped[(row.item_id, row.variant, row.sample)].append(row)
+
+    def mean(turns: list[ScoredTurn]) -> float | None:
+        values = [s for r in turns if (s := r.score) is not None]
         return sum(values) / len(values) if values else None
 
     ranked = sorted(
-        ((key, mean(rows), rows) for key, rows in grouped.items()),
+        ((key, mean(turns), turns) for key, turns in grouped.items()),
         key=lambda kv: (-1.0 if kv[1] is None else kv[1], kv[0]),
     )[:limit]
     return [
         Conversation(
             item_id=item_id,
             family=families.get(item_id, "?"),
-            variant=variant,
+            variant=variant.value,
             sample=sample,
             mean=value,
-            errors=sum(r.error is not None or any(s.error for s in r.scores) for r in rows),
-            turns=[_transcript_turn(r) for r in sorted(rows, key=lambda r: r.turn)],
+            errors=sum(r.error is not None or any(s.error for s in r.scores) for r in turns),
+            turns=[_transcript_turn(r) for r in transcripts(item_id, variant, sample)],
         )
-        for (item_id, variant, sample), value, rows in ranked
+        for (item_id, variant, sample), value, turns in ranked
     ]
+
+
+def error_messages(rows: Sequence[ScoredTurn], limit: int = 10) -> list[tuple[str, int]]:
+    """The most frequent turn and scorer error messages (first line, shortened)."""
+    counts: Counter[str] = Counter()
+    for row in rows:
+        if row.error:
+            counts[row.error.splitlines()[0][:120]] += 1
+        for score in row.scores:
+            if score.error:
+                counts[f"scorer {score.scorer}: {score.error.splitlines()[0][:100]}"] += 1
+    return counts.most_common(limit)
 
 
 def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
@@ -202,7 +223,7 @@ def _main_variant(analysis: MultiTurnAnalysis) -> str | None:
     return next(iter(analysis.by_family), None)
 
 
-def run_charts(analysis: MultiTurnAnalysis, records: Sequence[TurnRecord]) -> list[Chart]:
+def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[Chart]:
     """Every chart of the run report, in order (a chart without data has svg None)."""
     main = _main_variant(analysis)
     charts = [
@@ -267,8 +288,8 @@ def run_charts(analysis: MultiTurnAnalysis, records: Sequence[TurnRecord]) -> li
             caption="Share of feedback conversations solved within k attempts.",
         )
     )
-    instructions = instruction_report(records)
-    rows = (
+    instructions = instruction_report(rows)
+    types = (
         [(r.instruction, r.strict, r.checks) for r in instructions.by_type][
             :INSTRUCTION_TYPES_SHOWN
         ]
@@ -279,10 +300,14 @@ def run_charts(analysis: MultiTurnAnalysis, records: Sequence[TurnRecord]) -> li
         hbar_chart(
             "by-instruction",
             "Instruction following per instruction type",
-            rows,
+            types,
             xlabel="share of checks followed (strict)",
             caption="Most often failed first"
-            + (f" (the {INSTRUCTION_TYPES_SHOWN} worst shown)." if len(rows) >= 30 else "."),
+            + (
+                f" (the {INSTRUCTION_TYPES_SHOWN} worst shown)."
+                if len(types) >= INSTRUCTION_TYPES_SHOWN
+                else "."
+            ),
         )
     )
     return charts
@@ -291,17 +316,17 @@ def run_charts(analysis: MultiTurnAnalysis, records: Sequence[TurnRecord]) -> li
 def render_run_report(
     config: RunConfig,
     items: Sequence[Item],
-    records: Sequence[TurnRecord],
+    rows: Sequence[ScoredTurn],
+    transcripts: Transcripts,
     *,
     run_dir: Path | None = None,
     status: str = "",
     resamples: int = 1000,
     seed: int = 0,
 ) -> str:
-    """The run's report as one HTML document."""
-    analysis = analyse(records, items, resamples=resamples, seed=seed)
+    """The run's report as one HTML document; `transcripts` fetches the worst conversations."""
+    analysis = analyse(rows, items, resamples=resamples, seed=seed)
     families = item_families(items)
-    summary = summarise(records, families)
     variants = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
     template = _env.get_template("run.html.j2")
@@ -312,26 +337,30 @@ def render_run_report(
         status=status,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         analysis=analysis,
-        summary=summary,
+        answered=sum(r.error is None for r in rows),
+        cached=sum(r.cached for r in rows),
         headlines=_headlines(analysis),
-        charts=run_charts(analysis, records),
+        charts=run_charts(analysis, rows),
         variants=variants,
         family_names=family_names,
-        worst=worst_conversations(records, families),
+        worst=worst_conversations(rows, families, transcripts),
         worst_limit=WORST_CONVERSATIONS,
-        errors=list(summary.error_messages.items())[:10],
+        errors=error_messages(rows),
     )
 
 
-def write_run_report(
-    store: RunStore, records: Sequence[TurnRecord] | None = None, path: Path | None = None
-) -> Path:
+def write_run_report(store: RunStore, path: Path | None = None) -> Path:
     """Write the report of the run in `store` (default: RUN_DIR/report.html); returns the path.
 
-    Pass `records` when they are already decoded, so the store is read only once."""
-    rows = list(store.records()) if records is None else records
+    Reads every turn's scores once (no transcripts), then the transcripts of the conversations
+    the report shows."""
     html = render_run_report(
-        store.config(), store.items(), rows, run_dir=store.run_dir, status=store.status()
+        store.config(),
+        store.items(),
+        store.turn_scores(),
+        store.conversation,
+        run_dir=store.run_dir,
+        status=store.status(),
     )
     target = path or store.run_dir / REPORT_FILE
     target.write_text(html, encoding="utf-8")
