@@ -51,7 +51,7 @@ class ItemResampler:
         rng = np.random.default_rng(seed)
         self.n_items = n_items
         if n_items == 0:
-            self.counts: FloatArray = np.zeros((0, resamples))
+            self.counts: npt.NDArray[np.float32] = np.zeros((0, resamples), dtype=np.float32)
             return
         draws = rng.integers(0, n_items, size=(resamples, n_items))
         offsets = (np.arange(resamples) * n_items)[:, None]
@@ -71,14 +71,16 @@ class ItemResampler:
         if vals.size == 0:
             return Estimate(mean=None, low=None, high=None, n=0, errors=errors)
         weights = self.counts[cols]
-        totals = weights.sum(axis=0)
+        totals = weights.sum(axis=0, dtype=np.float64)
         drawn = totals > 0
         # A resample that drew none of the subset's items says nothing about its mean.
-        means = (vals @ weights)[drawn] / totals[drawn]
+        sums = vals.astype(np.float32) @ weights
+        # A weighted mean lies within the values' range; clipping removes float32 rounding.
+        means = np.clip(sums[drawn].astype(np.float64) / totals[drawn], vals.min(), vals.max())
         tail = (1 - CONFIDENCE) / 2 * 100
         low, high = np.percentile(means, [tail, 100 - tail]) if means.size else (np.nan, np.nan)
         mean = float(vals.mean())
-        # Rounding can put a constant mean a hair outside its own interval.
+        # Rounding can put the mean a hair outside its own interval.
         return Estimate(
             mean=mean,
             low=min(float(low), mean),

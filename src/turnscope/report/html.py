@@ -27,7 +27,7 @@ from turnscope.analysis import (
 from turnscope.analysis.rows import ScoredTurn
 from turnscope.core import Item, RunConfig, TurnRecord, Variant, content_text
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
-from turnscope.store import RunStore
+from turnscope.store import RunStore, gc_paused
 
 REPORT_FILE = "report.html"
 WORST_CONVERSATIONS = 20
@@ -354,14 +354,15 @@ def write_run_report(store: RunStore, path: Path | None = None) -> Path:
 
     Reads every turn's scores once (no transcripts), then the transcripts of the conversations
     the report shows."""
-    html = render_run_report(
-        store.config(),
-        store.items(),
-        store.turn_scores(),
-        store.conversation,
-        run_dir=store.run_dir,
-        status=store.status(),
-    )
+    with gc_paused():
+        html = render_run_report(
+            store.config(),
+            store.items(),
+            store.turn_scores(),
+            store.conversation,
+            run_dir=store.run_dir,
+            status=store.status(),
+        )
     target = path or store.run_dir / REPORT_FILE
     target.write_text(html, encoding="utf-8")
     return target

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,22 @@ class TurnScores(BaseModel):
 
 
 _TURN_SCORES = TypeAdapter(list[TurnScores])
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a block builds many acyclic objects.
+
+    Decoding 100,000 turns allocates millions of objects, and every allocation threshold
+    crossed would traverse all of them again: a measured 2 s of 3 s. Reference counting
+    still frees everything; only the cycle search waits until the block ends."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class StoreError(ValueError):
@@ -233,8 +251,9 @@ class RunStore:
             "FROM turns t JOIN items i ON i.id = t.item_id "
             "ORDER BY i.position, t.variant, t.sample, t.turn"
         )
-        rows = [row for (row,) in self._db.execute(query)]
-        return _TURN_SCORES.validate_json("[" + ",".join(rows) + "]")
+        with gc_paused():
+            rows = [row for (row,) in self._db.execute(query)]
+            return _TURN_SCORES.validate_json("[" + ",".join(rows) + "]")
 
     def conversation(self, item_id: str, variant: Variant, sample: int) -> list[TurnRecord]:
         """The full records of one played conversation, in turn order."""
