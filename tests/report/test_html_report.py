@@ -75,11 +75,13 @@ def test_worst_conversations_are_capped(suite_report: str) -> None:
 
 def test_model_text_is_escaped(tmp_path: Path) -> None:
     evil = "<script>alert('x')</script><img src=x onerror=alert(1)>"
-    items = [make_item("evil", "recollection", 1)]
+    # The family name reaches the chart labels (matplotlib's SVG) and the tables.
+    items = [make_item("evil", "<b>family</b>", 1)]
     records = [make_record("evil", 1, 0.0, user=evil, response=evil)]
     html = _build(write_run(tmp_path / "run", items, records))
-    assert "<script>" not in html and "<img" not in html
+    assert "<script>" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "&lt;b&gt;family&lt;/b&gt;" in _chart(html, "by-family")
 
 
 def test_a_run_not_from_the_builtin_suite_says_what_has_no_data(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers.synthetic_runs import synthetic_suite_run, write_run
-from turnscope.report import write_run_report
+from turnscope.analysis import analyse, compare_runs
+from turnscope.report import render_comparison_report, write_run_report
 from turnscope.store import RunStore
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,18 +61,13 @@ def _artifacts(tmp_path: Path) -> Path:
     return directory
 
 
-def test_report_renders_in_chromium(tmp_path: Path) -> None:
+def _open_in_chromium(
+    report: Path, charts: list[str], screenshot: Path
+) -> dict[str, dict[str, float]]:
+    """Load the file, measure every chart's SVG, screenshot; fail on any console error or
+    any request that leaves the file."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    items, records = synthetic_suite_run(6, seed=5)
-    run_dir = write_run(tmp_path / "run", items, records)
-    store = RunStore.open(run_dir)
-    try:
-        report = write_run_report(store)
-    finally:
-        store.close()
-
     problems: list[str] = []
-    screenshot = _artifacts(tmp_path) / "report.png"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
@@ -93,15 +89,56 @@ def test_report_renders_in_chromium(tmp_path: Path) -> None:
                 ),
             )
             page.goto(report.as_uri(), wait_until="load")
-            figures = {key: page.locator(f"#chart-{key}").evaluate(MEASURE) for key in CHARTS}
-            page.locator("details.conversation").first.evaluate("(d) => { d.open = true; }")
+            figures = {key: page.locator(f"#chart-{key}").evaluate(MEASURE) for key in charts}
+            details = page.locator("details.conversation")
+            if details.count():
+                details.first.evaluate("(d) => { d.open = true; }")
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
-    print(f"report screenshot: {screenshot}")
-
+    print(f"screenshot: {screenshot}")
     assert problems == []
+    assert screenshot.stat().st_size > 10_000
+    return figures
+
+
+def _assert_drawn(figures: dict[str, dict[str, float]]) -> None:
     for key, figure in figures.items():
         assert figure["width"] > 100 and figure["height"] > 50, (key, figure)
         assert figure["paths"] > 0, (key, figure)
-    assert screenshot.stat().st_size > 10_000
+
+
+def test_run_report_renders_in_chromium(tmp_path: Path) -> None:
+    items, records = synthetic_suite_run(6, seed=5)
+    store = RunStore.open(write_run(tmp_path / "run", items, records))
+    try:
+        report = write_run_report(store)
+    finally:
+        store.close()
+    figures = _open_in_chromium(report, list(CHARTS), _artifacts(tmp_path) / "report.png")
+    _assert_drawn(figures)
+
+
+def test_comparison_report_renders_in_chromium(tmp_path: Path) -> None:
+    items_a, records_a = synthetic_suite_run(4, seed=1)
+    items_b, records_b = synthetic_suite_run(4, seed=2)
+    comparison = compare_runs(records_a, items_a, records_b, items_b, label_a="a", label_b="b")
+    store = RunStore.open(write_run(tmp_path / "a", items_a, records_a))
+    try:
+        config = store.config()
+    finally:
+        store.close()
+    report = tmp_path / "compare.html"
+    report.write_text(
+        render_comparison_report(
+            comparison,
+            analyse(records_a, items_a),
+            analyse(records_b, items_b),
+            config_a=config,
+            config_b=config,
+        ),
+        encoding="utf-8",
+    )
+    charts = ["difference-own", "difference-gold", "difference-single", "by-turn"]
+    figures = _open_in_chromium(report, charts, _artifacts(tmp_path) / "compare.png")
+    _assert_drawn(figures)
