@@ -33,7 +33,7 @@ from turnscope.engine import RunPlan
 from turnscope.models import ModelClient, ModelConfigError, backends
 from turnscope.report import render_instruction_report, render_run_location, render_summary
 from turnscope.report.html import render_comparison_report, write_run_report
-from turnscope.report.terminal import render_comparison
+from turnscope.report.terminal import render_comparison, render_multiturn
 from turnscope.run import DEFAULT_RUNS_ROOT, client_for, create_run, default_cache_path, execute_run
 from turnscope.store import EXPORT_FORMATS, STORE_FILE, RunStore, StoreError, export_records
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite, suites
@@ -163,7 +163,8 @@ def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
 
 def _print_summary(store: RunStore) -> None:
     config = store.config()
-    categories = {item.id: item.category for item in store.items()}
+    items = store.items()
+    categories = {item.id: item.category for item in items}
     # Both analyses read every record: decode them from the store once.
     records = list(store.records())
     summary = summarise(records, categories)
@@ -180,6 +181,7 @@ def _print_summary(store: RunStore) -> None:
             f"[yellow]{no_reference} items were left out of the gold variant: a turn has no "
             "reference answer[/yellow]"
         )
+    render_multiturn(analyse(records, items), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
 

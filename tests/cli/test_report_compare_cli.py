@@ -122,4 +122,5 @@ def test_run_writes_report_html(tmp_path: Path, mini_suite: Path, gguf_path: Pat
     report = run_dir / "report.html"
     assert report.is_file()
     assert f"report: {report}" in done.stdout.replace("\n", "")
+    assert "multi-turn figures" in done.stdout and "score (own): " in done.stdout
     assert "mini-recall" in report.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ from turnscope.report.terminal import (
     fmt_cell,
     render_comparison,
     render_instruction_report,
+    render_multiturn,
     render_run_location,
     render_summary,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "render_comparison",
     "render_comparison_report",
     "render_instruction_report",
+    "render_multiturn",
     "render_run_location",
     "render_run_report",
     "render_summary",

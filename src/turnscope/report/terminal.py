@@ -8,7 +8,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from turnscope.analysis import Cell, Comparison, InstructionReport, RunSummary
+from turnscope.analysis import (
+    Cell,
+    Comparison,
+    Estimate,
+    InstructionReport,
+    MultiTurnAnalysis,
+    RunSummary,
+)
 
 
 def fmt_cell(cell: Cell | None) -> str:
@@ -142,3 +149,39 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
             f"{label}: {errors.turns} turns, turn errors: {errors.turn_errors}, "
             f"scorer errors: {errors.scorer_errors}"
         )
+
+
+def _interval(e: Estimate | None, *, signed: bool = False) -> str:
+    if e is None or e.mean is None or e.low is None or e.high is None:
+        return "-"
+    sign = "+" if signed else ""
+    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}] (n={e.n})"
+
+
+def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
+    """The multi-turn headline with 95 % intervals over items; lines without data are left out."""
+    lines = [f"score ({v}): {_interval(e)}" for v, e in analysis.overall.items()]
+    if analysis.multi_minus_single is not None:
+        lines.append(
+            "multi-turn minus single-turn: "
+            + _interval(analysis.multi_minus_single.difference, signed=True)
+        )
+    if analysis.own_minus_gold is not None:
+        lines.append(
+            "own minus gold history: " + _interval(analysis.own_minus_gold.difference, signed=True)
+        )
+    for variant, flips in analysis.flip_rate.items():
+        lines.append(
+            f"flip rate ({variant}): {_interval(flips.rate)}, "
+            f"{flips.flips} of {flips.conversations} correct answers abandoned"
+        )
+    for variant, curve in analysis.success_at_k.items():
+        ks = " ".join(f"@{k}={e.mean:.3f}" for k, e in curve.by_k.items() if e.mean is not None)
+        lines.append(f"success at k ({variant}): {ks}")
+    console.print("[bold]multi-turn figures (95 % bootstrap intervals over items)[/bold]")
+    for line in lines:
+        console.print(f"  {line}", highlight=False)
+    console.print(
+        f"  turn errors: {analysis.turn_errors}  scorer errors: {analysis.scorer_errors}",
+        highlight=False,
+    )
