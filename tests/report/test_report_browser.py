@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from helpers.synthetic_runs import synthetic_suite_run, write_run
 from turnscope.analysis import analyse, compare_runs
@@ -66,9 +67,8 @@ def _open_in_chromium(
 ) -> dict[str, dict[str, float]]:
     """Load the file, measure every chart's SVG, screenshot; fail on any console error or
     any request that leaves the file."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     problems: list[str] = []
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
