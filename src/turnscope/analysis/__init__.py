@@ -22,6 +22,7 @@ from turnscope.analysis.multiturn import (
     item_families,
     item_scores,
 )
+from turnscope.analysis.rows import ScoredTurn
 from turnscope.analysis.stats import (
     PAIRED_TEST,
     Estimate,
@@ -47,6 +48,7 @@ __all__ = [
     "PairedRow",
     "RunErrors",
     "RunSummary",
+    "ScoredTurn",
     "SuccessCurve",
     "analyse",
     "bootstrap_mean",
