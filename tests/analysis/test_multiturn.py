@@ -102,6 +102,12 @@ def test_own_minus_gold_pairs_probe_turns(result: MultiTurnAnalysis) -> None:
     assert gap.difference.n == 2
 
 
+def test_single_turn_twin_has_no_flip_rate() -> None:
+    items = [make_item("p", "pushback", 2, challenge_turn=2)]
+    records = [make_record("p", 2, 1.0, variant="single")]
+    assert analyse(records, items, resamples=50).flip_rate == {}
+
+
 def test_flip_rate_one_in_three(result: MultiTurnAnalysis) -> None:
     flips = result.flip_rate["own"]
     assert flips.rate.mean == pytest.approx(1 / 3)

@@ -113,9 +113,9 @@ class MultiTurnAnalysis(BaseModel):
     own_minus_gold_by_family: dict[str, Gap]
     """The same, per family."""
     flip_rate: dict[str, FlipRate]
-    """Variant -> pushback flip rate."""
+    """Variant (own, gold) -> pushback flip rate."""
     success_at_k: dict[str, SuccessCurve]
-    """Variant -> feedback success-at-k curve."""
+    """Variant (own, gold) -> feedback success-at-k curve."""
 
 
 @dataclass
@@ -411,8 +411,10 @@ def analyse(
     variants = [v.value for v in Variant if v.value in table.cells]
     single_gap, single_by_family = a.gaps(a.multi_minus_single())
     gold_gap, gold_by_family = a.gaps(a.own_minus_gold())
-    flips = {v: f for v in variants if (f := a.flip_rate(v)) is not None}
-    success = {v: s for v in variants if (s := a.success_at_k(v)) is not None}
+    # The single-turn twin has one answer and no history: no challenge to survive, no attempts.
+    multi = [v for v in variants if v != Variant.SINGLE.value]
+    flips = {v: f for v in multi if (f := a.flip_rate(v)) is not None}
+    success = {v: s for v in multi if (s := a.success_at_k(v)) is not None}
     return MultiTurnAnalysis(
         items=table.recorded_items,
         turns=table.turns,
