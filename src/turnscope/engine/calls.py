@@ -53,8 +53,18 @@ class ModelCaller:
         """Requests that reached the backend (cache hits excluded, retries included)."""
         self.cache_hits = 0
 
-    async def complete(self, messages: Sequence[Message], seed: int, sample: int) -> CallOutcome:
-        key = request_key(self.client.identity, messages, self.params, seed, sample)
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        seed: int,
+        sample: int,
+        *,
+        params: GenerationParams | None = None,
+    ) -> CallOutcome:
+        """One answer to `messages`, from the cache or the model; `params` overrides the
+        caller's own for this request (a judge's retry samples where its first try was greedy)."""
+        params = params or self.params
+        key = request_key(self.client.identity, messages, params, seed, sample)
         if self.cache is not None:
             cached = self.cache.get(key)
             if cached is not None:
@@ -65,7 +75,7 @@ class ModelCaller:
             try:
                 self.requests_sent += 1
                 completion = await asyncio.wait_for(
-                    self.client.generate(messages, self.params, seed=seed),
+                    self.client.generate(messages, params, seed=seed),
                     timeout=self.policy.timeout_s,
                 )
             except (TransientModelError, TimeoutError) as exc:

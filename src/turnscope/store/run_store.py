@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from turnscope.core import Item, RunConfig, TurnRecord, Variant
+from turnscope.engine.judging import Judgment
 
 STORE_FILE = "run.sqlite"
 SCHEMA_VERSION = 1
@@ -26,6 +27,14 @@ CREATE TABLE IF NOT EXISTS turns (
     item_id TEXT NOT NULL, variant TEXT NOT NULL, sample INTEGER NOT NULL, turn INTEGER NOT NULL,
     error TEXT, score REAL, record TEXT NOT NULL,
     PRIMARY KEY (item_id, variant, sample, turn)
+);
+"""
+# Runs made before the judge role lack this table; it is created when such a run is opened.
+_JUDGMENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS judgments (
+    item_id TEXT NOT NULL, variant TEXT NOT NULL, sample INTEGER NOT NULL, turn INTEGER NOT NULL,
+    spec INTEGER NOT NULL, judge TEXT NOT NULL, error TEXT, data TEXT NOT NULL,
+    PRIMARY KEY (item_id, variant, sample, turn, spec, judge)
 );
 """
 
@@ -95,7 +104,7 @@ class RunStore:
         """Make a new run directory with its config and the exact items it will play."""
         run_dir.mkdir(parents=True, exist_ok=False)
         db = cls._connect(run_dir / STORE_FILE)
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + _JUDGMENTS_SCHEMA)
         with db:
             db.execute("BEGIN")
             db.executemany(
@@ -125,6 +134,7 @@ class RunStore:
             raise StoreError(f"{path}: not a turnscope run store (no schema version)")
         if int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{path}: written by a newer turnscope (schema {row[0]})")
+        db.executescript(_JUDGMENTS_SCHEMA)
         return cls(run_dir, db)
 
     def close(self) -> None:
@@ -200,3 +210,40 @@ class RunStore:
     def mean_score(self) -> float | None:
         row = self._db.execute("SELECT AVG(score) FROM turns WHERE score IS NOT NULL").fetchone()
         return float(row[0]) if row[0] is not None else None
+
+    def commit_judgment(
+        self, item_id: str, variant: Variant, sample: int, turn: int, spec: int, j: Judgment
+    ) -> None:
+        """Store one judge's judgment of one turn's `spec`-th scorer spec, at once."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO judgments "
+            "(item_id, variant, sample, turn, spec, judge, error, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (item_id, variant.value, sample, turn, spec, j.judge, j.error, j.model_dump_json()),
+        )
+
+    def judgments(
+        self, item_id: str, variant: Variant, sample: int, turn: int
+    ) -> dict[tuple[int, str], Judgment]:
+        """Judgments of one turn, by (scorer spec position, judge spec)."""
+        rows = self._db.execute(
+            "SELECT spec, judge, data FROM judgments "
+            "WHERE item_id = ? AND variant = ? AND sample = ? AND turn = ?",
+            (item_id, variant.value, sample, turn),
+        ).fetchall()
+        return {(spec, judge): Judgment.model_validate_json(data) for spec, judge, data in rows}
+
+    def all_judgments(self) -> Iterator[tuple[str, Variant, int, int, int, Judgment]]:
+        """Every judgment: (item id, variant, sample, turn, spec position, judgment)."""
+        query = (
+            "SELECT j.item_id, j.variant, j.sample, j.turn, j.spec, j.data FROM judgments j "
+            "JOIN items i ON i.id = j.item_id "
+            "ORDER BY i.position, j.variant, j.sample, j.turn, j.spec, j.judge"
+        )
+        for item_id, variant, sample, turn, spec, data in self._db.execute(query):
+            yield item_id, Variant(variant), sample, turn, spec, Judgment.model_validate_json(data)
+
+    def judge_error_count(self) -> int:
+        """Judgments recorded without a verdict."""
+        row = self._db.execute("SELECT COUNT(*) FROM judgments WHERE error IS NOT NULL").fetchone()
+        return int(row[0])

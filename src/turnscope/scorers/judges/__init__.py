@@ -95,12 +95,11 @@ class _Pairwise:
 
 
 def judge_kind(name: str, params: JudgeParams) -> JudgeKind:
-    return {"grade": _Grade(), "pairwise": _Pairwise()}[name]
+    kinds: dict[str, JudgeKind] = {"grade": _Grade(), "pairwise": _Pairwise()}
+    return kinds[name]
 
 
-def resolve_swap(
-    first: Verdict, second: Verdict
-) -> tuple[Literal["a", "b", "tie"], bool]:
+def resolve_swap(first: Verdict, second: Verdict) -> tuple[Literal["a", "b", "tie"], bool]:
     swapped = {"a": "b", "b": "a", "tie": "tie"}[second.winner or "tie"]
     if first.winner == swapped:
         return first.winner or "tie", True
