@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -18,6 +19,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -25,13 +27,45 @@ from rich.progress import (
 from rich.table import Table
 
 from turnscope import __version__
-from turnscope.analysis import instruction_report, summarise
-from turnscope.core import GenerationParams, RunConfig, TurnRecord, Variant, content_text
-from turnscope.engine import RunPlan
+from turnscope.analysis import instruction_report, judge_report, summarise
+from turnscope.analysis.ratings import RatingError
+from turnscope.core import (
+    GenerationParams,
+    JudgeSettings,
+    JuryMethod,
+    RunConfig,
+    TurnRecord,
+    Variant,
+    content_text,
+)
+from turnscope.engine import Judge, ResponseCache, RetryPolicy, RunPlan
 from turnscope.models import ModelClient, ModelConfigError, backends
-from turnscope.report import render_instruction_report, render_run_location, render_summary
-from turnscope.run import DEFAULT_RUNS_ROOT, client_for, create_run, default_cache_path, execute_run
-from turnscope.store import EXPORT_FORMATS, STORE_FILE, RunStore, StoreError, export_records
+from turnscope.pairwise import Leaderboard, PairwiseResult, judge_runs, leaderboard, run_name
+from turnscope.report import (
+    render_instruction_report,
+    render_judge_report,
+    render_run_location,
+    render_summary,
+)
+from turnscope.run import (
+    DEFAULT_RUNS_ROOT,
+    client_for,
+    create_run,
+    default_cache_path,
+    execute_run,
+    judge_clients_for,
+    judged_turns,
+    make_judges,
+)
+from turnscope.store import (
+    EXPORT_FORMATS,
+    PAIRWISE_FILE,
+    STORE_FILE,
+    PairwiseStore,
+    RunStore,
+    StoreError,
+    export_records,
+)
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite, suites
 
 app = typer.Typer(
@@ -50,6 +84,7 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -101,6 +136,7 @@ class _ProgressDisplay:
         self.progress = progress
         self.task = progress.add_task("turns", total=None)
         self.errors = 0
+        self.judged: TaskID | None = None
 
     def on_plan(self, plan: RunPlan, already_done: int) -> None:
         self.progress.update(self.task, total=plan.total_turns, completed=already_done)
@@ -110,9 +146,19 @@ class _ProgressDisplay:
         label = f"turns ({self.errors} errors)" if self.errors else "turns"
         self.progress.update(self.task, advance=1, description=label)
 
+    def on_judged(self, record: TurnRecord) -> None:
+        if self.judged is None:
+            self.judged = self.progress.add_task("judged turns", total=None)
+        self.progress.update(self.judged, advance=1)
 
-def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
-    """Check the model, then open the store (so a bad model leaves no run behind) and play."""
+
+def _play(
+    client: ModelClient,
+    make_store: Callable[[], RunStore],
+    judge_clients: Sequence[ModelClient] = (),
+) -> RunStore:
+    """Check the model and the judges, then open the store (so a bad model leaves no run
+    behind) and play, judging alongside."""
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -129,17 +175,26 @@ def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
     async def go() -> None:
         try:
             await client.preflight()
+            for judge in judge_clients:
+                await judge.preflight()
             opened.append(make_store())
             # The bar starts only once the model answered the preflight: a bad spec or an
             # unreachable server leaves a single error line, not a dead progress bar.
             progress.start()
             await execute_run(
-                opened[0], client, on_plan=display.on_plan, on_record=display.on_record
+                opened[0],
+                client,
+                judge_clients=judge_clients,
+                on_plan=display.on_plan,
+                on_record=display.on_record,
+                on_judged=display.on_judged,
             )
         finally:
             if progress.live.is_started:
                 progress.stop()
             await client.aclose()
+            for judge in judge_clients:
+                await judge.aclose()
 
     try:
         asyncio.run(go())
@@ -167,6 +222,9 @@ def _print_summary(store: RunStore) -> None:
     instructions = instruction_report(records)
     if instructions is not None:
         render_instruction_report(instructions, console)
+    judges = judge_report(store.all_judgments())
+    if judges is not None:
+        render_judge_report(judges, console)
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
@@ -177,6 +235,62 @@ def _print_summary(store: RunStore) -> None:
             "reference answer[/yellow]"
         )
     render_run_location(store.run_dir, console)
+
+
+# --- the judge role: options shared by run, pairwise and leaderboard ---------------------------
+
+JudgeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--judge",
+        help="Judge model spec (same syntax as --model) for turns scored `type: judge`; "
+        "repeat for a jury.",
+    ),
+]
+JudgeConcurrencyOption = Annotated[
+    int, typer.Option(min=1, help="Judge requests in flight per judge (apart from --concurrency).")
+]
+JuryOption = Annotated[
+    str,
+    typer.Option(
+        click_type=click.Choice(["mean", "median", "majority"]),
+        help="How a jury's verdicts on one answer become one score.",
+    ),
+]
+JudgeMaxTokensOption = Annotated[int, typer.Option(min=1, help="Max tokens per judge answer.")]
+JudgeAttemptsOption = Annotated[
+    int,
+    typer.Option(
+        min=1, help="Judge requests per judgment before unparseable text is a judge error."
+    ),
+]
+JudgeKeyOption = Annotated[
+    str | None,
+    typer.Option(help="Environment variable holding the judges' API key (never stored)."),
+]
+
+
+def _judge_settings(
+    judges: Sequence[str],
+    concurrency: int,
+    jury: str,
+    max_tokens: int,
+    attempts: int,
+    api_key_env: str | None,
+    n_ctx: int,
+) -> JudgeSettings:
+    method: JuryMethod = (
+        "median" if jury == "median" else "majority" if jury == "majority" else "mean"
+    )
+    return JudgeSettings(
+        judges=tuple(dict.fromkeys(judges)),
+        api_key_env=api_key_env,
+        params=GenerationParams(max_tokens=max_tokens),
+        concurrency=concurrency,
+        jury=method,
+        max_attempts=attempts,
+        options={"n_ctx": n_ctx} if any(j.startswith("llamacpp") for j in judges) else {},
+    )
 
 
 @app.command(
@@ -260,17 +374,26 @@ def run(
     skip_invalid: Annotated[
         bool, typer.Option(help="Skip invalid items instead of stopping; the count is reported.")
     ] = False,
+    judge: JudgeOption = None,
+    judge_concurrency: JudgeConcurrencyOption = 4,
+    jury: JuryOption = "mean",
+    judge_max_tokens: JudgeMaxTokensOption = 512,
+    judge_attempts: JudgeAttemptsOption = 3,
+    judge_api_key_env: JudgeKeyOption = None,
 ) -> None:
-    """Play a suite against a model, score every turn, print a summary and the run directory."""
+    """Play a suite against a model, score every turn, print a summary and the run directory.
+
+    Turns scored `type: judge` are judged by the --judge models while the run plays."""
     if resume is not None:
         with open_run(resume) as store:
             config = store.config()
             try:
                 client = client_for(config)
+                judge_clients = judge_clients_for(config.judging, config.timeout_s)
             except ModelConfigError as exc:
                 fail(str(exc))
             err_console.print(f"resuming {store.run_dir}: {store.answered_count()} turns done")
-            _play(client, lambda: store)
+            _play(client, lambda: store, judge_clients)
             _print_summary(store)
         return
 
@@ -281,7 +404,22 @@ def run(
     for message in loaded.skipped:
         err_console.print(f"[yellow]skipped:[/yellow] {escape(message)}")
     items = loaded.suite.items[:limit] if limit else loaded.suite.items
+    needs_judge = judged_turns(items)
+    if needs_judge and not judge:
+        fail(
+            f"{needs_judge} turns of suite {suite!r} are scored by `type: judge`: "
+            "give a judge model, e.g. --judge llamacpp or --judge openai:NAME@URL"
+        )
     root = runs_root(runs_dir)
+    judging = _judge_settings(
+        judge or [],
+        judge_concurrency,
+        jury,
+        judge_max_tokens,
+        judge_attempts,
+        judge_api_key_env,
+        n_ctx,
+    )
     config = RunConfig(
         model=model,
         api_key_env=api_key_env,
@@ -297,9 +435,11 @@ def run(
         cache_path=None if no_cache else str(default_cache_path(root)),
         model_options={"n_ctx": n_ctx} if model.startswith("llamacpp") else {},
         created_at=datetime.now(UTC),
+        judging=judging,
     )
     try:
         client = client_for(config)
+        judge_clients = judge_clients_for(judging, timeout)
     except ModelConfigError as exc:
         fail(str(exc))
 
@@ -309,7 +449,7 @@ def run(
             store.set_meta("skipped_invalid", len(loaded.skipped))
         return store
 
-    store = _play(client, make_store)
+    store = _play(client, make_store, judge_clients)
     try:
         _print_summary(store)
     finally:
@@ -493,6 +633,196 @@ def list_suites() -> None:
     for info in suites():
         table.add_row(
             info.usage + (" (default)" if info.name == DEFAULT_SUITE else ""), info.summary
+        )
+    console.print(table)
+
+
+# --- the judge role: pairwise comparisons and leaderboards ------------------------------------
+
+
+def _pairwise_root(runs_dir: Path | None, first_run: Path) -> Path:
+    """Where pairwise.sqlite and the response cache live: --runs-dir, else the first run's
+    parent (the runs directory it was made in)."""
+    return runs_dir if runs_dir is not None else first_run.resolve().parent
+
+
+def _judge_pairs(
+    run_dirs: Sequence[Path],
+    settings: JudgeSettings,
+    root: Path,
+    compare: Callable[[list[RunStore], list[Judge], PairwiseStore], Awaitable[T]],
+) -> T:
+    """Open the runs, check the judges, and run `compare` with judges that share the
+    response cache under `root`; pairwise verdicts go to root/pairwise.sqlite."""
+    stores: list[RunStore] = []
+    try:
+        for run_dir in run_dirs:
+            try:
+                stores.append(RunStore.open(run_dir))
+            except StoreError as exc:
+                fail(str(exc))
+        names = [run_name(s) for s in stores]
+        if len(set(names)) != len(names):
+            fail("two runs have the same directory name; give each run once")
+        try:
+            clients = judge_clients_for(settings, timeout_s=120.0)
+        except ModelConfigError as exc:
+            fail(str(exc))
+        cache = ResponseCache(default_cache_path(root))
+        pairs = PairwiseStore(root / PAIRWISE_FILE)
+
+        async def go() -> T:
+            try:
+                for client in clients:
+                    await client.preflight()
+                judges = make_judges(settings, clients, RetryPolicy(), cache)
+                return await compare(stores, judges, pairs)
+            finally:
+                for client in clients:
+                    await client.aclose()
+
+        try:
+            return asyncio.run(go())
+        except ModelConfigError as exc:
+            fail(str(exc))
+        finally:
+            cache.close()
+            pairs.close()
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _render_pairs(results: Sequence[PairwiseResult]) -> None:
+    table = Table(
+        title="pairwise comparisons (both orders per judge and turn)", title_justify="left"
+    )
+    for column in (
+        "run A",
+        "run B",
+        "A wins",
+        "B wins",
+        "ties",
+        "inconsistent",
+        "judge errors",
+        "skipped items",
+    ):
+        table.add_column(column, justify="left" if column.startswith("run") else "right")
+    for r in results:
+        table.add_row(
+            r.run_a,
+            r.run_b,
+            str(r.count("a")),
+            str(r.count("b")),
+            str(r.count("tie")),
+            str(r.inconsistent),
+            str(r.errors),
+            str(r.skipped_items),
+        )
+    console.print(table)
+    report = judge_report(pairs=[rec for r in results for rec in r.records])
+    if report is not None:
+        render_judge_report(report, console)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope pairwise RUN_A RUN_B --judge llamacpp\n\n"
+        "  turnscope pairwise RUN_A RUN_B --judge openai:judge@http://127.0.0.1:8080/v1 "
+        "--judge-concurrency 16"
+    )
+)
+def pairwise(
+    run_a: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="Another run directory, of the same suite.")],
+    judge: JudgeOption = None,
+    judge_concurrency: JudgeConcurrencyOption = 4,
+    judge_max_tokens: JudgeMaxTokensOption = 512,
+    judge_attempts: JudgeAttemptsOption = 3,
+    judge_api_key_env: JudgeKeyOption = None,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where pairwise.sqlite and the cache live (default: RUN_A's parent)."),
+    ] = None,
+) -> None:
+    """Judge two runs' answers turn by turn, each pair in both orders (position swap)."""
+    if not judge:
+        fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
+    settings = _judge_settings(
+        judge, judge_concurrency, "mean", judge_max_tokens, judge_attempts, judge_api_key_env, 4096
+    )
+
+    async def compare(
+        stores: list[RunStore], judges: list[Judge], pairs: PairwiseStore
+    ) -> PairwiseResult:
+        return await judge_runs(stores[0], stores[1], judges, settings, pairs)
+
+    root = _pairwise_root(runs_dir, run_a)
+    result = _judge_pairs([run_a, run_b], settings, root, compare)
+    if not result.records:
+        fail(f"{run_a} and {run_b} have no answered turn of the same item in common")
+    _render_pairs([result])
+    console.print(f"pairwise verdicts: [bold]{root / PAIRWISE_FILE}[/bold]")
+
+
+@app.command(
+    name="leaderboard",
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope leaderboard RUN_A RUN_B RUN_C --judge llamacpp\n\n"
+        "  turnscope leaderboard turnscope-runs/*mt-bench* --judge openai:judge@URL"
+    ),
+)
+def leaderboard_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories.")],
+    judge: JudgeOption = None,
+    judge_concurrency: JudgeConcurrencyOption = 4,
+    judge_max_tokens: JudgeMaxTokensOption = 512,
+    judge_attempts: JudgeAttemptsOption = 3,
+    judge_api_key_env: JudgeKeyOption = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples of items.")] = 1000,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where pairwise.sqlite and the cache live (default: first run's parent)."
+        ),
+    ] = None,
+) -> None:
+    """Rate runs by Bradley–Terry over pairwise judgments of every pair (95 % intervals)."""
+    if not judge:
+        fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
+    if len(run_dirs) < 2:
+        fail("a leaderboard needs two or more runs")
+    settings = _judge_settings(
+        judge, judge_concurrency, "mean", judge_max_tokens, judge_attempts, judge_api_key_env, 4096
+    )
+
+    async def compare(
+        stores: list[RunStore], judges: list[Judge], pairs: PairwiseStore
+    ) -> tuple[Leaderboard, dict[str, str]]:
+        models = {run_name(s): s.config().model for s in stores}
+        return await leaderboard(stores, judges, settings, pairs, bootstrap=bootstrap), models
+
+    root = _pairwise_root(runs_dir, run_dirs[0])
+    try:
+        board, models = _judge_pairs(run_dirs, settings, root, compare)
+    except RatingError as exc:
+        fail(f"no ratings: {exc}")
+    _render_pairs(board.pairs)
+    table = Table(title="leaderboard (Bradley–Terry, 1000 = average)", title_justify="left")
+    for column in ("rank", "run", "model", "rating", "95% interval", "wins", "losses", "ties"):
+        table.add_column(column, justify="left" if column in ("run", "model") else "right")
+    for rank, rating in enumerate(board.ratings, start=1):
+        table.add_row(
+            str(rank),
+            rating.model,
+            models.get(rating.model, "?"),
+            f"{rating.rating:.0f}",
+            f"{rating.low:.0f} – {rating.high:.0f}",
+            str(rating.wins),
+            str(rating.losses),
+            str(rating.ties),
         )
     console.print(table)
 

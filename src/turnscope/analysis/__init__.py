@@ -6,6 +6,13 @@ from turnscope.analysis.instruction_following import (
     InstructionTypeRow,
     instruction_report,
 )
+from turnscope.analysis.judges import (
+    JudgeReport,
+    JudgeStats,
+    JuryAgreement,
+    PairwiseStats,
+    judge_report,
+)
 from turnscope.analysis.summary import Cell, RunSummary, summarise
 
 __all__ = [
@@ -13,7 +20,12 @@ __all__ = [
     "Cell",
     "InstructionReport",
     "InstructionTypeRow",
+    "JudgeReport",
+    "JudgeStats",
+    "JuryAgreement",
+    "PairwiseStats",
     "RunSummary",
     "instruction_report",
+    "judge_report",
     "summarise",
 ]

@@ -240,7 +240,7 @@ def jury_score(kind: str, judgments: Sequence[Judgment], method: JuryMethod) -> 
     verdict = verdicts[0] if len(verdicts) == 1 else aggregate(verdicts, method)
     if verdict.value is None:
         return Score(scorer=scorer, error=f"verdict of kind {verdict.kind!r} carries no value")
-    parts = [_verdict_text(v) for v in verdicts]
+    parts = [verdict_label(v) for v in verdicts]
     detail = parts[0] if len(judgments) == 1 else f"jury {method} of {', '.join(parts)}"
     if failed:
         detail += f"; {len(failed)} judge error(s)"
@@ -251,9 +251,13 @@ def jury_score(kind: str, judgments: Sequence[Judgment], method: JuryMethod) -> 
     return Score(scorer=scorer, value=verdict.value, detail=detail, checks=checks)
 
 
-def _verdict_text(verdict: Verdict) -> str:
+def verdict_label(verdict: Verdict) -> str:
+    """A short label of a verdict for tables and distributions: "grade 7", "3/4 yes",
+    "yes" (rubric), "winner a"."""
     if verdict.grade is not None:
-        return f"grade {verdict.grade}/10"
+        return f"grade {verdict.grade}"
+    if verdict.kind == "rubric" and verdict.value is not None:
+        return "yes" if verdict.value >= 1.0 else "no"
     if verdict.items:
         return f"{sum(verdict.items)}/{len(verdict.items)} yes"
     if verdict.winner is not None:

@@ -3,6 +3,7 @@
 from turnscope.report.terminal import (
     fmt_cell,
     render_instruction_report,
+    render_judge_report,
     render_run_location,
     render_summary,
 )
@@ -10,6 +11,7 @@ from turnscope.report.terminal import (
 __all__ = [
     "fmt_cell",
     "render_instruction_report",
+    "render_judge_report",
     "render_run_location",
     "render_summary",
 ]

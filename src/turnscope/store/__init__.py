@@ -1,13 +1,24 @@
 """Run store (SQLite, one file per run directory) and export."""
 
 from turnscope.store.export import EXPORT_FORMATS, export_records
-from turnscope.store.run_store import STORE_FILE, RunStore, StoreError, new_run_dir
+from turnscope.store.pairwise_store import PAIRWISE_FILE, PairRecord, PairwiseStore
+from turnscope.store.run_store import (
+    STORE_FILE,
+    RunStore,
+    StoredJudgment,
+    StoreError,
+    new_run_dir,
+)
 
 __all__ = [
     "EXPORT_FORMATS",
+    "PAIRWISE_FILE",
     "STORE_FILE",
+    "PairRecord",
+    "PairwiseStore",
     "RunStore",
     "StoreError",
+    "StoredJudgment",
     "export_records",
     "new_run_dir",
 ]

@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from turnscope.core import Item, RunConfig, TurnRecord, Variant
 from turnscope.engine.judging import Judgment
@@ -37,6 +37,23 @@ CREATE TABLE IF NOT EXISTS judgments (
     PRIMARY KEY (item_id, variant, sample, turn, spec, judge)
 );
 """
+
+
+class StoredJudgment(NamedTuple):
+    """A judgment with the turn and scorer spec it belongs to."""
+
+    item_id: str
+    variant: Variant
+    sample: int
+    turn: int
+    spec: int
+    """Position of the judged `type: judge` spec among the turn's scorer specs."""
+    judgment: Judgment
+
+    @property
+    def subject(self) -> str:
+        """What was judged; judgments of one answer by different judges share it."""
+        return f"{self.item_id}|{self.variant.value}|{self.sample}|{self.turn}|{self.spec}"
 
 
 class StoreError(ValueError):
@@ -233,15 +250,18 @@ class RunStore:
         ).fetchall()
         return {(spec, judge): Judgment.model_validate_json(data) for spec, judge, data in rows}
 
-    def all_judgments(self) -> Iterator[tuple[str, Variant, int, int, int, Judgment]]:
-        """Every judgment: (item id, variant, sample, turn, spec position, judgment)."""
+    def all_judgments(self, item_id: str | None = None) -> Iterator[StoredJudgment]:
+        """Every judgment (of one item, if given), in item order then variant, sample, turn."""
         query = (
             "SELECT j.item_id, j.variant, j.sample, j.turn, j.spec, j.data FROM judgments j "
             "JOIN items i ON i.id = j.item_id "
-            "ORDER BY i.position, j.variant, j.sample, j.turn, j.spec, j.judge"
+            + ("WHERE j.item_id = ? " if item_id is not None else "")
+            + "ORDER BY i.position, j.variant, j.sample, j.turn, j.spec, j.judge"
         )
-        for item_id, variant, sample, turn, spec, data in self._db.execute(query):
-            yield item_id, Variant(variant), sample, turn, spec, Judgment.model_validate_json(data)
+        args = (item_id,) if item_id is not None else ()
+        for item, variant, sample, turn, spec, data in self._db.execute(query, args):
+            judgment = Judgment.model_validate_json(data)
+            yield StoredJudgment(item, Variant(variant), sample, turn, spec, judgment)
 
     def judge_error_count(self) -> int:
         """Judgments recorded without a verdict."""
