@@ -6,6 +6,7 @@ from turnscope.analysis.instruction_following import (
     InstructionTypeRow,
     instruction_report,
 )
+from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
 from turnscope.analysis.summary import Cell, RunSummary, summarise
 
 __all__ = [
@@ -13,7 +14,11 @@ __all__ = [
     "Cell",
     "InstructionReport",
     "InstructionTypeRow",
+    "PairOutcome",
+    "Rating",
+    "RatingError",
     "RunSummary",
+    "bradley_terry",
     "instruction_report",
     "summarise",
 ]
