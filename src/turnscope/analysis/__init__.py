@@ -13,6 +13,7 @@ from turnscope.analysis.judges import (
     PairwiseStats,
     judge_report,
 )
+from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
 from turnscope.analysis.summary import Cell, RunSummary, summarise
 
 __all__ = [
@@ -23,8 +24,12 @@ __all__ = [
     "JudgeReport",
     "JudgeStats",
     "JuryAgreement",
+    "PairOutcome",
     "PairwiseStats",
+    "Rating",
+    "RatingError",
     "RunSummary",
+    "bradley_terry",
     "instruction_report",
     "judge_report",
     "summarise",
