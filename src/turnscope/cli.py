@@ -8,10 +8,10 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn, TypeVar
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -39,6 +39,7 @@ from turnscope.core import (
     content_text,
 )
 from turnscope.engine import Judge, ResponseCache, RetryPolicy, RunPlan
+from turnscope.engine.judging import verdict_label
 from turnscope.models import ModelClient, ModelConfigError, backends
 from turnscope.pairwise import Leaderboard, PairwiseResult, judge_runs, leaderboard, run_name
 from turnscope.report import (
@@ -63,6 +64,7 @@ from turnscope.store import (
     STORE_FILE,
     PairwiseStore,
     RunStore,
+    StoredJudgment,
     StoreError,
     export_records,
 )
@@ -250,12 +252,18 @@ JudgeOption = Annotated[
 JudgeConcurrencyOption = Annotated[
     int, typer.Option(min=1, help="Judge requests in flight per judge (apart from --concurrency).")
 ]
+
+
+class Jury(StrEnum):
+    """--jury choices: how a jury's verdicts on one answer become one score."""
+
+    MEAN = "mean"
+    MEDIAN = "median"
+    MAJORITY = "majority"
+
+
 JuryOption = Annotated[
-    str,
-    typer.Option(
-        click_type=click.Choice(["mean", "median", "majority"]),
-        help="How a jury's verdicts on one answer become one score.",
-    ),
+    Jury, typer.Option(help="How a jury's verdicts on one answer become one score.")
 ]
 JudgeMaxTokensOption = Annotated[int, typer.Option(min=1, help="Max tokens per judge answer.")]
 JudgeAttemptsOption = Annotated[
@@ -273,21 +281,23 @@ JudgeKeyOption = Annotated[
 def _judge_settings(
     judges: Sequence[str],
     concurrency: int,
-    jury: str,
+    jury: Jury,
     max_tokens: int,
     attempts: int,
     api_key_env: str | None,
     n_ctx: int,
 ) -> JudgeSettings:
-    method: JuryMethod = (
-        "median" if jury == "median" else "majority" if jury == "majority" else "mean"
-    )
+    methods: dict[Jury, JuryMethod] = {
+        Jury.MEAN: "mean",
+        Jury.MEDIAN: "median",
+        Jury.MAJORITY: "majority",
+    }
     return JudgeSettings(
         judges=tuple(dict.fromkeys(judges)),
         api_key_env=api_key_env,
         params=GenerationParams(max_tokens=max_tokens),
         concurrency=concurrency,
-        jury=method,
+        jury=methods[jury],
         max_attempts=attempts,
         options={"n_ctx": n_ctx} if any(j.startswith("llamacpp") for j in judges) else {},
     )
@@ -376,7 +386,7 @@ def run(
     ] = False,
     judge: JudgeOption = None,
     judge_concurrency: JudgeConcurrencyOption = 4,
-    jury: JuryOption = "mean",
+    jury: JuryOption = Jury.MEAN,
     judge_max_tokens: JudgeMaxTokensOption = 512,
     judge_attempts: JudgeAttemptsOption = 3,
     judge_api_key_env: JudgeKeyOption = None,
@@ -476,13 +486,14 @@ def runs(
         return
     table = Table(title=f"runs under {root}", title_justify="left")
     table.add_column("run", no_wrap=True)
-    for column in ("model", "suite", "started", "turns", "errors", "mean", "status"):
-        table.add_column(column, justify="right" if column in ("turns", "errors") else "left")
+    counts = ("turns", "errors", "judge errors")
+    for column in ("model", "suite", "started", *counts, "mean", "status"):
+        table.add_column(column, justify="right" if column in counts else "left")
     for run_dir in dirs:
         try:
             store = RunStore.open(run_dir)
         except StoreError as exc:
-            table.add_row(run_dir.name, "-", "-", "-", "-", "-", "-", f"unreadable: {exc}")
+            table.add_row(run_dir.name, "-", "-", "-", "-", "-", "-", "-", f"unreadable: {exc}")
             continue
         try:
             config = store.config()
@@ -495,6 +506,7 @@ def runs(
                 f"{config.created_at:%m-%d %H:%M}",
                 str(store.turn_count()),
                 str(errors),
+                str(store.judge_error_count()),
                 f"{mean:.3f}" if mean is not None else "-",
                 store.status(),
             )
@@ -514,6 +526,24 @@ def _score_text(record: TurnRecord) -> str:
             detail = f" ({escape(score.detail)})" if score.detail else ""
             parts.append(f"{score.scorer}={score.value:.2f}{detail}")
     return "; ".join(parts) or "not scored"
+
+
+def _print_judgment(stored: StoredJudgment) -> None:
+    """One judgment as `show` audits it: the parsed verdict (or the error) next to the raw
+    text of every attempt."""
+    j = stored.judgment
+    parsed = (
+        f"[red]judge error: {escape(j.error or 'no verdict')}[/red]"
+        if j.verdict is None
+        else f"parsed: {escape(verdict_label(j.verdict))}"
+    )
+    console.print(f"[bold magenta]judge {escape(j.judge)}[/bold magenta] ({j.kind}): {parsed}")
+    for number, attempt in enumerate(j.attempts, start=1):
+        raw = escape(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
+        note = " (cached)" if attempt.cached else ""
+        console.print(f"  [dim]attempt {number}{note} raw:[/dim] {raw}")
+        if attempt.error:
+            console.print(f"    [red]-> {escape(attempt.error)}[/red]")
 
 
 @app.command(
@@ -562,6 +592,9 @@ def show(
         if not records:
             console.print(f"item {item!r} has no recorded turns yet")
             return
+        judgments: dict[tuple[Variant, int, int], list[StoredJudgment]] = {}
+        for stored in store.all_judgments(item_id=item):
+            judgments.setdefault((stored.variant, stored.sample, stored.turn), []).append(stored)
         for record in records:
             console.rule(
                 f"{item} | {record.variant.value} | sample {record.sample} | turn {record.turn}"
@@ -579,6 +612,8 @@ def show(
                 + (", cached" if record.cached else "")
             )
             console.print(f"[dim]{meta}[/dim]")
+            for stored in judgments.get((record.variant, record.sample, record.turn), []):
+                _print_judgment(stored)
 
 
 @app.command(
@@ -750,7 +785,13 @@ def pairwise(
     if not judge:
         fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
     settings = _judge_settings(
-        judge, judge_concurrency, "mean", judge_max_tokens, judge_attempts, judge_api_key_env, 4096
+        judge,
+        judge_concurrency,
+        Jury.MEAN,
+        judge_max_tokens,
+        judge_attempts,
+        judge_api_key_env,
+        4096,
     )
 
     async def compare(
@@ -795,7 +836,13 @@ def leaderboard_command(
     if len(run_dirs) < 2:
         fail("a leaderboard needs two or more runs")
     settings = _judge_settings(
-        judge, judge_concurrency, "mean", judge_max_tokens, judge_attempts, judge_api_key_env, 4096
+        judge,
+        judge_concurrency,
+        Jury.MEAN,
+        judge_max_tokens,
+        judge_attempts,
+        judge_api_key_env,
+        4096,
     )
 
     async def compare(
