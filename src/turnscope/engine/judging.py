@@ -417,5 +417,7 @@ async def judge_pair(
     if ab.verdict is None or ba.verdict is None:
         failed = ab if ab.verdict is None else ba
         return PairJudgment(ab=ab, ba=ba, error=failed.error)
-    outcome, consistent = resolve_swap(ab.verdict, ba.verdict)
-    return PairJudgment(ab=ab, ba=ba, outcome=outcome, consistent=consistent)
+    resolved = resolve_swap(ab.verdict, ba.verdict)
+    return PairJudgment(
+        ab=ab, ba=ba, outcome=resolved.winner, consistent=resolved.position_consistent
+    )

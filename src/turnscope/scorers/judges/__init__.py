@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.core import Message, content_text
+from turnscope.scorers.base import ScorerParams
 
 
 class JudgeInput(BaseModel):
@@ -34,12 +35,11 @@ class VerdictParseError(ValueError):
     pass
 
 
-class JudgeParams(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    kind: Literal["grade", "checklist", "rubric", "pairwise"] = "grade"
+class JudgeParams(ScorerParams):
+    kind: str = "grade"
     guidance: str | None = None
     use_reference: bool = True
-    items: list[str] = []
+    items: tuple[str, ...] = ()
     rubric: str | None = None
 
 
@@ -60,14 +60,14 @@ class _Grade:
         return [
             Message(
                 role="user",
-                content=f"{convo}\nAnswer: {inp.answer}{ref}\nRate 1-10 as [[N]].",
+                content=f"{convo}\nAnswer: {inp.answer}{ref}\nRating: [[N]]",
             )
         ]
 
     def parse(self, text: str) -> Verdict:
         found = re.findall(r"\[\[(\d+)\]\]", text)
-        if not found:
-            raise VerdictParseError("no [[N]] grade")
+        if len(set(found)) != 1:
+            raise VerdictParseError("no single [[N]] grade")
         grade = int(found[-1])
         if not 1 <= grade <= 10:
             raise VerdictParseError(f"grade {grade} out of range")
@@ -82,15 +82,15 @@ class _Pairwise:
         return [
             Message(
                 role="user",
-                content=f"{convo}\nA: {inp.answer}\nB: {inp.answer_b}\nSay [[A]], [[B]] or [[C]].",
+                content=f"{convo}\nA: {inp.answer}\nB: {inp.answer_b}\nVerdict: [[A]]",
             )
         ]
 
     def parse(self, text: str) -> Verdict:
-        found = re.findall(r"\[\[([ABC])\]\]", text)
+        found = re.findall(r"\[\[(A|B|TIE)\]\]", text)
         if len(set(found)) != 1:
-            raise VerdictParseError("no single [[A]]/[[B]]/[[C]]")
-        winner: Literal["a", "b", "tie"] = {"A": "a", "B": "b", "C": "tie"}[found[0]]  # type: ignore[assignment]
+            raise VerdictParseError("no single [[A]]/[[B]]/[[TIE]]")
+        winner: Literal["a", "b", "tie"] = {"A": "a", "B": "b", "TIE": "tie"}[found[0]]  # type: ignore[assignment]
         return Verdict(kind="pairwise", winner=winner)
 
 
@@ -99,11 +99,16 @@ def judge_kind(name: str, params: JudgeParams) -> JudgeKind:
     return kinds[name]
 
 
-def resolve_swap(first: Verdict, second: Verdict) -> tuple[Literal["a", "b", "tie"], bool]:
+class PairwiseResult(BaseModel):
+    winner: Literal["a", "b", "tie"]
+    position_consistent: bool
+
+
+def resolve_swap(first: Verdict, second: Verdict) -> PairwiseResult:
     swapped = {"a": "b", "b": "a", "tie": "tie"}[second.winner or "tie"]
     if first.winner == swapped:
-        return first.winner or "tie", True
-    return "tie", False
+        return PairwiseResult(winner=first.winner or "tie", position_consistent=True)
+    return PairwiseResult(winner="tie", position_consistent=False)
 
 
 def aggregate(
