@@ -41,7 +41,7 @@ from turnscope.core import (
 from turnscope.engine import Judge, ResponseCache, RetryPolicy, RunPlan
 from turnscope.engine.judging import verdict_label
 from turnscope.models import ModelClient, ModelConfigError, backends
-from turnscope.pairwise import Leaderboard, PairwiseResult, judge_runs, leaderboard, run_name
+from turnscope.pairwise import PairwiseResult, compare_all, judge_runs, rate, run_name
 from turnscope.report import (
     render_instruction_report,
     render_judge_report,
@@ -183,7 +183,7 @@ def _play(
             # The bar starts only once the model answered the preflight: a bad spec or an
             # unreachable server leaves a single error line, not a dead progress bar.
             progress.start()
-            await execute_run(
+            outcome = await execute_run(
                 opened[0],
                 client,
                 judge_clients=judge_clients,
@@ -191,6 +191,8 @@ def _play(
                 on_record=display.on_record,
                 on_judged=display.on_judged,
             )
+            if judge_clients:
+                _print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
         finally:
             if progress.live.is_started:
                 progress.stop()
@@ -276,6 +278,10 @@ JudgeKeyOption = Annotated[
     str | None,
     typer.Option(help="Environment variable holding the judges' API key (never stored)."),
 ]
+
+
+def _print_judge_calls(sent: int, cached: int) -> None:
+    err_console.print(f"judge requests: {sent} sent, {cached} answered from the cache")
 
 
 def _judge_settings(
@@ -711,7 +717,12 @@ def _judge_pairs(
                 for client in clients:
                     await client.preflight()
                 judges = make_judges(settings, clients, RetryPolicy(), cache)
-                return await compare(stores, judges, pairs)
+                result = await compare(stores, judges, pairs)
+                _print_judge_calls(
+                    sum(j.caller.requests_sent for j in judges),
+                    sum(j.caller.cache_hits for j in judges),
+                )
+                return result
             finally:
                 for client in clients:
                     await client.aclose()
@@ -740,6 +751,7 @@ def _render_pairs(results: Sequence[PairwiseResult]) -> None:
         "ties",
         "inconsistent",
         "judge errors",
+        "reused",
         "skipped items",
     ):
         table.add_column(column, justify="left" if column.startswith("run") else "right")
@@ -752,6 +764,7 @@ def _render_pairs(results: Sequence[PairwiseResult]) -> None:
             str(r.count("tie")),
             str(r.inconsistent),
             str(r.errors),
+            str(r.reused),
             str(r.skipped_items),
         )
     console.print(table)
@@ -847,20 +860,21 @@ def leaderboard_command(
 
     async def compare(
         stores: list[RunStore], judges: list[Judge], pairs: PairwiseStore
-    ) -> tuple[Leaderboard, dict[str, str]]:
+    ) -> tuple[list[PairwiseResult], dict[str, str]]:
         models = {run_name(s): s.config().model for s in stores}
-        return await leaderboard(stores, judges, settings, pairs, bootstrap=bootstrap), models
+        return await compare_all(stores, judges, settings, pairs), models
 
     root = _pairwise_root(runs_dir, run_dirs[0])
+    results, models = _judge_pairs(run_dirs, settings, root, compare)
+    _render_pairs(results)
     try:
-        board, models = _judge_pairs(run_dirs, settings, root, compare)
+        ratings = rate(results, sorted(models), bootstrap=bootstrap)
     except RatingError as exc:
         fail(f"no ratings: {exc}")
-    _render_pairs(board.pairs)
     table = Table(title="leaderboard (Bradley–Terry, 1000 = average)", title_justify="left")
     for column in ("rank", "run", "model", "rating", "95% interval", "wins", "losses", "ties"):
         table.add_column(column, justify="left" if column in ("run", "model") else "right")
-    for rank, rating in enumerate(board.ratings, start=1):
+    for rank, rating in enumerate(ratings, start=1):
         table.add_row(
             str(rank),
             rating.model,

@@ -208,6 +208,30 @@ class Leaderboard:
     pairs: list[PairwiseResult]
 
 
+async def compare_all(
+    stores: Sequence[RunStore],
+    judges: Sequence[Judge],
+    settings: JudgeSettings,
+    pairs: PairwiseStore,
+    *,
+    on_pair: Callable[[PairRecord], None] | None = None,
+) -> list[PairwiseResult]:
+    """Compare every pair of runs (reusing stored comparisons), in run-name order."""
+    ordered = sorted(stores, key=run_name)
+    return [
+        await judge_runs(a, b, judges, settings, pairs, on_pair=on_pair)
+        for a, b in itertools.combinations(ordered, 2)
+    ]
+
+
+def rate(
+    results: Sequence[PairwiseResult], runs: Sequence[str], *, bootstrap: int = 1000, seed: int = 0
+) -> list[Rating]:
+    """Bradley–Terry ratings of `runs` (names) with bootstrap intervals over items; raises
+    RatingError when the comparisons cannot rate them (none decided, a run never compared)."""
+    return bradley_terry(outcomes(results), bootstrap=bootstrap, seed=seed, models=runs)
+
+
 async def leaderboard(
     stores: Sequence[RunStore],
     judges: Sequence[Judge],
@@ -216,19 +240,8 @@ async def leaderboard(
     *,
     bootstrap: int = 1000,
     seed: int = 0,
-    on_pair: Callable[[PairRecord], None] | None = None,
 ) -> Leaderboard:
-    """Compare every pair of runs (reusing stored comparisons) and fit Bradley–Terry ratings
-    with bootstrap intervals over items."""
-    ordered = sorted(stores, key=run_name)
-    results = [
-        await judge_runs(a, b, judges, settings, pairs, on_pair=on_pair)
-        for a, b in itertools.combinations(ordered, 2)
-    ]
-    ratings = bradley_terry(
-        outcomes(results),
-        bootstrap=bootstrap,
-        seed=seed,
-        models=[run_name(s) for s in ordered],
-    )
-    return Leaderboard(ratings, results)
+    """Compare every pair of runs and rate them."""
+    results = await compare_all(stores, judges, settings, pairs)
+    names = sorted(run_name(s) for s in stores)
+    return Leaderboard(rate(results, names, bootstrap=bootstrap, seed=seed), results)
