@@ -135,3 +135,17 @@ def test_agreement_refuses_ragged_or_mixed_tables() -> None:
         agreement([[grade(1), grade(2)], [grade(1)]])
     with pytest.raises(ValueError, match="different kinds"):
         agreement([[grade(1), rubric(True)]])
+
+
+def test_agreement_of_aggregated_grades_uses_their_values() -> None:
+    halves = Verdict(kind="grade", value=0.75)  # a jury's mean of 7 and 8: no whole grade
+    table = [[grade(7), halves], [grade(8), grade(8)], [grade(2), grade(2)]]
+    value = agreement(table).value
+    assert value is not None and 0 < value < 1
+
+
+def test_agreement_refuses_verdicts_it_cannot_measure() -> None:
+    with pytest.raises(ValueError, match="pairwise verdict without a winner"):
+        agreement([[pair("a"), Verdict(kind="pairwise")]])
+    with pytest.raises(ValueError, match="different numbers of items: 1, 2"):
+        agreement([[checklist(True), checklist(True, False)]])

@@ -31,6 +31,11 @@ def test_resolve_swap(first: Winner, swapped: Winner, winner: Winner, consistent
     assert result == PairwiseResult(winner=winner, position_consistent=consistent)
 
 
+def test_a_resolved_pair_feeds_a_jury() -> None:
+    result = resolve_swap(pairwise("b"), pairwise("a"))
+    assert result.as_verdict() == pairwise("b")
+
+
 def test_all_nine_combinations_are_covered() -> None:
     assert len({(first, swapped) for first, swapped, _, _ in CASES}) == 9
 

@@ -112,30 +112,42 @@ class Agreement(BaseModel):
 _WINNER_CODES: dict[Winner, float] = {"a": 0.0, "b": 1.0, "tie": 2.0}
 
 
+def _code(verdict: Verdict | None, kind: str) -> float:
+    """A pairwise winner or a value as a number for alpha; NaN where no verdict was given."""
+    if verdict is None:
+        return math.nan
+    if kind == "pairwise":
+        if verdict.winner is None:
+            raise ValueError("a pairwise verdict without a winner has no agreement to measure")
+        return _WINNER_CODES[verdict.winner]
+    if verdict.value is None:
+        raise ValueError(f"a {kind} verdict without a value has no agreement to measure")
+    return verdict.value
+
+
 def _level_and_rows(
     kind: str, table: Sequence[Sequence[Verdict | None]]
 ) -> tuple[Literal["nominal", "ordinal", "interval"], list[list[float]]]:
     """How to measure agreement for a kind, and the table as numbers (NaN: no verdict). A
     checklist contributes one row per item question."""
-    nan = float("nan")
-    if kind == "grade":
-        return "ordinal", [[nan if v is None else float(v.grade or 0) for v in r] for r in table]
-    if kind == "pairwise":
-        rows = [
-            [nan if v is None or v.winner is None else _WINNER_CODES[v.winner] for v in r]
-            for r in table
-        ]
-        return "nominal", rows
     if kind == "checklist":
         rows = []
         for row in table:
-            width = max((len(v.items) for v in row if v is not None), default=0)
-            for i in range(width):
-                rows.append([nan if v is None else float(v.items[i]) for v in row])
+            lengths = {len(v.items) for v in row if v is not None}
+            if len(lengths) > 1:
+                shown = ", ".join(map(str, sorted(lengths)))
+                raise ValueError(f"checklist verdicts answer different numbers of items: {shown}")
+            for i in range(lengths.pop() if lengths else 0):
+                rows.append([math.nan if v is None else float(v.items[i]) for v in row])
         return "nominal", rows
-    values = [[nan if v is None or v.value is None else v.value for v in r] for r in table]
-    binary = all(x in (0.0, 1.0) for row in values for x in row if not math.isnan(x))
-    return ("nominal" if binary else "interval"), values
+    rows = [[_code(v, kind) for v in row] for row in table]
+    if kind == "pairwise":
+        return "nominal", rows
+    # A grade's value is grade / 10, so ranks (what ordinal alpha uses) are the grades' ranks.
+    if kind == "grade":
+        return "ordinal", rows
+    binary = all(x in (0.0, 1.0) for row in rows for x in row if not math.isnan(x))
+    return ("nominal" if binary else "interval"), rows
 
 
 def agreement(table: Sequence[Sequence[Verdict | None]]) -> Agreement:

@@ -17,6 +17,10 @@ class PairwiseResult(BaseModel):
     position_consistent: bool
     """Whether the judge gave the same outcome in both orders."""
 
+    def as_verdict(self) -> Verdict:
+        """The resolved outcome as a pairwise verdict, for `aggregate` and `agreement`."""
+        return Verdict(kind="pairwise", winner=self.winner)
+
 
 _UNSWAP: dict[Winner, Winner] = {"a": "b", "b": "a", "tie": "tie"}
 
