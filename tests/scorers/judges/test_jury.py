@@ -66,6 +66,8 @@ def test_checklist() -> None:
 
 
 def test_aggregate_refuses_bad_input() -> None:
+    with pytest.raises(ValueError, match="unknown aggregation method 'mode'"):
+        aggregate([grade(3)], "mode")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no verdicts"):
         aggregate([], "mean")
     with pytest.raises(ValueError, match="different kinds: grade, rubric"):

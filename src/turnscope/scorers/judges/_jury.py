@@ -68,6 +68,8 @@ def aggregate(verdicts: Sequence[Verdict], method: AggregationMethod) -> Verdict
     majority: the most common grade or value, each checklist item's most common answer, the
     most common pairwise winner; ties go to the lower score (rubric: no; checklist item: no;
     grade: the lower grade) and, for pairwise, to "tie". Pairwise accepts majority only."""
+    if method not in ("mean", "median", "majority"):
+        raise ValueError(f"unknown aggregation method {method!r} (known: mean, median, majority)")
     if not verdicts:
         raise ValueError("no verdicts to aggregate")
     kind = _single_kind(verdicts)
