@@ -177,6 +177,7 @@ async def test_unparseable_verdicts_are_judge_errors_with_raw_text_never_scores(
         assert records[name].score == 1.0  # only the programmatic score counts
         judgment = judgments[name]
         assert judgment.verdict is None and judgment.error is not None
+        assert judgment.error.startswith(f"no parseable verdict in {ATTEMPTS} attempt")
         # Bounded: exactly ATTEMPTS requests, each one's raw text kept with its parse error.
         assert len(judgment.attempts) == ATTEMPTS
         assert all(a.text == SCRIPT[name][0] and a.error for a in judgment.attempts), name
@@ -276,6 +277,9 @@ async def test_a_jury_aggregates_and_a_failing_juror_is_counted_not_scored(
     assert report is not None and report.jury is not None
     assert report.jury.answers == 1  # only "good" has a verdict from both judges
     assert report.jury.exact == 0.0
+    (alpha,) = report.jury.alpha.values()
+    assert alpha.method.startswith("krippendorff-alpha") and alpha.n_judges == 2
+    assert alpha.n_items == 3
     assert report.judge_errors == 2
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.engine.judging import Judgment, verdict_label
+from turnscope.scorers.judges import Agreement, Verdict, agreement
 from turnscope.store import PairRecord, StoredJudgment
 
 
@@ -49,7 +50,7 @@ class PairwiseStats(BaseModel):
 
 
 class JuryAgreement(BaseModel):
-    """How much a jury's judges agree over the answers they all judged."""
+    """How much a jury's judges agree over the answers they judged."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -59,6 +60,9 @@ class JuryAgreement(BaseModel):
     """Answers every judge gave a verdict on."""
     exact: float | None
     """Share of those answers on which all judges gave the same verdict."""
+    alpha: dict[str, Agreement]
+    """Krippendorff's alpha per judge kind, over every answer (a judge without a verdict is
+    a missing value)."""
 
 
 class JudgeReport(BaseModel):
@@ -93,13 +97,12 @@ def judge_report(
     if not rows:
         return None
     per_judge: dict[str, list[Judgment]] = defaultdict(list)
-    by_answer: dict[str, dict[str, str]] = defaultdict(dict)
+    by_answer: dict[str, dict[str, Judgment]] = defaultdict(dict)
     errors: Counter[str] = Counter()
     for key, judgment in rows:
         per_judge[judgment.judge].append(judgment)
-        if judgment.verdict is not None:
-            by_answer[key][judgment.judge] = verdict_label(judgment.verdict)
-        elif judgment.error:
+        by_answer[key][judgment.judge] = judgment
+        if judgment.verdict is None and judgment.error:
             errors[judgment.error.splitlines()[0][:120]] += 1
     stats = [
         JudgeStats(
@@ -124,15 +127,23 @@ def judge_report(
     )
 
 
-def _jury(judges: list[str], by_answer: dict[str, dict[str, str]]) -> JuryAgreement | None:
+def _jury(judges: list[str], by_answer: dict[str, dict[str, Judgment]]) -> JuryAgreement | None:
     if len(judges) < 2:
         return None
-    complete = [labels for labels in by_answer.values() if len(labels) == len(judges)]
-    same = sum(len(set(labels.values())) == 1 for labels in complete)
+    complete = [
+        {verdict_label(j.verdict) for j in row.values() if j.verdict is not None}
+        for row in by_answer.values()
+        if len(row) == len(judges) and all(j.verdict is not None for j in row.values())
+    ]
+    tables: dict[str, list[list[Verdict | None]]] = defaultdict(list)
+    for row in by_answer.values():
+        kind = next(iter(row.values())).kind
+        tables[kind].append([row[judge].verdict if judge in row else None for judge in judges])
     return JuryAgreement(
         judges=tuple(judges),
         answers=len(complete),
-        exact=same / len(complete) if complete else None,
+        exact=sum(len(labels) == 1 for labels in complete) / len(complete) if complete else None,
+        alpha={kind: agreement(table) for kind, table in sorted(tables.items())},
     )
 
 

@@ -43,6 +43,7 @@ from turnscope.scorers.judges import (
     VerdictParseError,
     aggregate,
     judge_kind,
+    parse_failure_text,
     resolve_swap,
 )
 
@@ -113,6 +114,7 @@ class Judge:
         identical run is answered entirely from the cache."""
         messages = kind.messages(inp)
         attempts: list[JudgeAttempt] = []
+        failures: list[VerdictParseError] = []
         params = self.caller.params
         retry_params = params.model_copy(
             update={"temperature": max(params.temperature, RETRY_TEMPERATURE)}
@@ -133,6 +135,7 @@ class Judge:
             try:
                 verdict = kind.parse(text)
             except VerdictParseError as exc:
+                failures.append(exc)
                 attempts.append(
                     JudgeAttempt(
                         request_hash=outcome.request_hash,
@@ -146,10 +149,7 @@ class Judge:
                 JudgeAttempt(request_hash=outcome.request_hash, text=text, cached=outcome.cached)
             )
             return self._judgment(kind, attempts, verdict=verdict)
-        last = attempts[-1].error or "no verdict"
-        return self._judgment(
-            kind, attempts, error=f"no parseable verdict in {max_attempts} attempts; last: {last}"
-        )
+        return self._judgment(kind, attempts, error=parse_failure_text(failures))
 
     def _judgment(
         self,

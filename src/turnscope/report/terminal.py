@@ -131,6 +131,9 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
             f"jury agreement: all judges gave the same verdict on {exact} of "
             f"{report.jury.answers} answers judged by all"
         )
+        for kind, alpha in report.jury.alpha.items():
+            value = "-" if alpha.value is None else f"{alpha.value:.3f}"
+            console.print(f"  {kind}: {alpha.method} = {value} over {alpha.n_items} answers")
     if report.pairwise is not None:
         pw = report.pairwise
         rate = "-" if pw.inconsistency_rate is None else f"{pw.inconsistency_rate:.3f}"
