@@ -351,3 +351,47 @@ async def test_pairwise_asks_both_orders_counts_inconsistency_and_reuses_verdict
     assert report.pairwise.comparisons == 3 and report.pairwise.decided == 2
     assert report.pairwise.inconsistent == 1 and report.pairwise.inconsistency_rate == 0.5
     assert report.judge_errors == 2  # broken, in each order
+
+
+async def test_checklist_and_rubric_specs_score_in_spec_order(
+    tmp_path: Path, model: FakeOpenAIServer
+) -> None:
+    def reply(messages: list[dict[str, Any]], attempt: int) -> str:
+        prompt = " ".join(str(m["content"]) for m in messages)
+        return "1. yes\n2. no" if "questions about the reply" in prompt else "Verdict: [[YES]]"
+
+    questions = ["Is it polite?", "Is it in French?"]
+    items = [
+        {
+            "id": "kinds",
+            "turns": [
+                {
+                    "user": "Say hello.",
+                    "scorers": [
+                        {"type": "judge", "kind": "checklist", "items": questions},
+                        {"type": "contains", "value": "Reply"},
+                        {"type": "judge", "kind": "rubric", "rubric": "Is it a greeting?"},
+                    ],
+                }
+            ],
+        }
+    ]
+    suite = write_suite(tmp_path / "kinds.yaml", items)
+    root = tmp_path / "runs"
+    with FakeOpenAIServer(reply=reply) as judge:
+        loaded = load_suite_file(suite).suite.items
+        store, _ = await play(config_for(model, [judge], suite, root), loaded, root)
+    (record,) = store.records()
+    checklist, contains, rubric = record.scores
+    assert (checklist.scorer, contains.scorer, rubric.scorer) == (
+        "judge:checklist",
+        "contains",
+        "judge:rubric",
+    )
+    assert checklist.value == 0.5 and checklist.detail == "1/2 yes"
+    assert [(c.name, c.passed) for c in checklist.checks] == [
+        (questions[0], True),
+        (questions[1], False),
+    ]
+    assert rubric.value == 1.0 and rubric.detail == "yes"
+    assert {j.spec for j in store.all_judgments()} == {0, 2}

@@ -33,7 +33,7 @@ from turnscope.core import (
     derive_seed,
 )
 from turnscope.engine.calls import ModelCaller
-from turnscope.scorers import is_deferred, scorer_params
+from turnscope.scorers import scorer_params
 from turnscope.scorers.judged import JUDGE_SCORER
 from turnscope.scorers.judges import (
     JudgeInput,
@@ -191,7 +191,7 @@ def needs_judging(item: Item, record: TurnRecord) -> bool:
     if record.response is None:
         return False
     specs = item.turns[record.turn - 1].scorers
-    return any(is_deferred(s) for s in specs) and len(record.scores) < len(specs)
+    return any(s.type == JUDGE_SCORER for s in specs) and len(record.scores) < len(specs)
 
 
 def request_history(
@@ -228,10 +228,11 @@ def judge_input(
     )
 
 
-def jury_score(kind: str, judgments: Sequence[Judgment], method: JuryMethod) -> Score:
+def jury_score(params: JudgeParams, judgments: Sequence[Judgment], method: JuryMethod) -> Score:
     """One Score from a judge's (or a jury's) judgments. Judges that gave no verdict are left
-    out and counted in the detail; with no verdict at all the Score is an error."""
-    scorer = f"{JUDGE_SCORER}:{kind}"
+    out and counted in the detail; with no verdict at all the Score is an error. A checklist's
+    answers become the Score's checks, named by their questions."""
+    scorer = f"{JUDGE_SCORER}:{params.kind}"
     verdicts = [j.verdict for j in judgments if j.verdict is not None]
     failed = [j for j in judgments if j.verdict is None]
     if not verdicts:
@@ -245,8 +246,8 @@ def jury_score(kind: str, judgments: Sequence[Judgment], method: JuryMethod) -> 
     if failed:
         detail += f"; {len(failed)} judge error(s)"
     checks = tuple(
-        Check(name=f"checklist item {i}", passed=answer)
-        for i, answer in enumerate(verdict.items, start=1)
+        Check(name=question, passed=answer)
+        for question, answer in zip(params.items, verdict.items, strict=False)
     )
     return Score(scorer=scorer, value=verdict.value, detail=detail, checks=checks)
 
@@ -347,7 +348,7 @@ class JudgePass:
             judgments = await asyncio.gather(
                 *(self._judgment(key, index, judge, kind, inp, done) for judge in self.judges)
             )
-            judge_scores[index] = jury_score(params.kind, judgments, self.settings.jury)
+            judge_scores[index] = jury_score(params, judgments, self.settings.jury)
         own_scores = iter(record.scores)
         specs = item.turns[record.turn - 1].scorers
         scores = tuple(
