@@ -1,9 +1,10 @@
 """Bradley–Terry ratings from pairwise verdicts, with bootstrap intervals over items.
 
 Model: P(i beats j) = p_i / (p_i + p_j), p_i = exp(theta_i). The strengths maximise the
-likelihood of the observed verdicts (the fixed point of Zermelo's iteration, Hunter 2004, "MM
-algorithms for generalized Bradley-Terry models"); they are found by Newton–Raphson, as for a
-logistic regression, which needs a handful of steps where Zermelo's iteration needs thousands.
+likelihood of the observed verdicts and the prior games below (the fixed point of Zermelo's
+iteration, Hunter 2004, "MM algorithms for generalized Bradley-Terry models"); they are found by
+Newton–Raphson, as for a logistic regression, which converges in a handful of steps where
+Zermelo's iteration crawls along the direction the weak prior barely pins down.
 A tie counts as half a win for each side: it pulls the two strengths together and adds one
 comparison.
 
