@@ -225,7 +225,7 @@ def mt_eval_item(row: Mapping[str, Any], where: str, config: str) -> dict[str, A
                 scorers.append({"type": "contains", "normalise": True})
             elif global_specs is not None:
                 scorers.append(global_specs[0] if len(judged) == 1 else global_specs[1])
-        turns.append({"user": entry["user"], "reference": gold, "scorers": scorers})
+        turns.append({"user": text_field(entry["user"]), "reference": gold, "scorers": scorers})
     if not judged:
         raise SuiteError(f"{where}: no turn has do_inference true: nothing to answer")
     return {
