@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import Item, Variant
-from turnscope.scorers import TurnView, score_turn, scorer_names
+from turnscope.core import Item, ScorerSpec, Variant
+from turnscope.scorers import TurnView, build_scorer, score_turn, scorer_names
 from turnscope.suites import SuiteError, resolve_suite
 from turnscope.suites.adapters.mt_bench import read_mt_bench
 from turnscope.suites.adapters.mt_bench_101 import FIRST_TURN_NOT_JUDGED, TASKS, read_mt_bench_101
@@ -273,6 +273,22 @@ def test_mt_eval_recollection_is_checked_by_code() -> None:
     ("name", "args", "first"),
     [
         (
+            "startend:end_phrase",
+            {"end_phrase": "Over."},
+            {
+                "type": "instructions",
+                "add": [{"id": "startend:end_checker", "kwargs": {"end_phrase": "Over."}}],
+            },
+        ),
+        (
+            "keywords:existence",
+            {"keywords": ["tide"]},
+            {
+                "type": "instructions",
+                "add": [{"id": "keywords:existence", "kwargs": {"keywords": ["tide"]}}],
+            },
+        ),
+        (
             "format:json_format",
             {},
             {
@@ -330,6 +346,7 @@ def test_mt_eval_global_instructions_map_to_ifeval_twins(
     name: str, args: dict[str, object], first: dict[str, object]
 ) -> None:
     assert global_instruction_specs(name, args) == (first, {"type": "instructions"})
+    build_scorer(ScorerSpec.model_validate(first), None)  # the IFEval arguments are complete
 
 
 def test_mt_eval_global_instructions_without_twin_go_to_a_rubric() -> None:
