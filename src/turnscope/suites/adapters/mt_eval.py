@@ -170,6 +170,41 @@ def _task(config: str) -> str:
     return f"{family}_{kind}" if kind else family
 
 
+def _turn_fields(entry: Any, where: str) -> tuple[str, bool, str | None]:
+    """(user text, whether the model answers, gold answer) of one `conv` entry."""
+    user = text_field(entry.get("user")) if isinstance(entry, dict) else None
+    if user is None:
+        raise SuiteError(f"{where} has no 'user' text: not a row in {MT_EVAL_LAYOUT}")
+    answer = entry.get("do_inference")
+    if not isinstance(answer, bool):
+        raise SuiteError(f"{where}.do_inference must be true or false")
+    return user, answer, text_field(entry.get("sys"))
+
+
+def _refinement_task(turn_id: Any) -> str | None:
+    """The task a refinement turn belongs to, from its id "<doc>_<task>_<n>"."""
+    parts = str(turn_id or "").split("_")
+    return parts[1] if len(parts) > 2 else None
+
+
+def _answered_turn_scorer(
+    task: str, request: str, constraints: list[str], gold: str | None, where: str
+) -> dict[str, Any]:
+    """The scorer of an answered turn of every task but the global-instruction one."""
+    if task == "refinement":
+        listed = "\n".join(f"{i}. {c}" for i, c in enumerate(constraints, start=1))
+        guidance = f"{REFINEMENT_GUIDANCE}\n\nConstraints:\n{listed}"
+        return judge_spec("grade", guidance=guidance, use_reference=False)
+    if task == "expansion":
+        guidance = f"{EXPANSION_GUIDANCE}\n\nRequest: {request}"
+        return judge_spec("grade", guidance=guidance, use_reference=False)
+    if task == "follow-up":
+        return judge_spec("grade", guidance=FOLLOW_UP_GUIDANCE, use_reference=False)
+    if gold is None:
+        raise SuiteError(f"{where} is answered but has no gold label")
+    return {"type": "contains", "normalise": True}
+
+
 def mt_eval_item(row: Mapping[str, Any], where: str, config: str) -> dict[str, Any]:
     """One MT-Eval dialogue of `config` (e.g. "refinement_multi") as an item dict."""
     dialogue = row.get("id")
@@ -190,42 +225,23 @@ def mt_eval_item(row: Mapping[str, Any], where: str, config: str) -> dict[str, A
     constraints: list[str] = []
     topic: str | None = None
     for k, entry in enumerate(conv, start=1):
-        if not isinstance(entry, dict) or text_field(entry.get("user")) is None:
-            raise SuiteError(
-                f"{where}: conv[{k - 1}] has no 'user' text: not a row in {MT_EVAL_LAYOUT}"
-            )
-        answer = entry.get("do_inference")
-        if not isinstance(answer, bool):
-            raise SuiteError(f"{where}: conv[{k - 1}].do_inference must be true or false")
-        gold = text_field(entry.get("sys"))
+        place = f"{where}: conv[{k - 1}]"
+        user, answer, gold = _turn_fields(entry, place)
         scorers: list[dict[str, Any]] = []
         if answer:
             judged.append(k)
-            request = text_field(entry.get("inst")) or str(entry["user"])
+            request = text_field(entry.get("inst")) or user
             if task == "refinement":
                 # Constraints accumulate within one task of the dialogue; a new task restarts them.
-                parts = str(entry.get("id", "")).split("_")
-                current = parts[1] if len(parts) > 2 else None
+                current = _refinement_task(entry.get("id"))
                 if current != topic:
                     constraints, topic = [], current
                 constraints.append(request)
-                listed = "\n".join(f"{i}. {c}" for i, c in enumerate(constraints, start=1))
-                guidance = f"{REFINEMENT_GUIDANCE}\n\nConstraints:\n{listed}"
-                scorers.append(judge_spec("grade", guidance=guidance, use_reference=False))
-            elif task == "expansion":
-                guidance = f"{EXPANSION_GUIDANCE}\n\nRequest: {request}"
-                scorers.append(judge_spec("grade", guidance=guidance, use_reference=False))
-            elif task == "follow-up":
-                scorers.append(
-                    judge_spec("grade", guidance=FOLLOW_UP_GUIDANCE, use_reference=False)
-                )
-            elif task == "recollection_cls":
-                if gold is None:
-                    raise SuiteError(f"{where}: conv[{k - 1}] is answered but has no gold label")
-                scorers.append({"type": "contains", "normalise": True})
-            elif global_specs is not None:
+            if global_specs is not None:
                 scorers.append(global_specs[0] if len(judged) == 1 else global_specs[1])
-        turns.append({"user": text_field(entry["user"]), "reference": gold, "scorers": scorers})
+            else:
+                scorers.append(_answered_turn_scorer(task, request, constraints, gold, place))
+        turns.append({"user": user, "reference": gold, "scorers": scorers})
     if not judged:
         raise SuiteError(f"{where}: no turn has do_inference true: nothing to answer")
     return {
