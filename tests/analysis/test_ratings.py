@@ -170,3 +170,32 @@ def test_one_model_alone_is_named() -> None:
 def test_an_unknown_outcome_is_rejected_by_the_model() -> None:
     with pytest.raises(ValueError, match="outcome"):
         _outcome("x", "y", "draw")
+
+
+def test_agrees_with_a_general_purpose_optimiser() -> None:
+    """The same penalised likelihood maximised by scipy's L-BFGS gives the same ratings."""
+    optimize = pytest.importorskip("scipy.optimize")
+    outcomes = _tournament(15, seed=21)
+    outcomes += [_outcome("alpha", "echo", "tie", f"t{k}") for k in range(4)]
+    names = sorted(TRUTH)
+    index = {n: i for i, n in enumerate(names)}
+    wins = np.zeros((len(names), len(names)))
+    for o in outcomes:
+        a, b = index[o.model_a], index[o.model_b]
+        if o.outcome == "tie":
+            wins[a, b] += 0.5
+            wins[b, a] += 0.5
+        else:
+            wins[(a, b) if o.outcome == "a" else (b, a)] += 1.0
+
+    def negative_log_likelihood(theta: np.ndarray) -> float:
+        diff = theta[:, None] - theta[None, :]
+        pairs = float((wins * -np.logaddexp(0.0, -diff)).sum())
+        prior = float((0.5 * theta - np.logaddexp(0.0, theta)).sum())  # one game, half won
+        return -(pairs + prior)
+
+    theta = optimize.minimize(negative_log_likelihood, np.zeros(len(names)), tol=1e-12).x
+    elo = 400 * theta / np.log(10)
+    expected = {n: 1000 + e - elo.mean() for n, e in zip(names, elo, strict=True)}
+    for r in bradley_terry(outcomes, bootstrap=0):
+        assert math.isclose(r.rating, expected[r.model], abs_tol=0.05), (r, expected[r.model])

@@ -1,9 +1,10 @@
 """Bradley–Terry ratings from pairwise verdicts, with bootstrap intervals over items.
 
 Model: P(i beats j) = p_i / (p_i + p_j), p_i = exp(theta_i). The strengths maximise the
-likelihood of the observed verdicts (the fixed point of Zermelo's iteration, Hunter 2004, "MM
-algorithms for generalized Bradley-Terry models"); they are found by Newton–Raphson, as for a
-logistic regression, which needs a handful of steps where Zermelo's iteration needs thousands.
+likelihood of the observed verdicts and the prior games below (the fixed point of Zermelo's
+iteration, Hunter 2004, "MM algorithms for generalized Bradley-Terry models"); they are found by
+Newton–Raphson, as for a logistic regression, which converges in a handful of steps where
+Zermelo's iteration crawls along the direction the weak prior barely pins down.
 A tie counts as half a win for each side: it pulls the two strengths together and adds one
 comparison.
 
@@ -151,6 +152,59 @@ def _to_scale(log_strengths: FloatArray) -> FloatArray:
     return centred
 
 
+@dataclass
+class _Table:
+    """The outcomes read into counts: per-model records, who met whom, wins per item."""
+
+    tallies: dict[str, _Tally]
+    edges: set[tuple[int, int]]
+    per_item: FloatArray
+    """Shape (items, M, M): per_item[k, i, j] = wins of model i over model j on item k, a
+    tie counting half to each side."""
+
+
+def _table(data: Sequence[PairOutcome], names: Sequence[str]) -> _Table:
+    index = {name: i for i, name in enumerate(names)}
+    items: dict[str, int] = {}
+    tallies = {name: _Tally() for name in names}
+    edges: set[tuple[int, int]] = set()
+    cells: list[tuple[int, int, int, float]] = []
+    for o in data:
+        a, b = index[o.model_a], index[o.model_b]
+        item = items.setdefault(o.item_id, len(items))
+        edges.add((a, b))
+        ta, tb = tallies[o.model_a], tallies[o.model_b]
+        if o.outcome == "a":
+            cells.append((item, a, b, 1.0))
+            ta.wins += 1
+            tb.losses += 1
+        elif o.outcome == "b":
+            cells.append((item, b, a, 1.0))
+            tb.wins += 1
+            ta.losses += 1
+        else:
+            cells += [(item, a, b, 0.5), (item, b, a, 0.5)]
+            ta.ties += 1
+            tb.ties += 1
+    per_item = np.zeros((len(items), len(names), len(names)))
+    for item, winner, loser, weight in cells:
+        per_item[item, winner, loser] += weight
+    return _Table(tallies, edges, per_item)
+
+
+def _check(names: Sequence[str], table: _Table) -> None:
+    """Raise RatingError when the outcomes cannot put every model on one scale."""
+    unplayed = [n for n, t in table.tallies.items() if t.wins + t.losses + t.ties == 0]
+    if unplayed:
+        raise RatingError(f"no comparisons for model(s) {', '.join(map(repr, unplayed))}")
+    pieces = _components(names, table.edges)
+    if len(pieces) > 1:
+        groups = "; ".join("{" + ", ".join(g) + "}" for g in pieces)
+        raise RatingError(
+            f"the comparison graph is disconnected: no comparisons link the groups {groups}"
+        )
+
+
 def bradley_terry(
     outcomes: Iterable[PairOutcome],
     *,
@@ -174,71 +228,39 @@ def bradley_terry(
     if bootstrap < 0:
         raise RatingError(f"bootstrap must be 0 or more resamples, got {bootstrap}")
     data = list(outcomes)
-    names = sorted({o.model_a for o in data} | {o.model_b for o in data} | set(models or ()))
     for o in data:
         if o.model_a == o.model_b:
             raise RatingError(
                 f"item {o.item_id!r} turn {o.turn}: model {o.model_a!r} is compared with itself"
             )
+    names = sorted({o.model_a for o in data} | {o.model_b for o in data} | set(models or ()))
     if len(names) < 2:
         found = f" ({names[0]!r})" if names else ""
         raise RatingError(
             f"ratings need outcomes between at least 2 models, got {len(names)}{found}"
         )
-    index = {name: i for i, name in enumerate(names)}
-    item_index: dict[str, int] = {}
-    tallies = {name: _Tally() for name in names}
-    edges: set[tuple[int, int]] = set()
-    cells: list[tuple[int, int, int, float]] = []
-    for o in data:
-        a, b = index[o.model_a], index[o.model_b]
-        item = item_index.setdefault(o.item_id, len(item_index))
-        edges.add((a, b))
-        ta, tb = tallies[o.model_a], tallies[o.model_b]
-        if o.outcome == "a":
-            cells.append((item, a, b, 1.0))
-            ta.wins += 1
-            tb.losses += 1
-        elif o.outcome == "b":
-            cells.append((item, b, a, 1.0))
-            tb.wins += 1
-            ta.losses += 1
-        else:
-            cells += [(item, a, b, 0.5), (item, b, a, 0.5)]
-            ta.ties += 1
-            tb.ties += 1
-    unplayed = [n for n, t in tallies.items() if t.wins + t.losses + t.ties == 0]
-    if unplayed:
-        raise RatingError(f"no comparisons for model(s) {', '.join(map(repr, unplayed))}")
-    pieces = _components(names, edges)
-    if len(pieces) > 1:
-        groups = "; ".join("{" + ", ".join(g) + "}" for g in pieces)
-        raise RatingError(
-            f"the comparison graph is disconnected: no comparisons link the groups {groups}"
-        )
+    table = _table(data, names)
+    _check(names, table)
 
-    m = len(names)
-    per_item = np.zeros((len(item_index), m, m))
-    i_idx, a_idx, b_idx, weight = (np.array(column) for column in zip(*cells, strict=True))
-    np.add.at(per_item, (i_idx.astype(int), a_idx.astype(int), b_idx.astype(int)), weight)
-    point = _to_scale(_fit(per_item.sum(axis=0)[None], prior))[0]
+    point = _to_scale(_fit(table.per_item.sum(axis=0)[None], prior))[0]
     low, high = point, point
     if bootstrap:
-        low, high = _intervals(per_item, bootstrap, seed, prior)
-
-    ratings = [
-        Rating(
-            model=name,
-            rating=float(point[i]),
-            low=float(low[i]),
-            high=float(high[i]),
-            wins=tallies[name].wins,
-            losses=tallies[name].losses,
-            ties=tallies[name].ties,
-            comparisons=tallies[name].wins + tallies[name].losses + tallies[name].ties,
+        low, high = _intervals(table.per_item, bootstrap, seed, prior)
+    ratings = []
+    for i, name in enumerate(names):
+        t = table.tallies[name]
+        ratings.append(
+            Rating(
+                model=name,
+                rating=float(point[i]),
+                low=float(low[i]),
+                high=float(high[i]),
+                wins=t.wins,
+                losses=t.losses,
+                ties=t.ties,
+                comparisons=t.wins + t.losses + t.ties,
+            )
         )
-        for i, name in enumerate(names)
-    ]
     ratings.sort(key=lambda r: (-r.rating, r.model))
     return ratings
 
