@@ -395,3 +395,29 @@ async def test_checklist_and_rubric_specs_score_in_spec_order(
     ]
     assert rubric.value == 1.0 and rubric.detail == "yes"
     assert {j.spec for j in store.all_judgments()} == {0, 2}
+
+
+async def test_identical_judged_inputs_in_flight_together_are_asked_once(
+    tmp_path: Path,
+) -> None:
+    # Three items that read the same, answered the same: three identical judge requests,
+    # started together while the (slow) judge is still answering the first; only one may
+    # reach the judge.
+    items = [
+        {
+            "id": f"twin-{n}",
+            "turns": [{"user": "CASE:good say it.", "scorers": [{"type": "judge"}]}],
+        }
+        for n in range(3)
+    ]
+    suite = write_suite(tmp_path / "twins.yaml", items)
+    root = tmp_path / "runs"
+    same = FakeOpenAIServer(reply=lambda messages, attempt: "The same answer.")
+    slow_judge = FakeOpenAIServer(reply=scripted_judge(SCRIPT), chunk_delay_s=0.2)
+    with same as model, slow_judge as judge:
+        config = config_for(model, [judge], suite, root)
+        loaded = load_suite_file(suite).suite.items
+        store, outcome = await play(config, loaded, root)
+    assert len(judge.exchanges) == 1
+    assert outcome.judge_requests_sent == 1 and outcome.judge_cache_hits == 2
+    assert [r.scores[0].value for r in store.records()] == [0.8, 0.8, 0.8]
