@@ -62,6 +62,7 @@ from turnscope.store import (
     EXPORT_FORMATS,
     PAIRWISE_FILE,
     STORE_FILE,
+    PairRecord,
     PairwiseStore,
     RunStore,
     StoredJudgment,
@@ -426,9 +427,14 @@ def run(
             f"{needs_judge} turns of suite {suite!r} are scored by `type: judge`: "
             "give a judge model, e.g. --judge llamacpp or --judge openai:NAME@URL"
         )
+    if judge and not needs_judge:
+        err_console.print(
+            "[yellow]no turn of this suite is scored by `type: judge`: --judge is ignored "
+            "(to compare runs: `turnscope pairwise`)[/yellow]"
+        )
     root = runs_root(runs_dir)
     judging = _judge_settings(
-        judge or [],
+        (judge or []) if needs_judge else [],
         judge_concurrency,
         jury,
         judge_max_tokens,
@@ -691,10 +697,13 @@ def _judge_pairs(
     run_dirs: Sequence[Path],
     settings: JudgeSettings,
     root: Path,
-    compare: Callable[[list[RunStore], list[Judge], PairwiseStore], Awaitable[T]],
+    compare: Callable[
+        [list[RunStore], list[Judge], PairwiseStore, Callable[[PairRecord], None]], Awaitable[T]
+    ],
 ) -> T:
     """Open the runs, check the judges, and run `compare` with judges that share the
-    response cache under `root`; pairwise verdicts go to root/pairwise.sqlite."""
+    response cache under `root`; pairwise verdicts go to root/pairwise.sqlite. `compare`
+    reports each new comparison to the callback it is given (a live count)."""
     stores: list[RunStore] = []
     try:
         for run_dir in run_dirs:
@@ -711,19 +720,32 @@ def _judge_pairs(
             fail(str(exc))
         cache = ResponseCache(default_cache_path(root))
         pairs = PairwiseStore(root / PAIRWISE_FILE)
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        )
+        task = progress.add_task("new comparisons", total=None)
 
         async def go() -> T:
             try:
                 for client in clients:
                     await client.preflight()
                 judges = make_judges(settings, clients, RetryPolicy(), cache)
-                result = await compare(stores, judges, pairs)
+                progress.start()
+                result = await compare(
+                    stores, judges, pairs, lambda _: progress.update(task, advance=1)
+                )
+                progress.stop()
                 _print_judge_calls(
                     sum(j.caller.requests_sent for j in judges),
                     sum(j.caller.cache_hits for j in judges),
                 )
                 return result
             finally:
+                if progress.live.is_started:
+                    progress.stop()
                 for client in clients:
                     await client.aclose()
 
@@ -731,6 +753,12 @@ def _judge_pairs(
             return asyncio.run(go())
         except ModelConfigError as exc:
             fail(str(exc))
+        except KeyboardInterrupt:
+            err_console.print(
+                f"\n[yellow]interrupted.[/yellow] Comparisons made so far are stored in "
+                f"{pairs.path}; the same command continues from there."
+            )
+            raise typer.Exit(130) from None
         finally:
             cache.close()
             pairs.close()
@@ -808,9 +836,12 @@ def pairwise(
     )
 
     async def compare(
-        stores: list[RunStore], judges: list[Judge], pairs: PairwiseStore
+        stores: list[RunStore],
+        judges: list[Judge],
+        pairs: PairwiseStore,
+        on_pair: Callable[[PairRecord], None],
     ) -> PairwiseResult:
-        return await judge_runs(stores[0], stores[1], judges, settings, pairs)
+        return await judge_runs(stores[0], stores[1], judges, settings, pairs, on_pair=on_pair)
 
     root = _pairwise_root(runs_dir, run_a)
     result = _judge_pairs([run_a, run_b], settings, root, compare)
@@ -859,10 +890,13 @@ def leaderboard_command(
     )
 
     async def compare(
-        stores: list[RunStore], judges: list[Judge], pairs: PairwiseStore
+        stores: list[RunStore],
+        judges: list[Judge],
+        pairs: PairwiseStore,
+        on_pair: Callable[[PairRecord], None],
     ) -> tuple[list[PairwiseResult], dict[str, str]]:
         models = {run_name(s): s.config().model for s in stores}
-        return await compare_all(stores, judges, settings, pairs), models
+        return await compare_all(stores, judges, settings, pairs, on_pair=on_pair), models
 
     root = _pairwise_root(runs_dir, run_dirs[0])
     results, models = _judge_pairs(run_dirs, settings, root, compare)

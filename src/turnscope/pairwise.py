@@ -154,16 +154,19 @@ async def judge_runs(
     }
 
     async def compare(target: PairTarget, judge: Judge) -> PairRecord:
-        key = (target.item.id, target.variant, target.sample, target.turn, judge.spec)
-        found = stored.get(key)
-        if found is not None and found.judgment.ab.identity == judge.identity:
-            result.reused += 1
-            return found
         params = pair_params(target.item, target.turn)
         kind = judge_kind(PAIRWISE_KIND, params)
         reference = target.item.turns[target.turn - 1].reference
         ab = judge_input(params, target.history, target.answer_a, reference, target.answer_b)
         ba = judge_input(params, target.history, target.answer_b, reference, target.answer_a)
+        found = stored.get((target.item.id, target.variant, target.sample, target.turn, judge.spec))
+        if (
+            found is not None
+            and judge.reusable(found.judgment.ab, kind, ab, settings.seed)
+            and judge.reusable(found.judgment.ba, kind, ba, settings.seed)
+        ):
+            result.reused += 1
+            return found
         judgment = await judge_pair(judge, kind, ab, ba, settings)
         record = PairRecord(
             run_a=result.run_a,

@@ -78,3 +78,21 @@ def test_judge_commands_have_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.stdout and "--judge" in result.stdout
+
+
+def test_a_judge_for_a_suite_without_judged_turns_is_ignored_with_a_warning(
+    tmp_path: Path, runs: Path
+) -> None:
+    suite = write_suite(
+        tmp_path / "plain.yaml",
+        [{"id": "p", "turns": [{"user": "Hi.", "scorers": [{"type": "contains", "value": "x"}]}]}],
+    )
+    # The judge spec is never built: an unknown backend does not matter here. The model is
+    # unreachable, so the run stops at its preflight after the warning.
+    result = CliRunner().invoke(
+        app,
+        ["run", "-s", str(suite), "--runs-dir", str(runs), "--judge", "nope:x",
+         "-m", "openai:m@http://127.0.0.1:9/v1", "--timeout", "1"],
+    )  # fmt: skip
+    assert "--judge is ignored" in result.stderr
+    assert result.exit_code == 2 and "unknown model spec" not in result.stderr

@@ -312,7 +312,7 @@ async def test_pairwise_asks_both_orders_counts_inconsistency_and_reuses_verdict
     with FakeOpenAIServer(reply=pairwise_script) as judge:
         settings = JudgeSettings(judges=(f"openai:pairjudge@{judge.base_url}",), max_attempts=2)
 
-        async def compare() -> tuple[int, int]:
+        async def compare(settings: JudgeSettings = settings) -> tuple[int, int]:
             clients = judge_clients_for(settings, 5.0)
             cache = ResponseCache(default_cache_path(root))
             pairs = PairwiseStore(root / PAIRWISE_FILE)
@@ -333,6 +333,12 @@ async def test_pairwise_asks_both_orders_counts_inconsistency_and_reuses_verdict
         (root / PAIRWISE_FILE).unlink()
         assert await compare() == (3, 0)  # asked again, answered by the cache
         assert len(judge.exchanges) == asked
+        # Other judge parameters make other requests: stored verdicts do not stand for them.
+        longer = settings.model_copy(update={"params": GenerationParams(max_tokens=99)})
+        assert await compare(longer) == (3, 0)
+        assert len(judge.exchanges) == 2 * asked
+        assert await compare() == (3, 0)  # the first settings again: all from the cache
+        assert len(judge.exchanges) == 2 * asked
 
     pairs = PairwiseStore(root / PAIRWISE_FILE)
     records = {r.item_id: r for r in pairs.records()}

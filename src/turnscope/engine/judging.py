@@ -31,6 +31,7 @@ from turnscope.core import (
     TurnRecord,
     Variant,
     derive_seed,
+    request_key,
 )
 from turnscope.engine.calls import ModelCaller
 from turnscope.scorers import scorer_params
@@ -105,6 +106,19 @@ class Judge:
     @property
     def identity(self) -> ModelIdentity:
         return self.caller.client.identity
+
+    def reusable(self, judgment: Judgment, kind: JudgeKind, inp: JudgeInput, seed: int) -> bool:
+        """Whether a stored judgment can stand instead of asking again: it began with the
+        request this judge would make now (same model, prompt, parameters and seed), and it
+        did not end in a model failure (an outage is worth asking again; unparseable text is
+        not, it would come back the same)."""
+        first = request_key(
+            self.identity, kind.messages(inp), self.caller.params, derive_seed(seed, "judge", 0), 0
+        )
+        attempts = judgment.attempts
+        return (
+            bool(attempts) and attempts[0].request_hash == first and attempts[-1].text is not None
+        )
 
     async def judge(
         self, kind: JudgeKind, inp: JudgeInput, *, max_attempts: int, seed: int
@@ -370,7 +384,7 @@ class JudgePass:
         done: Mapping[tuple[int, str], Judgment],
     ) -> Judgment:
         found = done.get((index, judge.spec))
-        if found is not None and found.identity == judge.identity:
+        if found is not None and judge.reusable(found, kind, inp, self.settings.seed):
             self.result.judgments_reused += 1
             return found
         judgment = await judge.judge(
