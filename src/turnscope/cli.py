@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +19,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -25,17 +27,52 @@ from rich.progress import (
 from rich.table import Table
 
 from turnscope import __version__
-from turnscope.analysis import instruction_report, summarise
+from turnscope.analysis import instruction_report, judge_report, summarise
 from turnscope.analysis.compare import NoCommonItems, compare_runs
 from turnscope.analysis.multiturn import analyse
-from turnscope.core import GenerationParams, RunConfig, TurnRecord, Variant, content_text
-from turnscope.engine import RunPlan
+from turnscope.analysis.ratings import RatingError
+from turnscope.core import (
+    GenerationParams,
+    JudgeSettings,
+    JuryMethod,
+    RunConfig,
+    TurnRecord,
+    Variant,
+    content_text,
+)
+from turnscope.engine import Judge, ResponseCache, RetryPolicy, RunPlan
+from turnscope.engine.judging import verdict_label
 from turnscope.models import ModelClient, ModelConfigError, backends
-from turnscope.report import render_instruction_report, render_run_location, render_summary
+from turnscope.pairwise import PairwiseResult, compare_all, judge_runs, rate, run_name
+from turnscope.report import (
+    render_instruction_report,
+    render_judge_report,
+    render_run_location,
+    render_summary,
+)
 from turnscope.report.html import render_comparison_report, write_run_report
 from turnscope.report.terminal import render_comparison, render_multiturn
-from turnscope.run import DEFAULT_RUNS_ROOT, client_for, create_run, default_cache_path, execute_run
-from turnscope.store import EXPORT_FORMATS, STORE_FILE, RunStore, StoreError, export_records
+from turnscope.run import (
+    DEFAULT_RUNS_ROOT,
+    client_for,
+    create_run,
+    default_cache_path,
+    execute_run,
+    judge_clients_for,
+    judged_turns,
+    make_judges,
+)
+from turnscope.store import (
+    EXPORT_FORMATS,
+    PAIRWISE_FILE,
+    STORE_FILE,
+    PairRecord,
+    PairwiseStore,
+    RunStore,
+    StoredJudgment,
+    StoreError,
+    export_records,
+)
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite, suites
 
 app = typer.Typer(
@@ -54,6 +91,7 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -105,6 +143,7 @@ class _ProgressDisplay:
         self.progress = progress
         self.task = progress.add_task("turns", total=None)
         self.errors = 0
+        self.judged: TaskID | None = None
 
     def on_plan(self, plan: RunPlan, already_done: int) -> None:
         self.progress.update(self.task, total=plan.total_turns, completed=already_done)
@@ -114,9 +153,19 @@ class _ProgressDisplay:
         label = f"turns ({self.errors} errors)" if self.errors else "turns"
         self.progress.update(self.task, advance=1, description=label)
 
+    def on_judged(self, record: TurnRecord) -> None:
+        if self.judged is None:
+            self.judged = self.progress.add_task("judged turns", total=None)
+        self.progress.update(self.judged, advance=1)
 
-def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
-    """Check the model, then open the store (so a bad model leaves no run behind) and play."""
+
+def _play(
+    client: ModelClient,
+    make_store: Callable[[], RunStore],
+    judge_clients: Sequence[ModelClient] = (),
+) -> RunStore:
+    """Check the model and the judges, then open the store (so a bad model leaves no run
+    behind) and play, judging alongside."""
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -133,17 +182,28 @@ def _play(client: ModelClient, make_store: Callable[[], RunStore]) -> RunStore:
     async def go() -> None:
         try:
             await client.preflight()
+            for judge in judge_clients:
+                await judge.preflight()
             opened.append(make_store())
             # The bar starts only once the model answered the preflight: a bad spec or an
             # unreachable server leaves a single error line, not a dead progress bar.
             progress.start()
-            await execute_run(
-                opened[0], client, on_plan=display.on_plan, on_record=display.on_record
+            outcome = await execute_run(
+                opened[0],
+                client,
+                judge_clients=judge_clients,
+                on_plan=display.on_plan,
+                on_record=display.on_record,
+                on_judged=display.on_judged,
             )
+            if judge_clients:
+                _print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
         finally:
             if progress.live.is_started:
                 progress.stop()
             await client.aclose()
+            for judge in judge_clients:
+                await judge.aclose()
 
     try:
         asyncio.run(go())
@@ -172,6 +232,9 @@ def _print_summary(store: RunStore) -> None:
     instructions = instruction_report(records)
     if instructions is not None:
         render_instruction_report(instructions, console)
+    judges = judge_report(store.all_judgments())
+    if judges is not None:
+        render_judge_report(judges, console)
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
@@ -184,6 +247,74 @@ def _print_summary(store: RunStore) -> None:
     render_multiturn(analyse(records, items), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
+
+
+# --- the judge role: options shared by run, pairwise and leaderboard ---------------------------
+
+JudgeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--judge",
+        help="Judge model spec (same syntax as --model) for turns scored `type: judge`; "
+        "repeat for a jury.",
+    ),
+]
+JudgeConcurrencyOption = Annotated[
+    int, typer.Option(min=1, help="Judge requests in flight per judge (apart from --concurrency).")
+]
+
+
+class Jury(StrEnum):
+    """--jury choices: how a jury's verdicts on one answer become one score."""
+
+    MEAN = "mean"
+    MEDIAN = "median"
+    MAJORITY = "majority"
+
+
+JuryOption = Annotated[
+    Jury, typer.Option(help="How a jury's verdicts on one answer become one score.")
+]
+JudgeMaxTokensOption = Annotated[int, typer.Option(min=1, help="Max tokens per judge answer.")]
+JudgeAttemptsOption = Annotated[
+    int,
+    typer.Option(
+        min=1, help="Judge requests per judgment before unparseable text is a judge error."
+    ),
+]
+JudgeKeyOption = Annotated[
+    str | None,
+    typer.Option(help="Environment variable holding the judges' API key (never stored)."),
+]
+
+
+def _print_judge_calls(sent: int, cached: int) -> None:
+    err_console.print(f"judge requests: {sent} sent, {cached} answered from the cache")
+
+
+def _judge_settings(
+    judges: Sequence[str],
+    concurrency: int,
+    jury: Jury,
+    max_tokens: int,
+    attempts: int,
+    api_key_env: str | None,
+    n_ctx: int,
+) -> JudgeSettings:
+    methods: dict[Jury, JuryMethod] = {
+        Jury.MEAN: "mean",
+        Jury.MEDIAN: "median",
+        Jury.MAJORITY: "majority",
+    }
+    return JudgeSettings(
+        judges=tuple(dict.fromkeys(judges)),
+        api_key_env=api_key_env,
+        params=GenerationParams(max_tokens=max_tokens),
+        concurrency=concurrency,
+        jury=methods[jury],
+        max_attempts=attempts,
+        options={"n_ctx": n_ctx} if any(j.startswith("llamacpp") for j in judges) else {},
+    )
 
 
 @app.command(
@@ -267,17 +398,26 @@ def run(
     skip_invalid: Annotated[
         bool, typer.Option(help="Skip invalid items instead of stopping; the count is reported.")
     ] = False,
+    judge: JudgeOption = None,
+    judge_concurrency: JudgeConcurrencyOption = 4,
+    jury: JuryOption = Jury.MEAN,
+    judge_max_tokens: JudgeMaxTokensOption = 512,
+    judge_attempts: JudgeAttemptsOption = 3,
+    judge_api_key_env: JudgeKeyOption = None,
 ) -> None:
-    """Play a suite against a model, score every turn, print a summary and the run directory."""
+    """Play a suite against a model, score every turn, print a summary and the run directory.
+
+    Turns scored `type: judge` are judged by the --judge models while the run plays."""
     if resume is not None:
         with open_run(resume) as store:
             config = store.config()
             try:
                 client = client_for(config)
+                judge_clients = judge_clients_for(config.judging, config.timeout_s)
             except ModelConfigError as exc:
                 fail(str(exc))
             err_console.print(f"resuming {store.run_dir}: {store.answered_count()} turns done")
-            _play(client, lambda: store)
+            _play(client, lambda: store, judge_clients)
             _print_summary(store)
         return
 
@@ -288,7 +428,27 @@ def run(
     for message in loaded.skipped:
         err_console.print(f"[yellow]skipped:[/yellow] {escape(message)}")
     items = loaded.suite.items[:limit] if limit else loaded.suite.items
+    needs_judge = judged_turns(items)
+    if needs_judge and not judge:
+        fail(
+            f"{needs_judge} turns of suite {suite!r} are scored by `type: judge`: "
+            "give a judge model, e.g. --judge llamacpp or --judge openai:NAME@URL"
+        )
+    if judge and not needs_judge:
+        err_console.print(
+            "[yellow]no turn of this suite is scored by `type: judge`: --judge is ignored "
+            "(to compare runs: `turnscope pairwise`)[/yellow]"
+        )
     root = runs_root(runs_dir)
+    judging = _judge_settings(
+        (judge or []) if needs_judge else [],
+        judge_concurrency,
+        jury,
+        judge_max_tokens,
+        judge_attempts,
+        judge_api_key_env,
+        n_ctx,
+    )
     config = RunConfig(
         model=model,
         api_key_env=api_key_env,
@@ -304,9 +464,11 @@ def run(
         cache_path=None if no_cache else str(default_cache_path(root)),
         model_options={"n_ctx": n_ctx} if model.startswith("llamacpp") else {},
         created_at=datetime.now(UTC),
+        judging=judging,
     )
     try:
         client = client_for(config)
+        judge_clients = judge_clients_for(judging, timeout)
     except ModelConfigError as exc:
         fail(str(exc))
 
@@ -316,7 +478,7 @@ def run(
             store.set_meta("skipped_invalid", len(loaded.skipped))
         return store
 
-    store = _play(client, make_store)
+    store = _play(client, make_store, judge_clients)
     try:
         _print_summary(store)
     finally:
@@ -343,13 +505,14 @@ def runs(
         return
     table = Table(title=f"runs under {root}", title_justify="left")
     table.add_column("run", no_wrap=True)
-    for column in ("model", "suite", "started", "turns", "errors", "mean", "status"):
-        table.add_column(column, justify="right" if column in ("turns", "errors") else "left")
+    counts = ("turns", "errors", "judge errors")
+    for column in ("model", "suite", "started", *counts, "mean", "status"):
+        table.add_column(column, justify="right" if column in counts else "left")
     for run_dir in dirs:
         try:
             store = RunStore.open(run_dir)
         except StoreError as exc:
-            table.add_row(run_dir.name, "-", "-", "-", "-", "-", "-", f"unreadable: {exc}")
+            table.add_row(run_dir.name, "-", "-", "-", "-", "-", "-", "-", f"unreadable: {exc}")
             continue
         try:
             config = store.config()
@@ -362,6 +525,7 @@ def runs(
                 f"{config.created_at:%m-%d %H:%M}",
                 str(store.turn_count()),
                 str(errors),
+                str(store.judge_error_count()),
                 f"{mean:.3f}" if mean is not None else "-",
                 store.status(),
             )
@@ -381,6 +545,24 @@ def _score_text(record: TurnRecord) -> str:
             detail = f" ({escape(score.detail)})" if score.detail else ""
             parts.append(f"{score.scorer}={score.value:.2f}{detail}")
     return "; ".join(parts) or "not scored"
+
+
+def _print_judgment(stored: StoredJudgment) -> None:
+    """One judgment as `show` audits it: the parsed verdict (or the error) next to the raw
+    text of every attempt."""
+    j = stored.judgment
+    parsed = (
+        f"[red]judge error: {escape(j.error or 'no verdict')}[/red]"
+        if j.verdict is None
+        else f"parsed: {escape(verdict_label(j.verdict))}"
+    )
+    console.print(f"[bold magenta]judge {escape(j.judge)}[/bold magenta] ({j.kind}): {parsed}")
+    for number, attempt in enumerate(j.attempts, start=1):
+        raw = escape(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
+        note = " (cached)" if attempt.cached else ""
+        console.print(f"  [dim]attempt {number}{note} raw:[/dim] {raw}")
+        if attempt.error:
+            console.print(f"    [red]-> {escape(attempt.error)}[/red]")
 
 
 @app.command(
@@ -429,6 +611,9 @@ def show(
         if not records:
             console.print(f"item {item!r} has no recorded turns yet")
             return
+        judgments: dict[tuple[Variant, int, int], list[StoredJudgment]] = {}
+        for stored in store.all_judgments(item_id=item):
+            judgments.setdefault((stored.variant, stored.sample, stored.turn), []).append(stored)
         for record in records:
             console.rule(
                 f"{item} | {record.variant.value} | sample {record.sample} | turn {record.turn}"
@@ -446,6 +631,8 @@ def show(
                 + (", cached" if record.cached else "")
             )
             console.print(f"[dim]{meta}[/dim]")
+            for stored in judgments.get((record.variant, record.sample, record.turn), []):
+                _print_judgment(stored)
 
 
 @app.command(
@@ -597,6 +784,244 @@ def compare(
 
 
 # --- end of HTML reports and run comparison ------------------------------------------------
+
+
+# --- the judge role: pairwise comparisons and leaderboards ------------------------------------
+
+
+def _pairwise_root(runs_dir: Path | None, first_run: Path) -> Path:
+    """Where pairwise.sqlite and the response cache live: --runs-dir, else the first run's
+    parent (the runs directory it was made in)."""
+    return runs_dir if runs_dir is not None else first_run.resolve().parent
+
+
+def _judge_pairs(
+    run_dirs: Sequence[Path],
+    settings: JudgeSettings,
+    root: Path,
+    compare: Callable[
+        [list[RunStore], list[Judge], PairwiseStore, Callable[[PairRecord], None]], Awaitable[T]
+    ],
+) -> T:
+    """Open the runs, check the judges, and run `compare` with judges that share the
+    response cache under `root`; pairwise verdicts go to root/pairwise.sqlite. `compare`
+    reports each new comparison to the callback it is given (a live count)."""
+    stores: list[RunStore] = []
+    try:
+        for run_dir in run_dirs:
+            try:
+                stores.append(RunStore.open(run_dir))
+            except StoreError as exc:
+                fail(str(exc))
+        names = [run_name(s) for s in stores]
+        if len(set(names)) != len(names):
+            fail("two runs have the same directory name; give each run once")
+        try:
+            clients = judge_clients_for(settings, timeout_s=120.0)
+        except ModelConfigError as exc:
+            fail(str(exc))
+        cache = ResponseCache(default_cache_path(root))
+        pairs = PairwiseStore(root / PAIRWISE_FILE)
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        )
+        task = progress.add_task("new comparisons", total=None)
+
+        async def go() -> T:
+            try:
+                for client in clients:
+                    await client.preflight()
+                judges = make_judges(settings, clients, RetryPolicy(), cache)
+                progress.start()
+                result = await compare(
+                    stores, judges, pairs, lambda _: progress.update(task, advance=1)
+                )
+                progress.stop()
+                _print_judge_calls(
+                    sum(j.caller.requests_sent for j in judges),
+                    sum(j.caller.cache_hits for j in judges),
+                )
+                return result
+            finally:
+                if progress.live.is_started:
+                    progress.stop()
+                for client in clients:
+                    await client.aclose()
+
+        try:
+            return asyncio.run(go())
+        except ModelConfigError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            err_console.print(
+                f"\n[yellow]interrupted.[/yellow] Comparisons made so far are stored in "
+                f"{pairs.path}; the same command continues from there."
+            )
+            raise typer.Exit(130) from None
+        finally:
+            cache.close()
+            pairs.close()
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _render_pairs(results: Sequence[PairwiseResult]) -> None:
+    table = Table(
+        title="pairwise comparisons (both orders per judge and turn)", title_justify="left"
+    )
+    for column in (
+        "run A",
+        "run B",
+        "A wins",
+        "B wins",
+        "ties",
+        "inconsistent",
+        "judge errors",
+        "reused",
+        "skipped items",
+    ):
+        table.add_column(column, justify="left" if column.startswith("run") else "right")
+    for r in results:
+        table.add_row(
+            r.run_a,
+            r.run_b,
+            str(r.count("a")),
+            str(r.count("b")),
+            str(r.count("tie")),
+            str(r.inconsistent),
+            str(r.errors),
+            str(r.reused),
+            str(r.skipped_items),
+        )
+    console.print(table)
+    report = judge_report(pairs=[rec for r in results for rec in r.records])
+    if report is not None:
+        render_judge_report(report, console)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope pairwise RUN_A RUN_B --judge llamacpp\n\n"
+        "  turnscope pairwise RUN_A RUN_B --judge openai:judge@http://127.0.0.1:8080/v1 "
+        "--judge-concurrency 16"
+    )
+)
+def pairwise(
+    run_a: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="Another run directory, of the same suite.")],
+    judge: JudgeOption = None,
+    judge_concurrency: JudgeConcurrencyOption = 4,
+    judge_max_tokens: JudgeMaxTokensOption = 512,
+    judge_attempts: JudgeAttemptsOption = 3,
+    judge_api_key_env: JudgeKeyOption = None,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(help="Where pairwise.sqlite and the cache live (default: RUN_A's parent)."),
+    ] = None,
+) -> None:
+    """Judge two runs' answers turn by turn, each pair in both orders (position swap)."""
+    if not judge:
+        fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
+    settings = _judge_settings(
+        judge,
+        judge_concurrency,
+        Jury.MEAN,
+        judge_max_tokens,
+        judge_attempts,
+        judge_api_key_env,
+        4096,
+    )
+
+    async def compare(
+        stores: list[RunStore],
+        judges: list[Judge],
+        pairs: PairwiseStore,
+        on_pair: Callable[[PairRecord], None],
+    ) -> PairwiseResult:
+        return await judge_runs(stores[0], stores[1], judges, settings, pairs, on_pair=on_pair)
+
+    root = _pairwise_root(runs_dir, run_a)
+    result = _judge_pairs([run_a, run_b], settings, root, compare)
+    if not result.records:
+        fail(f"{run_a} and {run_b} have no answered turn of the same item in common")
+    _render_pairs([result])
+    console.print(f"pairwise verdicts: [bold]{root / PAIRWISE_FILE}[/bold]")
+
+
+@app.command(
+    name="leaderboard",
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope leaderboard RUN_A RUN_B RUN_C --judge llamacpp\n\n"
+        "  turnscope leaderboard turnscope-runs/*mt-bench* --judge openai:judge@URL"
+    ),
+)
+def leaderboard_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories.")],
+    judge: JudgeOption = None,
+    judge_concurrency: JudgeConcurrencyOption = 4,
+    judge_max_tokens: JudgeMaxTokensOption = 512,
+    judge_attempts: JudgeAttemptsOption = 3,
+    judge_api_key_env: JudgeKeyOption = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples of items.")] = 1000,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where pairwise.sqlite and the cache live (default: first run's parent)."
+        ),
+    ] = None,
+) -> None:
+    """Rate runs by Bradley–Terry over pairwise judgments of every pair (95 % intervals)."""
+    if not judge:
+        fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
+    if len(run_dirs) < 2:
+        fail("a leaderboard needs two or more runs")
+    settings = _judge_settings(
+        judge,
+        judge_concurrency,
+        Jury.MEAN,
+        judge_max_tokens,
+        judge_attempts,
+        judge_api_key_env,
+        4096,
+    )
+
+    async def compare(
+        stores: list[RunStore],
+        judges: list[Judge],
+        pairs: PairwiseStore,
+        on_pair: Callable[[PairRecord], None],
+    ) -> tuple[list[PairwiseResult], dict[str, str]]:
+        models = {run_name(s): s.config().model for s in stores}
+        return await compare_all(stores, judges, settings, pairs, on_pair=on_pair), models
+
+    root = _pairwise_root(runs_dir, run_dirs[0])
+    results, models = _judge_pairs(run_dirs, settings, root, compare)
+    _render_pairs(results)
+    try:
+        ratings = rate(results, sorted(models), bootstrap=bootstrap)
+    except RatingError as exc:
+        fail(f"no ratings: {exc}")
+    table = Table(title="leaderboard (Bradley–Terry, 1000 = average)", title_justify="left")
+    for column in ("rank", "run", "model", "rating", "95% interval", "wins", "losses", "ties"):
+        table.add_column(column, justify="left" if column in ("run", "model") else "right")
+    for rank, rating in enumerate(ratings, start=1):
+        table.add_row(
+            str(rank),
+            rating.model,
+            models.get(rating.model, "?"),
+            f"{rating.rating:.0f}",
+            f"{rating.low:.0f} – {rating.high:.0f}",
+            str(rating.wins),
+            str(rating.losses),
+            str(rating.ties),
+        )
+    console.print(table)
 
 
 def main() -> None:

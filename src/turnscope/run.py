@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from turnscope.core import Item, RunConfig, TurnRecord
+from turnscope.core import Item, JudgeSettings, RunConfig, TurnRecord
 from turnscope.engine import (
     EngineResult,
+    Judge,
+    JudgePass,
+    JudgePassResult,
     ModelCaller,
     ResponseCache,
     RetryPolicy,
@@ -22,6 +25,7 @@ from turnscope.engine import (
     play_conversations,
 )
 from turnscope.models import BackendOptions, ModelClient, create_client
+from turnscope.scorers.judged import JUDGE_SCORER
 from turnscope.store import RunStore, new_run_dir
 
 DEFAULT_RUNS_ROOT = Path("turnscope-runs")
@@ -41,6 +45,40 @@ def client_for(config: RunConfig) -> ModelClient:
     return create_client(config.model, options)
 
 
+def judge_clients_for(settings: JudgeSettings, timeout_s: float) -> list[ModelClient]:
+    """One client per judge spec (raises ModelConfigError on a bad spec)."""
+    options = BackendOptions(
+        api_key_env=settings.api_key_env, timeout_s=timeout_s, extra=settings.options
+    )
+    return [create_client(spec, options) for spec in settings.judges]
+
+
+def judged_turns(items: Sequence[Item]) -> int:
+    """Turns whose scorer specs include `type: judge` (they need --judge)."""
+    return sum(
+        any(spec.type == JUDGE_SCORER for spec in turn.scorers)
+        for item in items
+        for turn in item.turns
+    )
+
+
+def make_judges(
+    settings: JudgeSettings,
+    clients: Sequence[ModelClient],
+    policy: RetryPolicy,
+    cache: ResponseCache | None,
+) -> list[Judge]:
+    """Judges over `clients`, each with its own concurrency limit, sharing the response cache."""
+    return [
+        Judge(
+            spec,
+            ModelCaller(client, settings.params, policy, cache, seed=settings.seed),
+            settings.concurrency,
+        )
+        for spec, client in zip(settings.judges, clients, strict=True)
+    ]
+
+
 def create_run(config: RunConfig, items: Sequence[Item], runs_root: Path) -> RunStore:
     """A new run directory under `runs_root` holding the config and the items."""
     run_dir = new_run_dir(runs_root, config.model, config.suite, config.created_at)
@@ -55,17 +93,27 @@ class RunOutcome:
     engine: EngineResult
     requests_sent: int
     cache_hits: int
+    judging: JudgePassResult | None = None
+    """What the judge pass did; None when the run has no judges."""
+    judge_requests_sent: int = 0
+    """Requests that reached the judge backends (cache hits excluded, retries included)."""
+    judge_cache_hits: int = 0
 
 
 async def execute_run(
     store: RunStore,
     client: ModelClient,
     *,
+    judge_clients: Sequence[ModelClient] = (),
     on_plan: Callable[[RunPlan, int], None] | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
+    on_judged: Callable[[TurnRecord], None] | None = None,
 ) -> RunOutcome:
     """Play (or continue) the run in `store`. Turns already finished are never requested again.
 
+    With judges (one client per spec in `config.judging.judges`), the judge pass runs beside
+    the play: each answered turn with `type: judge` specs is judged as soon as it is committed,
+    and turns left unjudged by an earlier, killed pass are judged too.
     `on_plan(plan, already_done)` is called once before playing, for progress display."""
     config = store.config()
     plan = plan_run(store.items(), config)
@@ -77,14 +125,39 @@ async def execute_run(
     )
     policy = RetryPolicy(max_retries=config.max_retries, timeout_s=config.timeout_s)
     caller = ModelCaller(client, config.params, policy, cache, seed=config.seed)
+    judges = make_judges(config.judging, judge_clients, policy, cache)
     store.set_meta("status", "running")
     # Who plays it: `turnscope runs` tells a live run from one whose process died (kill -9).
     store.set_meta("owner", {"host": socket.gethostname(), "pid": os.getpid()})
+    judge_pass: JudgePass | None = None
+    if judges:
+        items = {item.id: item for item in store.items()}
+        judge_pass = JudgePass(judges, config.judging, items, store, on_judged=on_judged)
+        for record in list(store.records()):
+            judge_pass.submit(record)
+
+    def committed(record: TurnRecord) -> None:
+        if judge_pass is not None:
+            judge_pass.submit(record)
+        if on_record is not None:
+            on_record(record)
+
     try:
-        result = await play_conversations(plan, config, caller, store, on_record=on_record)
+        result = await play_conversations(plan, config, caller, store, on_record=committed)
+        judged = await judge_pass.finish() if judge_pass is not None else None
     finally:
+        if judge_pass is not None:
+            await judge_pass.cancel()
         if cache is not None:
             cache.close()
     store.set_meta("status", "finished")
     store.set_meta("finished_at", datetime.now(UTC).isoformat())
-    return RunOutcome(plan, result, caller.requests_sent, caller.cache_hits)
+    return RunOutcome(
+        plan,
+        result,
+        caller.requests_sent,
+        caller.cache_hits,
+        judged,
+        sum(j.caller.requests_sent for j in judges),
+        sum(j.caller.cache_hits for j in judges),
+    )

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -384,7 +384,11 @@ class FakeOpenAIServer(ThreadedServer):
     `FAULT:401` fail every attempt. `hang` sends nothing at all, `stall` stops after the first
     token, `badjson` breaks an SSE event, `cut` drops the connection mid-stream, `trunc` ends
     the stream with [DONE] after the first token and no finish_reason (what llama_cpp.server
-    does to a stream when another request arrives, unless --interrupt_requests False)."""
+    does to a stream when another request arrives, unless --interrupt_requests False).
+
+    `reply(messages, attempt)`, if given, chooses the answer text instead (attempt counts
+    earlier requests with the same messages): a scripted judge that returns malformed, empty,
+    out-of-range or contradictory verdicts."""
 
     def __init__(
         self,
@@ -393,8 +397,10 @@ class FakeOpenAIServer(ThreadedServer):
         hang_s: float = 60.0,
         chunk_delay_s: float = 0.005,
         api_key: str | None = None,
+        reply: Callable[[list[dict[str, Any]], int], str] | None = None,
     ) -> None:
         super().__init__()
+        self.reply = reply
         self.api_key = api_key
         """When set, every request without `Authorization: Bearer <api_key>` gets a 401."""
         self.retry_after = retry_after
@@ -443,7 +449,9 @@ class FakeOpenAIServer(ThreadedServer):
             ):
                 outcome = marker["kind"]
             answer = None
-            if outcome == "ok":
+            if outcome == "ok" and self.reply is not None:
+                answer = self.reply(messages, attempt)
+            elif outcome == "ok":
                 answer = f"Reply {len(self._exchanges) + 1}: all good here."
             exchange = FakeExchange(received, messages, outcome, answer)
             self._exchanges.append(exchange)
@@ -473,8 +481,10 @@ class FakeOpenAIServer(ThreadedServer):
             )
 
         writer.write(delta({"role": "assistant"}))
-        pieces = re.findall(r"\S+\s*", exchange.answer or "Partial answer, never finished")
-        writer.write(delta({"content": pieces[0]}))
+        text = exchange.answer if exchange.answer is not None else "Partial answer, never finished"
+        pieces = re.findall(r"\S+\s*", text)
+        if pieces:  # an empty answer streams no content at all
+            writer.write(delta({"content": pieces[0]}))
         await writer.drain()
         if outcome == "stall":
             await asyncio.sleep(self.hang_s)

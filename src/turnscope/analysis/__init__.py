@@ -13,6 +13,13 @@ from turnscope.analysis.instruction_following import (
     InstructionTypeRow,
     instruction_report,
 )
+from turnscope.analysis.judges import (
+    JudgeReport,
+    JudgeStats,
+    JuryAgreement,
+    PairwiseStats,
+    judge_report,
+)
 from turnscope.analysis.multiturn import (
     FlipRate,
     Gap,
@@ -22,6 +29,7 @@ from turnscope.analysis.multiturn import (
     item_families,
     item_scores,
 )
+from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
 from turnscope.analysis.rows import ScoredTurn
 from turnscope.analysis.stats import (
     PAIRED_TEST,
@@ -43,19 +51,28 @@ __all__ = [
     "InstructionReport",
     "InstructionTypeRow",
     "ItemResampler",
+    "JudgeReport",
+    "JudgeStats",
+    "JuryAgreement",
     "MultiTurnAnalysis",
     "NoCommonItems",
+    "PairOutcome",
     "PairedRow",
+    "PairwiseStats",
+    "Rating",
+    "RatingError",
     "RunErrors",
     "RunSummary",
     "ScoredTurn",
     "SuccessCurve",
     "analyse",
     "bootstrap_mean",
+    "bradley_terry",
     "compare_runs",
     "instruction_report",
     "item_families",
     "item_scores",
+    "judge_report",
     "paired_p_value",
     "summarise",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -158,6 +158,33 @@ class TurnRecord(BaseModel):
         return sum(values) / len(values) if values else None
 
 
+JuryMethod = Literal["mean", "median", "majority"]
+
+
+class JudgeSettings(BaseModel):
+    """The judge role of a run: which models judge, and how (never holds secrets)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    judges: tuple[str, ...] = ()
+    """Model specs of the judges ("llamacpp", "openai:NAME@URL" ...); several make a jury."""
+    api_key_env: str | None = None
+    """Environment variable holding the judges' API key (the key itself is never stored)."""
+    params: GenerationParams = GenerationParams(max_tokens=512)
+    """Generation parameters of judge requests."""
+    concurrency: int = Field(default=4, ge=1)
+    """Judge requests in flight at once, apart from the model under test's limit."""
+    jury: JuryMethod = "mean"
+    """How a jury's verdicts on one answer become one score."""
+    max_attempts: int = Field(default=3, ge=1)
+    """Judge requests per judgment before an unparseable verdict is recorded as an error."""
+    seed: int = 0
+    """Seed of judge requests; it does not depend on the run seed, so every run judged by
+    the same judge shares its cached verdicts."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Backend-specific options of the judges (context size ...)."""
+
+
 class RunConfig(BaseModel):
     """Everything needed to play (and resume) a run, stored in the run directory."""
 
@@ -191,3 +218,5 @@ class RunConfig(BaseModel):
     """Backend-specific options (context size, threads ...)."""
     created_at: datetime
     """When the run was started."""
+    judging: JudgeSettings = JudgeSettings()
+    """Judges of the turns whose scorer spec is `type: judge` (none by default)."""

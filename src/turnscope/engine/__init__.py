@@ -2,6 +2,15 @@
 
 from turnscope.engine.cache import ResponseCache
 from turnscope.engine.calls import ModelCaller, RetryPolicy
+from turnscope.engine.judging import (
+    Judge,
+    JudgeAttempt,
+    JudgePass,
+    JudgePassResult,
+    Judgment,
+    PairJudgment,
+    judge_pair,
+)
 from turnscope.engine.runner import (
     Conversation,
     EngineResult,
@@ -14,11 +23,18 @@ from turnscope.engine.runner import (
 __all__ = [
     "Conversation",
     "EngineResult",
+    "Judge",
+    "JudgeAttempt",
+    "JudgePass",
+    "JudgePassResult",
+    "Judgment",
     "ModelCaller",
+    "PairJudgment",
     "RecordSink",
     "ResponseCache",
     "RetryPolicy",
     "RunPlan",
+    "judge_pair",
     "plan_run",
     "play_conversations",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from turnscope.core import GenerationParams, Message, request_key
 from turnscope.engine.cache import ResponseCache
@@ -52,20 +52,57 @@ class ModelCaller:
         self.requests_sent = 0
         """Requests that reached the backend (cache hits excluded, retries included)."""
         self.cache_hits = 0
+        """Answers from the cache, or shared with an identical request already in flight."""
+        self._in_flight: dict[str, asyncio.Future[CallOutcome]] = {}
 
-    async def complete(self, messages: Sequence[Message], seed: int, sample: int) -> CallOutcome:
-        key = request_key(self.client.identity, messages, self.params, seed, sample)
-        if self.cache is not None:
-            cached = self.cache.get(key)
-            if cached is not None:
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        seed: int,
+        sample: int,
+        *,
+        params: GenerationParams | None = None,
+    ) -> CallOutcome:
+        """One answer to `messages`, from the cache or the model; `params` overrides the
+        caller's own for this request (a judge's retry samples where its first try was greedy)."""
+        params = params or self.params
+        key = request_key(self.client.identity, messages, params, seed, sample)
+        if self.cache is None:
+            return await self._request(messages, params, seed, key)
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return CallOutcome(request_hash=key, seed=seed, completion=cached, cached=True)
+        # An identical request already on its way (two judged answers that happen to be the
+        # same) is not sent twice: the second waits for the first one's answer.
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            await asyncio.wait([pending])
+            if not pending.cancelled() and pending.result().completion is not None:
                 self.cache_hits += 1
-                return CallOutcome(request_hash=key, seed=seed, completion=cached, cached=True)
+                return replace(pending.result(), cached=True, retries=0)
+        future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            outcome = await self._request(messages, params, seed, key)
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            self._in_flight.pop(key, None)
+        future.set_result(outcome)
+        return outcome
+
+    async def _request(
+        self, messages: Sequence[Message], params: GenerationParams, seed: int, key: str
+    ) -> CallOutcome:
+        """Ask the model, retrying transient failures; store a success in the cache."""
         attempt = 0
         while True:
             try:
                 self.requests_sent += 1
                 completion = await asyncio.wait_for(
-                    self.client.generate(messages, self.params, seed=seed),
+                    self.client.generate(messages, params, seed=seed),
                     timeout=self.policy.timeout_s,
                 )
             except (TransientModelError, TimeoutError) as exc:

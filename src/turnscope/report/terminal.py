@@ -13,6 +13,7 @@ from turnscope.analysis import (
     Comparison,
     Estimate,
     InstructionReport,
+    JudgeReport,
     MultiTurnAnalysis,
     RunSummary,
 )
@@ -185,3 +186,48 @@ def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
         f"  turn errors: {analysis.turn_errors}  scorer errors: {analysis.scorer_errors}",
         highlight=False,
     )
+
+
+def render_judge_report(report: JudgeReport, console: Console) -> None:
+    """Judges: judgments, errors and retries per judge, verdict distribution, agreement,
+    position inconsistency, and the judge error messages."""
+    console.print("[bold]judges[/bold]")
+    table = Table()
+    table.add_column("judge")
+    for column in ("judgments", "judge errors", "requests", "retried"):
+        table.add_column(column, justify="right")
+    table.add_column("verdicts")
+    for stats in report.by_judge:
+        table.add_row(
+            escape(stats.judge),
+            str(stats.judgments),
+            str(stats.errors),
+            str(stats.requests),
+            str(stats.retried),
+            ", ".join(f"{label}: {n}" for label, n in stats.verdicts.items()) or "-",
+        )
+    console.print(table)
+    if report.jury is not None:
+        exact = "-" if report.jury.exact is None else f"{report.jury.exact:.3f}"
+        console.print(
+            f"jury agreement: all judges gave the same verdict on {exact} of "
+            f"{report.jury.answers} answers judged by all"
+        )
+        for kind, alpha in report.jury.alpha.items():
+            value = "-" if alpha.value is None else f"{alpha.value:.3f}"
+            console.print(f"  {kind}: {alpha.method} = {value} over {alpha.n_items} answers")
+    if report.pairwise is not None:
+        pw = report.pairwise
+        rate = "-" if pw.inconsistency_rate is None else f"{pw.inconsistency_rate:.3f}"
+        console.print(
+            f"pairwise: {pw.comparisons} comparisons, {pw.decided} decided, "
+            f"position-inconsistent {pw.inconsistent} (rate {rate}, counted as ties)"
+        )
+    if report.error_messages:
+        console.print("[bold]judge errors[/bold] (raw text: turnscope show RUN --item ID)")
+        errors = Table()
+        errors.add_column("count", justify="right")
+        errors.add_column("message")
+        for message, count in list(report.error_messages.items())[:10]:
+            errors.add_row(str(count), escape(message))
+        console.print(errors)

@@ -6,9 +6,13 @@ from turnscope.scorers.base import (
     ScorerParams,
     TurnView,
     build_scorer,
+    check_scorer_spec,
+    is_deferred,
+    register_deferred_scorer,
     register_scorer,
     score_turn,
     scorer_names,
+    scorer_params,
 )
 from turnscope.scorers.reference import extract_numbers, normalise
 
@@ -18,9 +22,13 @@ __all__ = [
     "ScorerParams",
     "TurnView",
     "build_scorer",
+    "check_scorer_spec",
     "extract_numbers",
+    "is_deferred",
     "normalise",
+    "register_deferred_scorer",
     "register_scorer",
     "score_turn",
     "scorer_names",
+    "scorer_params",
 ]

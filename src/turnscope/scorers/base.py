@@ -59,9 +59,15 @@ ScorerFactory = Callable[[P, str | None], Scorer]
 @dataclass(frozen=True)
 class ScorerInfo:
     name: str
-    params: type[ScorerParams]
-    factory: Callable[[ScorerParams, str | None], Scorer]
+    params: type[BaseModel]
+    factory: Callable[[ScorerParams, str | None], Scorer] | None
+    """None for a deferred scorer: one that needs a model call (an LLM judge), which the
+    sync per-turn scoring cannot make; the run's judge pass scores those specs."""
     summary: str
+
+    @property
+    def deferred(self) -> bool:
+        return self.factory is None
 
 
 _SCORERS: dict[str, ScorerInfo] = {}
@@ -81,10 +87,17 @@ def register_scorer(
     return decorate
 
 
+def register_deferred_scorer(name: str, params: type[BaseModel], *, summary: str) -> None:
+    """Make `type: name` a valid spec whose params are checked at load time but which
+    `score_turn` leaves alone: the run's judge pass scores it (see turnscope.engine.judging)."""
+    _SCORERS[name] = ScorerInfo(name, params, None, summary)
+
+
 def _load_plugins() -> None:
     global _plugins_loaded
     # Importing the modules runs their @register_scorer decorators.
     import turnscope.scorers.instructions
+    import turnscope.scorers.judged
     import turnscope.scorers.reference  # noqa: F401
 
     if not _plugins_loaded:
@@ -99,32 +112,64 @@ def scorer_names() -> list[str]:
     return sorted(_SCORERS)
 
 
-def build_scorer(spec: ScorerSpec, reference: str | None) -> Scorer:
-    """Validate a spec against its scorer's parameter model and build the scorer.
-
-    `reference` is the turn's reference answer, the default target of reference scorers."""
+def _info(spec: ScorerSpec) -> ScorerInfo:
     _load_plugins()
     info = _SCORERS.get(spec.type)
     if info is None:
         raise ScorerConfigError(
             f"unknown scorer type {spec.type!r} (known: {', '.join(sorted(_SCORERS))})"
         )
+    return info
+
+
+def scorer_params(spec: ScorerSpec) -> BaseModel:
+    """The spec's parameters, validated against its scorer's parameter model."""
+    info = _info(spec)
     try:
-        params = info.params.model_validate(spec.params)
+        return info.params.model_validate(spec.params)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or spec.type
         raise ScorerConfigError(
             f"scorer {spec.type!r}, field {where!r}: {error_text(first)}"
         ) from exc
+
+
+def is_deferred(spec: ScorerSpec) -> bool:
+    """Whether the spec is scored by the judge pass rather than by `score_turn`."""
+    return _info(spec).deferred
+
+
+def check_scorer_spec(spec: ScorerSpec, reference: str | None) -> None:
+    """Raise ScorerConfigError if the spec cannot be scored (unknown type, bad parameters)."""
+    if not is_deferred(spec):
+        build_scorer(spec, reference)
+    else:
+        scorer_params(spec)
+
+
+def build_scorer(spec: ScorerSpec, reference: str | None) -> Scorer:
+    """Validate a spec against its scorer's parameter model and build the scorer.
+
+    `reference` is the turn's reference answer, the default target of reference scorers."""
+    info = _info(spec)
+    params = scorer_params(spec)
+    if info.factory is None:
+        raise ScorerConfigError(
+            f"scorer {spec.type!r} needs a model call: the run's judge pass scores it"
+        )
+    assert isinstance(params, ScorerParams)
     return info.factory(params, reference)
 
 
 def score_turn(view: TurnView, specs: tuple[ScorerSpec, ...]) -> tuple[Score, ...]:
-    """Run every scorer of a turn. A scorer that fails yields an error Score, never a value."""
+    """Run every scorer of a turn, in spec order, except deferred ones (LLM judges), which
+    the run's judge pass adds later. A scorer that fails yields an error Score, never a value."""
     scores = []
     for spec in specs:
         try:
+            if is_deferred(spec):
+                continue
             scores.append(build_scorer(spec, view.reference).score(view))
         except Exception as exc:  # a broken scorer must not end the run or invent a score
             scores.append(Score(scorer=spec.type, error=f"{type(exc).__name__}: {exc}"))

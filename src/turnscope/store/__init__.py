@@ -1,9 +1,11 @@
 """Run store (SQLite, one file per run directory) and export."""
 
 from turnscope.store.export import EXPORT_FORMATS, export_records
+from turnscope.store.pairwise_store import PAIRWISE_FILE, PairRecord, PairwiseStore
 from turnscope.store.run_store import (
     STORE_FILE,
     RunStore,
+    StoredJudgment,
     StoreError,
     TurnScores,
     gc_paused,
@@ -12,9 +14,13 @@ from turnscope.store.run_store import (
 
 __all__ = [
     "EXPORT_FORMATS",
+    "PAIRWISE_FILE",
     "STORE_FILE",
+    "PairRecord",
+    "PairwiseStore",
     "RunStore",
     "StoreError",
+    "StoredJudgment",
     "TurnScores",
     "export_records",
     "gc_paused",

@@ -12,11 +12,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from turnscope.core import Item, RunConfig, Score, TurnRecord, Variant
+from turnscope.engine.judging import Judgment
 
 STORE_FILE = "run.sqlite"
 SCHEMA_VERSION = 1
@@ -32,6 +33,31 @@ CREATE TABLE IF NOT EXISTS turns (
     PRIMARY KEY (item_id, variant, sample, turn)
 );
 """
+# Runs made before the judge role lack this table; it is created when such a run is opened.
+_JUDGMENTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS judgments (
+    item_id TEXT NOT NULL, variant TEXT NOT NULL, sample INTEGER NOT NULL, turn INTEGER NOT NULL,
+    spec INTEGER NOT NULL, judge TEXT NOT NULL, error TEXT, data TEXT NOT NULL,
+    PRIMARY KEY (item_id, variant, sample, turn, spec, judge)
+);
+"""
+
+
+class StoredJudgment(NamedTuple):
+    """A judgment with the turn and scorer spec it belongs to."""
+
+    item_id: str
+    variant: Variant
+    sample: int
+    turn: int
+    spec: int
+    """Position of the judged `type: judge` spec among the turn's scorer specs."""
+    judgment: Judgment
+
+    @property
+    def subject(self) -> str:
+        """What was judged; judgments of one answer by different judges share it."""
+        return f"{self.item_id}|{self.variant.value}|{self.sample}|{self.turn}|{self.spec}"
 
 
 class TurnScores(BaseModel):
@@ -145,7 +171,7 @@ class RunStore:
         """Make a new run directory with its config and the exact items it will play."""
         run_dir.mkdir(parents=True, exist_ok=False)
         db = cls._connect(run_dir / STORE_FILE)
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + _JUDGMENTS_SCHEMA)
         with db:
             db.execute("BEGIN")
             db.executemany(
@@ -175,6 +201,7 @@ class RunStore:
             raise StoreError(f"{path}: not a turnscope run store (no schema version)")
         if int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{path}: written by a newer turnscope (schema {row[0]})")
+        db.executescript(_JUDGMENTS_SCHEMA)
         return cls(run_dir, db)
 
     def close(self) -> None:
@@ -270,3 +297,43 @@ class RunStore:
     def mean_score(self) -> float | None:
         row = self._db.execute("SELECT AVG(score) FROM turns WHERE score IS NOT NULL").fetchone()
         return float(row[0]) if row[0] is not None else None
+
+    def commit_judgment(
+        self, item_id: str, variant: Variant, sample: int, turn: int, spec: int, j: Judgment
+    ) -> None:
+        """Store one judge's judgment of one turn's `spec`-th scorer spec, at once."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO judgments "
+            "(item_id, variant, sample, turn, spec, judge, error, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (item_id, variant.value, sample, turn, spec, j.judge, j.error, j.model_dump_json()),
+        )
+
+    def judgments(
+        self, item_id: str, variant: Variant, sample: int, turn: int
+    ) -> dict[tuple[int, str], Judgment]:
+        """Judgments of one turn, by (scorer spec position, judge spec)."""
+        rows = self._db.execute(
+            "SELECT spec, judge, data FROM judgments "
+            "WHERE item_id = ? AND variant = ? AND sample = ? AND turn = ?",
+            (item_id, variant.value, sample, turn),
+        ).fetchall()
+        return {(spec, judge): Judgment.model_validate_json(data) for spec, judge, data in rows}
+
+    def all_judgments(self, item_id: str | None = None) -> Iterator[StoredJudgment]:
+        """Every judgment (of one item, if given), in item order then variant, sample, turn."""
+        query = (
+            "SELECT j.item_id, j.variant, j.sample, j.turn, j.spec, j.data FROM judgments j "
+            "JOIN items i ON i.id = j.item_id "
+            + ("WHERE j.item_id = ? " if item_id is not None else "")
+            + "ORDER BY i.position, j.variant, j.sample, j.turn, j.spec, j.judge"
+        )
+        args = (item_id,) if item_id is not None else ()
+        for item, variant, sample, turn, spec, data in self._db.execute(query, args):
+            judgment = Judgment.model_validate_json(data)
+            yield StoredJudgment(item, Variant(variant), sample, turn, spec, judgment)
+
+    def judge_error_count(self) -> int:
+        """Judgments recorded without a verdict."""
+        row = self._db.execute("SELECT COUNT(*) FROM judgments WHERE error IS NOT NULL").fetchone()
+        return int(row[0])

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from turnscope.core import Item, Suite, error_text
-from turnscope.scorers import ScorerConfigError, build_scorer
+from turnscope.scorers import ScorerConfigError, check_scorer_spec
 
 
 class SuiteError(ValueError):
@@ -90,7 +90,7 @@ def validate_item(raw: RawItem) -> Item:
     for t, turn in enumerate(item.turns):
         for s, spec in enumerate(turn.scorers):
             try:
-                build_scorer(spec, turn.reference)
+                check_scorer_spec(spec, turn.reference)
             except ScorerConfigError as exc:
                 loc = ("turns", t, "scorers", s)
                 line = _node_line(raw.node, loc, raw.line)

@@ -8,6 +8,14 @@ from turnscope.suites.adapters.instruction_following import (
     load_multi_if,
     multi_if_item,
 )
+from turnscope.suites.adapters.mt_bench import MT_BENCH_HUB, load_mt_bench, mt_bench_item
+from turnscope.suites.adapters.mt_bench_101 import TASKS, load_mt_bench_101, mt_bench_101_item
+from turnscope.suites.adapters.mt_eval import (
+    MT_EVAL_HUB,
+    load_mt_eval,
+    load_mt_eval_single,
+    mt_eval_item,
+)
 from turnscope.suites.registry import register_suite
 
 register_suite(
@@ -23,11 +31,44 @@ register_suite(
     usage="multi-if[:PATH|OWNER/NAME][@LANGUAGE]",
 )(load_multi_if)
 
+register_suite(
+    "mt-bench",
+    summary=f"MT-Bench, 80 two-turn questions in eight categories, judged 1-10 (reference-guided "
+    f"for math, reasoning, coding): hub {MT_BENCH_HUB} or FastChat's question.jsonl / directory.",
+    usage="mt-bench[:PATH|OWNER/NAME]",
+)(load_mt_bench)
+register_suite(
+    "mt-bench-101",
+    summary=f"MT-Bench-101, {len(TASKS)} multi-turn tasks judged per task with gold history: "
+    "the authors' mtbench101.jsonl.",
+    usage="mt-bench-101:PATH",
+)(load_mt_bench_101)
+register_suite(
+    "mt-eval",
+    summary=f"MT-Eval, recollection / expansion / refinement / follow-up dialogues: hub "
+    f"{MT_EVAL_HUB} or a directory / one config file in its layout.",
+    usage="mt-eval[:PATH|OWNER/NAME]",
+)(load_mt_eval)
+register_suite(
+    "mt-eval-single",
+    summary="MT-Eval's own single-turn versions of its dialogues (its *_single configs).",
+    usage="mt-eval-single[:PATH|OWNER/NAME]",
+)(load_mt_eval_single)
+
 __all__ = [
     "IFEVAL_HUB",
+    "MT_BENCH_HUB",
+    "MT_EVAL_HUB",
     "MULTI_IF_HUB",
     "ifeval_item",
     "load_ifeval",
+    "load_mt_bench",
+    "load_mt_bench_101",
+    "load_mt_eval",
+    "load_mt_eval_single",
     "load_multi_if",
+    "mt_bench_101_item",
+    "mt_bench_item",
+    "mt_eval_item",
     "multi_if_item",
 ]

@@ -14,13 +14,13 @@ unchanged and is validated like any suite file.
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from turnscope.suites.adapters.hub import locate
+from turnscope.suites.adapters.rows import read_rows
 from turnscope.suites.loader import LoadedSuite, RawItem, SuiteError, build_suite
 
 IFEVAL_HUB = "google/IFEval"
@@ -59,24 +59,6 @@ def _instructions(ids: Sequence[Any], kwargs: Sequence[Any]) -> dict[str, dict[s
     if len(ids) != len(kwargs):
         raise ValueError(f"{len(ids)} instruction ids but {len(kwargs)} kwargs entries")
     return {str(i): _clean_kwargs(k) for i, k in zip(ids, kwargs, strict=True)}
-
-
-def _read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line, row, parse error) for a .jsonl or .csv file."""
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                yield reader.line_num, dict(row), None
-        return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line), None
-            except json.JSONDecodeError as exc:
-                yield number, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
 
 
 def _raw(data: Any, path: Path, line: int, error: str | None = None) -> RawItem:
@@ -166,7 +148,7 @@ def _load(
 ) -> LoadedSuite:
     raws: list[RawItem] = []
     for path in files:
-        for line, row, error in _read_rows(path):
+        for line, row, error in read_rows(path):
             if error is not None or row is None:
                 raws.append(_raw(None, path, line, error or "empty row"))
                 continue

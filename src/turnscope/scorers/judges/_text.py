@@ -1,0 +1,123 @@
+"""What judge kinds share: rendering the conversation for the judge, and finding a verdict
+marker such as `Rating: [[7]]` in the judge's text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from turnscope.core import Message, content_text, has_images
+from turnscope.scorers.judges._base import JudgeInput, VerdictParseError
+
+JUDGE_SYSTEM = (
+    "You are an impartial judge of the answers an AI assistant gives in a conversation with "
+    "a user. You judge the assistant's reply to the user's last message. Earlier messages are "
+    "context: a good reply also respects what was said, asked and agreed earlier in the "
+    "conversation. Length, confident tone and formatting are no merit in themselves. Follow "
+    "the output format you are given exactly."
+)
+
+
+def render_history(history: tuple[Message, ...]) -> str:
+    """The conversation as tagged blocks, user turns numbered, the last user turn marked as
+    the one the judged answer replies to."""
+    last_user = max(i for i, m in enumerate(history) if m.role == "user")
+    blocks = []
+    turn = 0
+    for index, message in enumerate(history):
+        text = content_text(message.content).strip()
+        if has_images(message.content):
+            text = f"{text}\n(an image is attached here; it is not shown to you)".strip()
+        if message.role == "user":
+            turn += 1
+            mark = ' answered-by="the judged answer"' if index == last_user else ""
+            tag = f'user turn="{turn}"{mark}'
+        elif message.role == "assistant":
+            tag = f'assistant turn="{turn}"'
+        else:
+            tag = message.role
+        blocks.append(f"<{tag}>\n{text}\n</{tag.split()[0]}>")
+    return "<conversation>\n" + "\n".join(blocks) + "\n</conversation>"
+
+
+def judged_turn(history: tuple[Message, ...]) -> int:
+    """The number of the user turn the judged answer replies to."""
+    return sum(m.role == "user" for m in history)
+
+
+def block(tag: str, text: str) -> str:
+    """`text` between an opening and a closing tag, so where it ends is never in doubt."""
+    return f"<{tag}>\n{text.strip()}\n</{tag}>"
+
+
+def context_sections(inp: JudgeInput, *, use_reference: bool, guidance: str | None) -> list[str]:
+    """The reference and criteria sections that follow the answers, when there are any."""
+    sections = []
+    if use_reference and inp.reference is not None:
+        sections.append(
+            "A reference answer to the same user message follows. Use it to check "
+            "correctness; a judged answer may be worded differently and still be right.\n"
+            + block("reference_answer", inp.reference)
+        )
+    criteria = [c.strip() for c in (guidance, inp.guidance) if c is not None and c.strip()]
+    if criteria:
+        sections.append("Criteria for this task:\n" + "\n".join(dict.fromkeys(criteria)))
+    return sections
+
+
+# Markdown the judge may wrap its verdict in: emphasis, code ticks, escaped brackets.
+_DECORATION = re.compile(r"[*_`~]|\\(?=[\[\]])")
+_MARKER = re.compile(r"\[\[\s*([^\[\]\n]{0,40}?)\s*\]\]")
+_LABEL_SUFFIX = r"\s*(?:[:=\-–—]\s*)?$"
+
+
+def clean(text: str) -> str:
+    """The judge's text without markdown decoration, for matching verdict formats."""
+    return _DECORATION.sub("", text)
+
+
+@dataclass(frozen=True)
+class _Marker:
+    token: str
+    labelled: bool
+
+
+def _markers(text: str, label: str) -> list[_Marker]:
+    labelled = re.compile(rf"\b{label}{_LABEL_SUFFIX}", re.IGNORECASE)
+    found = []
+    for line in clean(text).splitlines():
+        for match in _MARKER.finditer(line):
+            before = line[: match.start()]
+            found.append(_Marker(match.group(1), labelled.search(before) is not None))
+    return found
+
+
+def bracket_verdict(
+    text: str,
+    *,
+    label: str,
+    what: str,
+    form: str,
+    key: Callable[[str], str | None],
+) -> str:
+    """The token of the verdict marker `label: [[token]]` in the judge's text.
+
+    `key` maps a marker's token to its meaning (None: not a token of this verdict, e.g. an
+    echoed placeholder). Markers with the label are the verdict; without any, bare markers
+    are. The text may state the verdict more than once, but every statement must mean the
+    same; a text with none, or with two different ones, raises VerdictParseError."""
+    if not text.strip():
+        raise VerdictParseError(f"the judge's text is empty (expected {form})", raw=text)
+    markers = _markers(text, label)
+    meaningful = [m for m in markers if key(m.token) is not None]
+    if not meaningful:
+        seen = ", ".join(f"[[{m.token}]]" for m in markers)
+        found = f"; found {seen} instead" if seen else ""
+        raise VerdictParseError(f"no {what} of the form {form}{found}", raw=text)
+    stated = [m for m in meaningful if m.labelled] or meaningful
+    meanings = dict.fromkeys(key(m.token) for m in stated)
+    if len(meanings) > 1:
+        tokens = " and ".join(dict.fromkeys(f"[[{m.token}]]" for m in stated))
+        raise VerdictParseError(f"contradictory {what}s: {tokens}", raw=text)
+    return stated[-1].token

@@ -1,0 +1,146 @@
+"""The verdict parsers on hand-written judge outputs: good, decorated, malformed, empty,
+out of range, contradictory and repeated verdicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from turnscope.scorers.judges import JudgeKind, JudgeParams, Verdict, VerdictParseError, judge_kind
+
+GRADE = judge_kind("grade", JudgeParams())
+PAIRWISE = judge_kind("pairwise", JudgeParams())
+RUBRIC = judge_kind("rubric", JudgeParams(kind="rubric", rubric="Is the answer in French?"))
+CHECKLIST = judge_kind(
+    "checklist", JudgeParams(kind="checklist", items=("Names a city?", "Is polite?", "Is short?"))
+)
+
+
+def failure(kind_text: tuple[JudgeKind, str]) -> str:
+    """The parse error's message; the error must carry the raw text."""
+    kind, text = kind_text
+    with pytest.raises(VerdictParseError) as caught:
+        kind.parse(text)
+    assert caught.value.raw == text
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "grade"),
+    [
+        ("The answer is right and clear.\nRating: [[7]]", 7),
+        ("Rating: [[10]]", 10),
+        ("Rating: [[1]]", 1),
+        ("  rating:[[ 4 ]]  \n", 4),
+        ("RATING - [[6]]", 6),
+        ("**Rating: [[8]]**", 8),
+        ("**Rating:** [[8]]", 8),
+        ("Rating: **[[8]]**", 8),
+        ("`Rating: [[3]]`", 3),
+        ("```\nRating: [[3]]\n```", 3),
+        ("## Rating: [[5]]", 5),
+        ("Rating: \\[\\[9\\]\\]", 9),
+        ("Rating: [[7/10]]", 7),
+        ("Rating: [[7.0]]", 7),
+        ("It is fine.\n[[6]]", 6),  # a bare marker, no label
+        ("Rating: [[6]]\nTo repeat: Rating: [[6]]", 6),  # the same verdict twice
+        # several ratings: sub-scores in prose, one labelled final rating
+        ("Helpfulness: [[9]]\nAccuracy: [[4]]\nRating: [[6]]", 6),
+        # the format instruction echoed with its placeholder, then the verdict
+        ("I must answer with Rating: [[N]].\nRating: [[2]]", 2),
+    ],
+)
+def test_grade_accepts(text: str, grade: int) -> None:
+    verdict = GRADE.parse(text)
+    assert verdict == Verdict(kind="grade", grade=grade, value=grade / 10)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the judge's text is empty"),
+        ("   \n\t", "the judge's text is empty"),
+        ("This answer deserves a 7.", "no rating of the form 'Rating: [[N]]'"),
+        ("Rating: 7", "no rating of the form"),
+        ("Rating: [[seven]]", "found [[seven]] instead"),
+        ("Rating: [[0]]", "rating [[0]] is outside 1 to 10"),
+        ("Rating: [[11]]", "rating [[11]] is outside 1 to 10"),
+        ("Rating: [[-3]]", "outside 1 to 10"),
+        ("Rating: [[7.5]]", "rating [[7.5]] is not a whole number"),
+        ("Rating: [[6]]\nRating: [[8]]", "contradictory ratings: [[6]] and [[8]]"),
+        ("Rating: [[6]] or maybe Rating: [[8]]", "contradictory ratings"),
+        ("[[3]] at first, then [[5]]", "contradictory ratings: [[3]] and [[5]]"),
+    ],
+)
+def test_grade_rejects(text: str, message: str) -> None:
+    assert message in failure((GRADE, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "winner"),
+    [
+        ("B is vague.\nVerdict: [[A]]", "a"),
+        ("verdict: [[b]]", "b"),
+        ("**Verdict: [[TIE]]**", "tie"),
+        ("Verdict:[[ Tie ]]", "tie"),
+        ("Answer the format Verdict: [[X]].\nVerdict: [[B]]", "b"),
+        ("Verdict: [[A]]\nSo again: Verdict: [[A]]", "a"),
+    ],
+)
+def test_pairwise_accepts(text: str, winner: str) -> None:
+    assert PAIRWISE.parse(text) == Verdict(kind="pairwise", winner=winner)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("A is better.", "no verdict of the form 'Verdict: [[A]]'"),
+        ("Verdict: [[C]]", "found [[C]] instead"),
+        ("Verdict: [[A]]\nVerdict: [[B]]", "contradictory verdicts: [[A]] and [[B]]"),
+    ],
+)
+def test_pairwise_rejects(text: str, message: str) -> None:
+    assert message in failure((PAIRWISE, text))
+
+
+def test_rubric() -> None:
+    assert RUBRIC.parse("It is French.\nVerdict: [[YES]]").value == 1.0
+    assert RUBRIC.parse("*Verdict:* [[no]]").value == 0.0
+    assert "no verdict of the form 'Verdict: [[YES]]'" in failure((RUBRIC, "Yes."))
+    assert "contradictory verdicts" in failure((RUBRIC, "Verdict: [[YES]]\nVerdict: [[NO]]"))
+    assert "found [[MAYBE]] instead" in failure((RUBRIC, "Verdict: [[MAYBE]]"))
+
+
+@pytest.mark.parametrize(
+    ("text", "answers"),
+    [
+        ("1. yes\n2. no\n3. yes", (True, False, True)),
+        ("The city is named.\n\n1) Yes\n2) No.\n3) YES", (True, False, True)),
+        ("- 1: **yes**\n- 2: no\n- 3: no", (True, False, False)),
+        # reasoning between the answer lines and numbered prose are not answers
+        ("1. The answer names Paris.\n1. yes\nIt is rude.\n2. no\n3. no", (True, False, False)),
+        # the same list twice
+        ("1. yes\n2. yes\n3. no\nFinal:\n1. yes\n2. yes\n3. no", (True, True, False)),
+    ],
+)
+def test_checklist_accepts(text: str, answers: tuple[bool, ...]) -> None:
+    verdict = CHECKLIST.parse(text)
+    assert verdict.items == answers
+    assert verdict.value == pytest.approx(sum(answers) / 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("All good.", "no checklist answers of the form '1. yes'"),
+        ("1. yes\n2. no", "2 checklist answers for 3 items"),
+        ("1. yes\n2. no\n3. yes\n4. no", "4 checklist answers for 3 items"),
+        ("1. yes\n3. no\n4. yes", "numbered 1, 3, 4, not 1 to 3 in order"),
+        ("2. yes\n3. no", "numbered 2, 3"),
+        ("1. yes\n2. yes\n3. yes\n1. no\n2. yes\n3. yes", "two different answer lists"),
+        ("1. maybe\n2. no\n3. yes", "numbered 2, 3"),
+    ],
+)
+def test_checklist_rejects(text: str, message: str) -> None:
+    assert message in failure((CHECKLIST, text))
