@@ -23,6 +23,7 @@ from turnscope.analysis import judge_report
 from turnscope.core import GenerationParams, Item, JudgeSettings, RunConfig, TurnRecord
 from turnscope.engine import ResponseCache, RetryPolicy
 from turnscope.pairwise import judge_runs
+from turnscope.report import write_run_report
 from turnscope.run import (
     RunOutcome,
     client_for,
@@ -195,6 +196,13 @@ async def test_unparseable_verdicts_are_judge_errors_with_raw_text_never_scores(
     assert stats.requests == expected_requests and stats.retried == 1 + len(FAILING)
     assert stats.verdicts == {"grade 7": 1, "grade 8": 1}
     assert report.jury is None and report.pairwise is None
+
+    # The HTML report's judge section carries the same figures.
+    html = write_run_report(store).read_text(encoding="utf-8")
+    judges_section = html.split("<h2>Judges</h2>", 1)[1].split("<h2>", 1)[0]
+    assert f"<strong>{len(FAILING)} judge errors</strong>" in judges_section
+    assert "grade 7: 1, grade 8: 1" in judges_section
+    assert f"no parseable verdict in {ATTEMPTS} attempt" in judges_section
 
 
 async def test_a_second_identical_run_makes_no_judge_call(

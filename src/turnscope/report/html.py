@@ -19,10 +19,12 @@ from turnscope import __version__
 from turnscope.analysis import (
     Comparison,
     Estimate,
+    JudgeReport,
     MultiTurnAnalysis,
     analyse,
     instruction_report,
     item_families,
+    judge_report,
 )
 from turnscope.analysis.rows import ScoredTurn
 from turnscope.core import Item, RunConfig, TurnRecord, Variant, content_text
@@ -323,8 +325,10 @@ def render_run_report(
     status: str = "",
     resamples: int = 1000,
     seed: int = 0,
+    judges: JudgeReport | None = None,
 ) -> str:
-    """The run's report as one HTML document; `transcripts` fetches the worst conversations."""
+    """The run's report as one HTML document; `transcripts` fetches the worst conversations;
+    `judges` is the judge section (None: the run had no judges)."""
     analysis = analyse(rows, items, resamples=resamples, seed=seed)
     families = item_families(items)
     variants = list(analysis.by_family)
@@ -346,6 +350,7 @@ def render_run_report(
         worst=worst_conversations(rows, families, transcripts),
         worst_limit=WORST_CONVERSATIONS,
         errors=error_messages(rows),
+        judges=judges,
     )
 
 
@@ -362,6 +367,7 @@ def write_run_report(store: RunStore, path: Path | None = None) -> Path:
             store.conversation,
             run_dir=store.run_dir,
             status=store.status(),
+            judges=judge_report(store.all_judgments()),
         )
     target = path or store.run_dir / REPORT_FILE
     target.write_text(html, encoding="utf-8")
