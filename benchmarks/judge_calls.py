@@ -156,6 +156,10 @@ async def main_async(args: argparse.Namespace) -> None:
     total = first.requests + second.requests
     print(f"RESULT judge_calls_ratio_second_run={total / len(both_keys):.2f}")
     print(f"RESULT judge_new_calls_second_run={second.requests}")
+    # Against judged inputs alone (one per grade judgment, one per pairwise order): above 1
+    # only by the retries that unparseable verdicts called for.
+    judged_inputs = first.grade_judgments + first.pair_orders
+    print(f"RESULT judge_calls_per_judged_input_first_run={first.requests / judged_inputs:.2f}")
     print(f"RESULT judge_parse_retries_first_run={first.parse_retries}")
     print(f"RESULT judge_errors_first_run={first.judge_errors}")
 
