@@ -40,7 +40,7 @@ def _no_comma(rng: random.Random) -> Constraint:
 
 
 def _word_limit(rng: random.Random) -> Constraint:
-    limit = rng.randrange(45, 85, 5)
+    limit = rng.randrange(35, 60, 5)
     return Constraint(
         "length_constraints:number_words",
         {"relation": "less than", "num_words": limit},
@@ -117,7 +117,7 @@ CHANGE = (
     "Rewrite the note again. All other requirements stay, but this one changes: {phrase}",
     "One requirement changes, the rest stay as they are: {phrase} Rewrite the note.",
 )
-KEYWORD_SENTENCE = "I also found an old {word} in the shed."
+KEYWORD_SENTENCE = "I thought of the {word} today."
 POSTSCRIPT = "P.S. Write back when you can."
 
 
