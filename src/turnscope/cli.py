@@ -26,7 +26,14 @@ from rich.table import Table
 
 from turnscope import __version__
 from turnscope.analysis import instruction_report, summarise
-from turnscope.core import GenerationParams, RunConfig, TurnRecord, Variant, content_text
+from turnscope.core import (
+    GenerationParams,
+    Item,
+    RunConfig,
+    TurnRecord,
+    Variant,
+    content_text,
+)
 from turnscope.engine import RunPlan
 from turnscope.models import ModelClient, ModelConfigError, backends
 from turnscope.protocols import check_protocols
@@ -388,6 +395,11 @@ def runs(
     console.print(table)
 
 
+def _turns_at_most(item: Item) -> int:
+    """Turns a conversation of the item can record (a feedback item: its attempt budget)."""
+    return item.feedback.budget if item.feedback is not None else len(item.turns)
+
+
 def _score_text(record: TurnRecord) -> str:
     if record.error:
         return f"[red]error: {escape(record.error)}[/red]"
@@ -434,7 +446,7 @@ def show(
                     items[item_id].category,
                     var,
                     str(sample),
-                    f"{len(records)}/{len(items[item_id].turns)}",
+                    f"{len(records)}/{_turns_at_most(items[item_id])}",
                     mean,
                     str(errs),
                 )

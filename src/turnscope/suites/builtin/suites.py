@@ -66,9 +66,9 @@ ALL_VARIANTS = (Variant.OWN, Variant.GOLD, Variant.SINGLE)
 
 CORE = Recipe(
     name="core",
-    summary="60 generated conversations (2-8 turns), all seven families: recollection, "
-    "expansion, refinement, follow-up, global-instruction, pushback, feedback. Plays own, "
-    "gold and single by default; about 8 minutes on the embedded model.",
+    summary="60 generated conversations (2-8 turns; feedback: 3 attempts), all seven "
+    "families: recollection, expansion, refinement, follow-up, global-instruction, pushback, "
+    "feedback. Plays own, gold and single by default, 64 tokens an answer.",
     plan=(
         (
             "recollection",
