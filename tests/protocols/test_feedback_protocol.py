@@ -192,3 +192,6 @@ def test_unknown_protocol_is_named() -> None:
     item = Item.model_validate({"id": "odd", "protocol": "telepathy", "turns": [{"user": "hi"}]})
     with pytest.raises(ValueError, match=r"item 'odd': unknown protocol 'telepathy' \(known: "):
         check_protocols([item])
+    config = RunConfig(model="llamacpp", suite="odd", created_at=datetime.now(UTC))
+    with pytest.raises(ValueError, match="unknown protocol 'telepathy'"):
+        plan_run([item], config)

@@ -59,7 +59,9 @@ class RunPlan:
 
 
 def plan_run(items: Sequence[Item], config: RunConfig) -> RunPlan:
-    """Every (item, variant, sample) to play, in a deterministic order."""
+    """Every (item, variant, sample) to play, in a deterministic order; ValueError naming the
+    item if one names an unknown protocol (before anything is played or marked running)."""
+    check_protocols(items)
     plan = RunPlan()
     for variant in config.variants:
         for sample in range(config.samples):
@@ -96,8 +98,7 @@ async def play_conversations(
     on_record: Callable[[TurnRecord], None] | None = None,
 ) -> EngineResult:
     """Play every conversation of the plan, each with its item's protocol; each finished turn
-    is committed before the next. An unknown protocol raises ValueError before anything plays."""
-    check_protocols(c.item for c in plan.conversations)
+    is committed before the next."""
     backend_limit = caller.client.max_concurrency
     limit = min(config.concurrency, backend_limit) if backend_limit else config.concurrency
     gate = asyncio.Semaphore(limit)
