@@ -247,7 +247,13 @@ def run(
             "time to keep its cache warm).",
         ),
     ] = 8,
-    seed: Annotated[int, typer.Option(help="Run seed; per-request seeds derive from it.")] = 0,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Run seed; per-request seeds derive from it (a generated suite's own seed is "
+            "given as core:N).",
+        ),
+    ] = 0,
     max_tokens: Annotated[
         int | None,
         typer.Option(

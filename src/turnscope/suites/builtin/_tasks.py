@@ -36,7 +36,7 @@ def _numeric_wrong(rng: random.Random, answer: int) -> str:
 
 
 def _numeric(rng: random.Random, prompt: str, answer: int) -> Task:
-    low = answer - rng.randint(2, 9)
+    low = max(0, answer - rng.randint(2, 9))
     high = answer + rng.randint(2, 9)
     hints = (
         f"Hint: the answer is an {'even' if answer % 2 == 0 else 'odd'} number.",
