@@ -1,4 +1,4 @@
-"""Peak memory of `turnscope run` on the default suite with the embedded model.
+"""Peak memory of `turnscope run` (the starter suite by default) with the embedded model.
 
 Runs the real command in a child process (fresh runs directory, no cache) and reads the
 child's peak resident set size from the kernel. Target: at most 1.5 GB.

@@ -33,6 +33,7 @@ from turnscope.analysis.multiturn import analyse
 from turnscope.analysis.ratings import RatingError
 from turnscope.core import (
     GenerationParams,
+    Item,
     JudgeSettings,
     JuryMethod,
     RunConfig,
@@ -44,6 +45,7 @@ from turnscope.engine import Judge, ResponseCache, RetryPolicy, RunPlan
 from turnscope.engine.judging import verdict_label
 from turnscope.models import ModelClient, ModelConfigError, backends
 from turnscope.pairwise import PairwiseResult, compare_all, judge_runs, rate, run_name
+from turnscope.protocols import check_protocols
 from turnscope.report import (
     render_instruction_report,
     render_judge_report,
@@ -73,7 +75,7 @@ from turnscope.store import (
     StoreError,
     export_records,
 )
-from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite, suites
+from turnscope.suites import DEFAULT_SUITE, SuiteError, parse_seed, resolve_suite, suites
 
 app = typer.Typer(
     name="turnscope",
@@ -92,11 +94,14 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
 T = TypeVar("T")
+DEFAULT_MAX_TOKENS = 192
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: no traceback for a user's mistake."""
-    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
+    err_console.print(
+        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, emoji=False
+    )
     raise typer.Exit(code)
 
 
@@ -244,6 +249,12 @@ def _print_summary(store: RunStore) -> None:
             f"[yellow]{no_reference} items were left out of the gold variant: a turn has no "
             "reference answer[/yellow]"
         )
+    not_applicable = store.meta("skipped_feedback") or 0
+    if not_applicable:
+        console.print(
+            f"[yellow]{not_applicable} feedback conversations were left out of the gold and "
+            "single variants: the feedback protocol plays own history only[/yellow]"
+        )
     render_multiturn(analyse(records, items), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
@@ -320,7 +331,8 @@ def _judge_settings(
 @app.command(
     epilog=(
         "Examples:\n\n"
-        "  turnscope run                                   # starter suite, embedded model\n\n"
+        "  turnscope run                                   # core suite, embedded model\n\n"
+        "  turnscope run -s core:7 --limit 14              # another seed, 2 items per family\n\n"
         "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
         "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
         "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
@@ -351,7 +363,8 @@ def run(
             "--variant",
             "-v",
             help="own (own history), gold (reference history), single "
-            "(single-turn twin). Repeat to play several.",
+            "(single-turn twin). Repeat to play several. Default: the suite's own "
+            "(core and full: all three), else own.",
         ),
     ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Times each conversation is played.")] = 1,
@@ -366,8 +379,20 @@ def run(
             "time to keep its cache warm).",
         ),
     ] = 8,
-    seed: Annotated[int, typer.Option(help="Run seed; per-request seeds derive from it.")] = 0,
-    max_tokens: Annotated[int, typer.Option(min=1, help="Max tokens per answer.")] = 192,
+    seed: Annotated[
+        int,
+        typer.Option(
+            help="Run seed; per-request seeds derive from it (a generated suite's own seed is "
+            "given as core:N).",
+        ),
+    ] = 0,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"Max tokens per answer (default: the suite's own, else {DEFAULT_MAX_TOKENS}).",
+        ),
+    ] = None,
     temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.0,
     limit: Annotated[int | None, typer.Option(min=1, help="Play only the first N items.")] = None,
     runs_dir: Annotated[
@@ -428,6 +453,10 @@ def run(
     for message in loaded.skipped:
         err_console.print(f"[yellow]skipped:[/yellow] {escape(message)}")
     items = loaded.suite.items[:limit] if limit else loaded.suite.items
+    try:
+        check_protocols(items)
+    except ValueError as exc:
+        fail(f"{suite}: {exc}")
     needs_judge = judged_turns(items)
     if needs_judge and not judge:
         fail(
@@ -453,9 +482,12 @@ def run(
         model=model,
         api_key_env=api_key_env,
         suite=suite,
-        variants=tuple(dict.fromkeys(variant or [Variant.OWN])),
+        variants=tuple(dict.fromkeys(variant or loaded.variants or [Variant.OWN])),
         samples=samples,
-        params=GenerationParams(max_tokens=max_tokens, temperature=temperature),
+        params=GenerationParams(
+            max_tokens=max_tokens or loaded.max_tokens or DEFAULT_MAX_TOKENS,
+            temperature=temperature,
+        ),
         seed=seed,
         concurrency=concurrency,
         max_retries=max_retries,
@@ -534,6 +566,11 @@ def runs(
     console.print(table)
 
 
+def _turns_at_most(item: Item) -> int:
+    """Turns a conversation of the item can record (a feedback item: its attempt budget)."""
+    return item.feedback.budget if item.feedback is not None else len(item.turns)
+
+
 def _score_text(record: TurnRecord) -> str:
     if record.error:
         return f"[red]error: {escape(record.error)}[/red]"
@@ -598,7 +635,7 @@ def show(
                     items[item_id].category,
                     var,
                     str(sample),
-                    f"{len(records)}/{len(items[item_id].turns)}",
+                    f"{len(records)}/{_turns_at_most(items[item_id])}",
                     mean,
                     str(errs),
                 )
@@ -678,7 +715,7 @@ def models() -> None:
     console.print("Use a spec with:  turnscope run --model SPEC")
 
 
-@app.command(name="suites", epilog="Example:  turnscope suites && turnscope run -s starter")
+@app.command(name="suites", epilog="Example:  turnscope suites && turnscope run -s core:7")
 def list_suites() -> None:
     """List the built-in suites (any .jsonl/.yaml file works too: --suite FILE)."""
     table = Table(title="built-in suites", title_justify="left")
@@ -1022,6 +1059,47 @@ def leaderboard_command(
             str(rating.ties),
         )
     console.print(table)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope generate core -o core.jsonl\n\n"
+        "  turnscope generate full --seed 7 -o full-7.jsonl && turnscope run -s full-7.jsonl"
+    )
+)
+def generate(
+    suite: Annotated[
+        str, typer.Argument(help="A generated built-in suite: core or full (or core:SEED).")
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The JSONL file to write (one item a line).")
+    ],
+    seed: Annotated[
+        int, typer.Option(min=0, help="Suite seed: the same seed gives the same file.")
+    ] = 0,
+) -> None:
+    """Write a generated built-in suite as JSONL, for inspection or reuse (--suite FILE)."""
+    from turnscope.suites.builtin import RECIPES, build, write_jsonl
+
+    name, colon, argument = suite.partition(":")
+    if name not in RECIPES:
+        fail(f"{suite}: not a generated suite (generated: {', '.join(RECIPES)})")
+    if colon:
+        try:
+            named_seed = parse_seed(name, argument)
+        except SuiteError as exc:
+            fail(str(exc))
+        if seed not in (0, named_seed):
+            fail(f"{suite} and --seed {seed} name two different seeds: give one")
+        seed = named_seed
+    built = build(RECIPES[name], seed)
+    try:
+        count = write_jsonl(built.items, output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    turns = sum(len(item.turns) for item in built.items)
+    err_console.print(f"wrote {count} items ({turns} turns) of {built.name} to {output}")
 
 
 def main() -> None:

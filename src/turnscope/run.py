@@ -118,6 +118,7 @@ async def execute_run(
     config = store.config()
     plan = plan_run(store.items(), config)
     store.set_meta("skipped_without_reference", plan.skipped_without_reference)
+    store.set_meta("skipped_feedback", plan.skipped_feedback)
     if on_plan is not None:
         on_plan(plan, store.answered_count())
     cache = (

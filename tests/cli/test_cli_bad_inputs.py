@@ -134,7 +134,9 @@ def test_bad_option_values_are_rejected_by_the_parser() -> None:
     assert result.exit_code == 2
 
 
-@pytest.mark.parametrize("command", ["run", "runs", "show", "export", "models", "suites"])
+@pytest.mark.parametrize(
+    "command", ["run", "runs", "show", "export", "models", "suites", "generate"]
+)
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from turnscope.core import Variant
 from turnscope.store import RunStore
+from turnscope.suites.builtin import CORE, families
 
 EXPORT_FIELDS = {"item_id", "turn", "variant", "sample", "response", "error", "scores"}
 
@@ -137,7 +139,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
     assert "Resume with:  turnscope run --resume" in err
     run_dir = only_run_dir(runs)
     before = RunStore.open(run_dir)
-    finished_before = {(r.item_id, r.turn): r.response for r in before.records()}
+    finished_before = {(r.item_id, r.variant, r.turn): r.response for r in before.records()}
     before.close()
 
     resumed = turnscope("run", "--resume", str(run_dir), runs=runs)
@@ -145,7 +147,40 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
     after = RunStore.open(run_dir)
     records = list(after.records())
     after.close()
-    assert len(records) == len({(r.item_id, r.turn) for r in records})
+    assert len(records) == len({(r.item_id, r.variant, r.turn) for r in records})
     assert all(r.response is not None for r in records)
     for key, response in finished_before.items():
-        assert {(r.item_id, r.turn): r.response for r in records}[key] == response
+        assert {(r.item_id, r.variant, r.turn): r.response for r in records}[key] == response
+
+
+def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Path) -> None:
+    """`turnscope run --limit 7` plays the first item of each core family in own, gold and
+    single with the suite's answer budget; the feedback item stays in own, and its two
+    left-out conversations (gold, single) are counted."""
+    runs = tmp_path / "runs"
+    done = turnscope("run", "--suite", "core", "--limit", "7", runs=runs)
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(runs)
+    store = RunStore.open(run_dir)
+    config = store.config()
+    assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
+    assert config.variants == (Variant.OWN, Variant.GOLD, Variant.SINGLE)
+    items = {item.id: item for item in store.items()}
+    assert {item.category for item in items.values()} == set(families())
+    records = list(store.records())
+    store.close()
+    assert all(r.error is None for r in records)
+    feedback = [r for r in records if items[r.item_id].protocol == "feedback"]
+    assert feedback and {r.variant for r in feedback} == {Variant.OWN}
+    assert {r.variant for r in records} == {Variant.OWN, Variant.GOLD, Variant.SINGLE}
+    for item in items.values():
+        if item.protocol == "scripted":
+            own = sorted(
+                r.turn for r in records if r.item_id == item.id and r.variant is Variant.OWN
+            )
+            assert own == list(range(1, len(item.turns) + 1))
+    assert "2 feedback conversations were left out of the gold and single" in done.stdout.replace(
+        "\n", " "
+    )
+    for family in families():
+        assert family in done.stdout

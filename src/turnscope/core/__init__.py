@@ -1,7 +1,7 @@
 """The data model: messages, items, suites, records and run configuration."""
 
 from turnscope.core.hashing import derive_seed, request_key, stable_hash
-from turnscope.core.items import Item, ScorerSpec, Suite, Turn
+from turnscope.core.items import FeedbackSpec, Item, ScorerSpec, Suite, Turn
 from turnscope.core.messages import (
     Content,
     ContentPart,
@@ -32,6 +32,7 @@ __all__ = [
     "Completion",
     "Content",
     "ContentPart",
+    "FeedbackSpec",
     "GenerationParams",
     "ImagePart",
     "ImageURL",

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from turnscope.core import Item, RunConfig, TurnRecord, Variant
 from turnscope.engine.calls import ModelCaller
-from turnscope.protocols import PlayContext, get_protocol
+from turnscope.protocols import PlayContext, check_protocols, get_protocol
 
 
 class RecordSink(Protocol):
@@ -34,7 +34,10 @@ class Conversation:
 
     @property
     def turn_count(self) -> int:
-        """Turns this conversation records when played in full."""
+        """Turns this conversation records when played in full (for a feedback item: its
+        budget, the most attempts it can take)."""
+        if self.item.feedback is not None:
+            return self.item.feedback.budget
         return 1 if self.variant is Variant.SINGLE else len(self.item.turns)
 
 
@@ -45,18 +48,28 @@ class RunPlan:
     conversations: list[Conversation] = field(default_factory=list)
     skipped_without_reference: int = 0
     """Items left out of the gold-history variant because a turn has no reference."""
+    skipped_feedback: int = 0
+    """(feedback item, variant) pairs left out: the feedback protocol plays only own history."""
 
     @property
     def total_turns(self) -> int:
+        """Turns the plan records when every conversation plays in full (a feedback
+        conversation that is solved early records fewer)."""
         return sum(c.turn_count for c in self.conversations)
 
 
 def plan_run(items: Sequence[Item], config: RunConfig) -> RunPlan:
-    """Every (item, variant, sample) to play, in a deterministic order."""
+    """Every (item, variant, sample) to play, in a deterministic order; ValueError naming the
+    item if one names an unknown protocol (before anything is played or marked running)."""
+    check_protocols(items)
     plan = RunPlan()
     for variant in config.variants:
         for sample in range(config.samples):
             for item in items:
+                if item.protocol == "feedback" and variant is not Variant.OWN:
+                    if sample == 0:
+                        plan.skipped_feedback += 1
+                    continue
                 if variant is Variant.GOLD and not item.has_references:
                     if sample == 0:
                         plan.skipped_without_reference += 1
@@ -83,10 +96,9 @@ async def play_conversations(
     caller: ModelCaller,
     sink: RecordSink,
     on_record: Callable[[TurnRecord], None] | None = None,
-    protocol_name: str = "scripted",
 ) -> EngineResult:
-    """Play every conversation of the plan; each finished turn is committed before the next."""
-    protocol = get_protocol(protocol_name)
+    """Play every conversation of the plan, each with its item's protocol; each finished turn
+    is committed before the next."""
     backend_limit = caller.client.max_concurrency
     limit = min(config.concurrency, backend_limit) if backend_limit else config.concurrency
     gate = asyncio.Semaphore(limit)
@@ -103,6 +115,7 @@ async def play_conversations(
         result.turns_already_done += len(finished)
         if len(finished) >= conversation.turn_count:
             return
+        protocol = get_protocol(conversation.item.protocol)
         async with gate:
             ctx = PlayContext(
                 variant=conversation.variant,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,9 +68,19 @@ def register_protocol(protocol: ConversationProtocol) -> ConversationProtocol:
 
 def get_protocol(name: str) -> ConversationProtocol:
     """A registered protocol by name."""
-    import turnscope.protocols.scripted  # noqa: F401  (registers the built-in protocol)
+    import turnscope.protocols.feedback
+    import turnscope.protocols.scripted  # noqa: F401  (registers the built-in protocols)
 
     try:
         return _PROTOCOLS[name]
     except KeyError:
         raise ValueError(f"unknown protocol {name!r} (known: {', '.join(_PROTOCOLS)})") from None
+
+
+def check_protocols(items: Iterable[Item]) -> None:
+    """Raise ValueError naming the first item whose protocol is not registered."""
+    for item in items:
+        try:
+            get_protocol(item.protocol)
+        except ValueError as exc:
+            raise ValueError(f"item {item.id!r}: {exc}") from None

@@ -49,21 +49,26 @@ def merge_turns(item: Item) -> Content:
     return tuple(parts)
 
 
-def _record(
+def build_record(
     item: Item,
     turn: int,
     ctx: PlayContext,
     new: tuple[Message, ...],
     history: tuple[Message, ...],
     outcome: CallOutcome,
+    *,
+    scored_turn: int | None = None,
 ) -> TurnRecord:
+    """The record of one answered (or failed) request, scored with the scorers of item turn
+    `scored_turn` (default `turn`; the feedback protocol scores every attempt as turn 1)."""
     completion = outcome.completion
     scores: tuple[Score, ...] = ()
     if completion is not None:
+        judged = scored_turn or turn
         view = TurnView(
-            item=item, turn=turn, response=completion.text, history=history, variant=ctx.variant
+            item=item, turn=judged, response=completion.text, history=history, variant=ctx.variant
         )
-        scores = score_turn(view, item.turns[turn - 1].scorers)
+        scores = score_turn(view, item.turns[judged - 1].scorers)
     return TurnRecord.model_validate(
         {
             "item_id": item.id,
@@ -104,7 +109,7 @@ class ScriptedProtocol:
                 return
             merged = (*system, Message(role="user", content=merge_turns(item)))
             outcome = await ctx.complete(merged, self._seed(item, ctx, last), ctx.sample)
-            yield _record(item, last, ctx, merged, merged, outcome)
+            yield build_record(item, last, ctx, merged, merged, outcome)
             return
         history: tuple[Message, ...] = system
         for index, turn in enumerate(item.turns, start=1):
@@ -116,7 +121,7 @@ class ScriptedProtocol:
             else:
                 new = (*system, user) if index == 1 else (user,)
                 outcome = await ctx.complete(request, self._seed(item, ctx, index), ctx.sample)
-                record = _record(item, index, ctx, new, request, outcome)
+                record = build_record(item, index, ctx, new, request, outcome)
                 yield record
                 if record.response is None:
                     return  # the rest of this conversation cannot be played without an answer

@@ -4,6 +4,8 @@ from turnscope.suites.loader import LoadedSuite, SuiteError, load_suite_file
 from turnscope.suites.registry import (
     DEFAULT_SUITE,
     SuiteInfo,
+    builtin_suite,
+    parse_seed,
     register_suite,
     resolve_suite,
     suites,
@@ -14,7 +16,9 @@ __all__ = [
     "LoadedSuite",
     "SuiteError",
     "SuiteInfo",
+    "builtin_suite",
     "load_suite_file",
+    "parse_seed",
     "register_suite",
     "resolve_suite",
     "suites",

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from turnscope.core import Item, Suite, error_text
+from turnscope.core import Item, Suite, Variant, error_text
 from turnscope.scorers import ScorerConfigError, check_scorer_spec
 
 
@@ -40,6 +40,10 @@ class LoadedSuite:
     suite: Suite
     skipped: list[str] = field(default_factory=list)
     """One message per item left out because it was invalid."""
+    variants: tuple[Variant, ...] | None = None
+    """The variants the suite is meant to be played with when the user names none."""
+    max_tokens: int | None = None
+    """The answer budget the suite is meant to be played with when the user gives none."""
 
 
 def _field_path(loc: Sequence[int | str]) -> str:

@@ -16,7 +16,7 @@ from turnscope.suites.loader import (
     read_raw_items,
 )
 
-DEFAULT_SUITE = "starter"
+DEFAULT_SUITE = "core"
 
 SuiteLoader = Callable[[str | None, bool], LoadedSuite]
 """Builds a suite from the text after "name:" (None if absent) and the --skip-invalid flag."""
@@ -64,6 +64,36 @@ def _starter(argument: str | None, skip_invalid: bool) -> LoadedSuite:
         raise SuiteError(f"starter:{argument}: the starter suite takes no argument")
     raws = read_raw_items(_packaged_file("starter.yaml"))
     return build_suite("starter", raws, skip_invalid=skip_invalid)
+
+
+def parse_seed(name: str, argument: str | None) -> int:
+    """The seed in `name:SEED` (0 when absent); SuiteError unless it is a whole number >= 0."""
+    if argument is None:
+        return 0
+    if not (argument.isascii() and argument.isdigit()):
+        raise SuiteError(f"{name}:{argument}: the seed must be a whole number >= 0 (e.g. {name}:7)")
+    return int(argument)
+
+
+def builtin_suite(name: str, seed: int) -> LoadedSuite:
+    """A generated built-in suite (core, full) for a seed, with the variants and answer budget
+    it is meant to be played with."""
+    from turnscope.suites.builtin import RECIPES, build
+
+    recipe = RECIPES[name]
+    return LoadedSuite(build(recipe, seed), variants=recipe.variants, max_tokens=recipe.max_tokens)
+
+
+def _register_builtin(name: str) -> None:
+    from turnscope.suites.builtin import RECIPES
+
+    @register_suite(name, summary=RECIPES[name].summary, usage=f"{name}[:SEED]")
+    def _load(argument: str | None, skip_invalid: bool) -> LoadedSuite:
+        return builtin_suite(name, parse_seed(name, argument))
+
+
+_register_builtin("core")
+_register_builtin("full")
 
 
 def _load_plugins() -> None:

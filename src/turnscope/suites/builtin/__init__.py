@@ -1,0 +1,51 @@
+"""The built-in generated suite: seeded generators, one per family, and the named suites.
+
+Importing this package registers the seven families: recollection, expansion, refinement,
+follow-up, global-instruction, pushback, feedback (docs/builtin-suite.md)."""
+
+from turnscope.suites.builtin import (  # noqa: F401  (each module registers its generator)
+    expansion,
+    feedback,
+    follow_up,
+    global_instruction,
+    pushback,
+    recollection,
+    refinement,
+)
+from turnscope.suites.builtin._base import (
+    Draft,
+    Generator,
+    Knobs,
+    families,
+    generate_item,
+    get_generator,
+    item_seed,
+    register_generator,
+)
+from turnscope.suites.builtin.suites import (
+    CORE,
+    FULL,
+    RECIPES,
+    Recipe,
+    build,
+    to_jsonl,
+    write_jsonl,
+)
+
+__all__ = [
+    "CORE",
+    "FULL",
+    "RECIPES",
+    "Draft",
+    "Generator",
+    "Knobs",
+    "Recipe",
+    "build",
+    "families",
+    "generate_item",
+    "get_generator",
+    "item_seed",
+    "register_generator",
+    "to_jsonl",
+    "write_jsonl",
+]
