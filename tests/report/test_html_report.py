@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from helpers.synthetic_runs import make_item, make_record, synthetic_suite_run, write_run
-from turnscope.core import Item
+from turnscope.core import Item, Score
 from turnscope.report import REPORT_FILE, write_run_report
 from turnscope.report.html import WORST_CONVERSATIONS
 from turnscope.store import RunStore
@@ -103,3 +103,14 @@ def test_an_empty_run_still_gets_a_report(tmp_path: Path) -> None:
     html = _build(write_run(tmp_path / "run", [make_item("a", "recollection", 1)], []))
     assert html.count("No data for this plot") == len(CHART_KEYS)
     assert "No conversations recorded." in html
+
+
+def test_a_score_without_value_or_error_reads_not_scored(tmp_path: Path) -> None:
+    # The instructions scorer gives such a score on a turn with no instruction in force.
+    items = [make_item("plain", "refinement", 1)]
+    unscored = Score(scorer="instructions", detail="no instruction in force at this turn")
+    records = [
+        make_record("plain", 1, 0.0).model_copy(update={"scores": (unscored,)}),
+    ]
+    html = _build(write_run(tmp_path / "run", items, records))
+    assert "instructions: not scored (no instruction in force at this turn)" in html
