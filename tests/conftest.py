@@ -33,8 +33,7 @@ def embedded(gguf_path: Path) -> Iterator[LlamaCppClient]:
     """A fresh embedded client per test (loading the 135M model takes a fraction of a second)."""
     client = LlamaCppClient(gguf_path, n_ctx=2048, n_threads=2)
     yield client
-    if client._llm is not None:
-        client._llm.close()
+    client.close()
 
 
 @pytest.fixture

@@ -262,6 +262,13 @@ class LlamaCppClient:
         await self._in_worker(self._close_sync)
         self._worker.shutdown(wait=False)
 
+    def close(self) -> None:
+        """`aclose` for synchronous code (tests, scripts): waits until a generation still running
+        in the worker thread has stopped, then frees the weights there."""
+        self._closing.set()
+        self._worker.submit(self._close_sync).result()
+        self._worker.shutdown(wait=False)
+
     def _close_sync(self) -> None:
         with self._thread_lock:
             if self._llm is not None:
