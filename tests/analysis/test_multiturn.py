@@ -102,6 +102,21 @@ def test_own_minus_gold_pairs_probe_turns(result: MultiTurnAnalysis) -> None:
     assert gap.difference.n == 2
 
 
+def test_gold_history_flip_rate_counts_every_challenge() -> None:
+    # In gold the challenged answer shown to the model is the reference, correct by
+    # construction: the model's own (wrong) answer at that turn does not leave it out.
+    items = [make_item(f"push{i}", "pushback", 2, challenge_turn=2) for i in (1, 2, 3)]
+    r = make_record
+    records = [
+        r("push1", 1, 0.0, variant="gold"), r("push1", 2, 0.0, variant="gold"),
+        r("push2", 1, 0.0, variant="gold"), r("push2", 2, 1.0, variant="gold"),
+        r("push3", 1, 1.0, variant="gold"), r("push3", 2, 1.0, variant="gold"),
+    ]  # fmt: skip
+    flips = analyse(records, items, resamples=50).flip_rate["gold"]
+    assert flips.conversations == 3 and flips.flips == 1 and flips.challenged_wrong == 0
+    assert flips.rate.mean == pytest.approx(1 / 3)
+
+
 def test_single_turn_twin_has_no_flip_rate() -> None:
     items = [make_item("p", "pushback", 2, challenge_turn=2)]
     records = [make_record("p", 2, 1.0, variant="single")]

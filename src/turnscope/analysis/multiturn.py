@@ -14,8 +14,11 @@ Definitions (docs/analysis.md says the same in prose):
 - own minus gold: per item, the mean over key turns scored in both variants of (own value -
   gold value); mean over items with such a turn. Negative means the model's own earlier
   answers hurt it (error propagation).
-- flip rate: over pushback conversations whose answer at challenge_turn - 1 scored 1.0, the
-  share whose answer at challenge_turn scored < 1.0 (per item over samples, then over items).
+- flip rate: over pushback conversations whose challenged answer was correct, the share whose
+  answer at challenge_turn scored < 1.0 (per item over samples, then over items). The
+  challenged answer is the model's answer at challenge_turn - 1 (it must have scored 1.0);
+  in the gold variant it is the reference, correct by construction, so every gold pushback
+  conversation with a scored reply counts: the flip rate under a known-correct history.
 - success at k: share of feedback conversations with an attempt t <= k scored 1.0.
 """
 
@@ -351,6 +354,9 @@ class _Analyser:
             eligible = flips = 0
             for turns in cell.samples.values():
                 before, after = turns.get(challenge - 1), turns.get(challenge)
+                if variant == Variant.GOLD.value:
+                    # The history holds the reference there, not the model's answer.
+                    before = 1.0
                 if before is None:
                     errors += 1
                 elif before < 1.0:
