@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from turnscope.analysis import Estimate
 
@@ -96,6 +97,8 @@ def line_chart(
         bounds = [_bounds(e) for _, e in pts]
         ax.plot(xs, [b[0] for b in bounds], marker="o", markersize=3, color=color, label=label)
         ax.fill_between(xs, [b[1] for b in bounds], [b[2] for b in bounds], color=color, alpha=0.18)
+    # Turns, distances and attempts are whole numbers: no 1.25 ticks.
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if unit_interval:
