@@ -107,10 +107,15 @@ def test_an_empty_run_still_gets_a_report(tmp_path: Path) -> None:
 
 def test_a_score_without_value_or_error_reads_not_scored(tmp_path: Path) -> None:
     # The instructions scorer gives such a score on a turn with no instruction in force.
-    items = [make_item("plain", "refinement", 1)]
+    items = [make_item("plain", "refinement", 2), make_item("design", "follow-up", 1)]
     unscored = Score(scorer="instructions", detail="no instruction in force at this turn")
     records = [
         make_record("plain", 1, 0.0).model_copy(update={"scores": (unscored,)}),
+        make_record("plain", 2, 0.0),
+        # No score and no error anywhere: nothing to show among the worst conversations.
+        make_record("design", 1, None),
     ]
     html = _build(write_run(tmp_path / "run", items, records))
-    assert "instructions: not scored (no instruction in force at this turn)" in html
+    worst = html.split("<h2>Worst conversations</h2>", 1)[1]
+    assert "instructions: not scored (no instruction in force at this turn)" in worst
+    assert "<strong>plain</strong>" in worst and "<strong>design</strong>" not in worst

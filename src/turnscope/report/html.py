@@ -130,7 +130,9 @@ def worst_conversations(
     transcripts: Transcripts,
     limit: int = WORST_CONVERSATIONS,
 ) -> list[Conversation]:
-    """The `limit` conversations with the lowest mean turn score (unscored ones first).
+    """The `limit` conversations with the lowest mean turn score, those left unscored by an
+    error first. A conversation unscored by design (no score and no error, e.g. a follow-up's
+    single-turn twin) has nothing to show and is left out.
 
     Ranking reads only scores; transcripts are fetched for the conversations shown."""
     grouped: dict[tuple[str, Variant, int], list[ScoredTurn]] = defaultdict(list)
@@ -141,10 +143,15 @@ def worst_conversations(
         values = [s for r in turns if (s := r.score) is not None]
         return sum(values) / len(values) if values else None
 
-    ranked = sorted(
-        ((key, mean(turns), turns) for key, turns in grouped.items()),
-        key=lambda kv: (-1.0 if kv[1] is None else kv[1], kv[0]),
-    )[:limit]
+    def errors(turns: list[ScoredTurn]) -> int:
+        return sum(r.error is not None or any(s.error for s in r.scores) for r in turns)
+
+    candidates = [
+        (key, value, errors(turns))
+        for key, turns in grouped.items()
+        if (value := mean(turns)) is not None or errors(turns)
+    ]
+    ranked = sorted(candidates, key=lambda kv: (-1.0 if kv[1] is None else kv[1], kv[0]))
     return [
         Conversation(
             item_id=item_id,
@@ -152,10 +159,10 @@ def worst_conversations(
             variant=variant.value,
             sample=sample,
             mean=value,
-            errors=sum(r.error is not None or any(s.error for s in r.scores) for r in turns),
+            errors=error_count,
             turns=[_transcript_turn(r) for r in transcripts(item_id, variant, sample)],
         )
-        for (item_id, variant, sample), value, turns in ranked
+        for (item_id, variant, sample), value, error_count in ranked[:limit]
     ]
 
 
