@@ -906,6 +906,19 @@ def _judge_pairs(
             store.close()
 
 
+def _pairwise_settings(
+    judges: Sequence[str] | None,
+    concurrency: int,
+    max_tokens: int,
+    attempts: int,
+    api_key_env: str | None,
+) -> JudgeSettings:
+    """The judges of `pairwise` and `leaderboard` (one verdict per judge: no jury method)."""
+    if not judges:
+        fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
+    return _judge_settings(judges, concurrency, Jury.MEAN, max_tokens, attempts, api_key_env, 4096)
+
+
 def _render_pairs(results: Sequence[PairwiseResult]) -> None:
     table = Table(
         title="pairwise comparisons (both orders per judge and turn)", title_justify="left"
@@ -962,16 +975,8 @@ def pairwise(
     ] = None,
 ) -> None:
     """Judge two runs' answers turn by turn, each pair in both orders (position swap)."""
-    if not judge:
-        fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
-    settings = _judge_settings(
-        judge,
-        judge_concurrency,
-        Jury.MEAN,
-        judge_max_tokens,
-        judge_attempts,
-        judge_api_key_env,
-        4096,
+    settings = _pairwise_settings(
+        judge, judge_concurrency, judge_max_tokens, judge_attempts, judge_api_key_env
     )
 
     async def compare(
@@ -1014,19 +1019,11 @@ def leaderboard_command(
     ] = None,
 ) -> None:
     """Rate runs by Bradley–Terry over pairwise judgments of every pair (95 % intervals)."""
-    if not judge:
-        fail("give a judge model: --judge SPEC (e.g. --judge llamacpp)")
+    settings = _pairwise_settings(
+        judge, judge_concurrency, judge_max_tokens, judge_attempts, judge_api_key_env
+    )
     if len(run_dirs) < 2:
         fail("a leaderboard needs two or more runs")
-    settings = _judge_settings(
-        judge,
-        judge_concurrency,
-        Jury.MEAN,
-        judge_max_tokens,
-        judge_attempts,
-        judge_api_key_env,
-        4096,
-    )
 
     async def compare(
         stores: list[RunStore],
