@@ -38,7 +38,13 @@ from turnscope.analysis.stats import (
     bootstrap_mean,
     paired_p_value,
 )
-from turnscope.analysis.summary import Cell, RunSummary, summarise
+from turnscope.analysis.summary import (
+    Cell,
+    RunSummary,
+    error_message_counts,
+    short_message,
+    summarise,
+)
 
 __all__ = [
     "PAIRED_TEST",
@@ -69,10 +75,12 @@ __all__ = [
     "bootstrap_mean",
     "bradley_terry",
     "compare_runs",
+    "error_message_counts",
     "instruction_report",
     "item_families",
     "item_scores",
     "judge_report",
     "paired_p_value",
+    "short_message",
     "summarise",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
+from turnscope.analysis.summary import short_message
 from turnscope.engine.judging import Judgment, verdict_label
 from turnscope.scorers.judges import Agreement, Verdict, agreement
 from turnscope.store import PairRecord, StoredJudgment
@@ -103,7 +104,7 @@ def judge_report(
         per_judge[judgment.judge].append(judgment)
         by_answer[key][judgment.judge] = judgment
         if judgment.verdict is None and judgment.error:
-            errors[judgment.error.splitlines()[0][:120]] += 1
+            errors[short_message(judgment.error)] += 1
     stats = [
         JudgeStats(
             judge=judge,

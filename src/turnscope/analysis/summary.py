@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict
 
+from turnscope.analysis.rows import ScoredTurn
 from turnscope.core import TurnRecord
 
 
@@ -64,30 +65,39 @@ def _total(values: Iterable[int | None]) -> int | None:
     return sum(known) if known else None
 
 
+def short_message(text: str, limit: int = 120) -> str:
+    """An error message as summaries list it: its first line, cut at `limit` characters."""
+    return text.splitlines()[0][:limit] if text else text
+
+
+def error_message_counts(rows: Iterable[ScoredTurn]) -> Counter[str]:
+    """Distinct turn and scorer error messages (shortened) and how often each occurred."""
+    counts: Counter[str] = Counter()
+    for row in rows:
+        if row.error:
+            counts[short_message(row.error)] += 1
+        for score in row.scores:
+            if score.error:
+                counts[f"scorer {score.scorer}: {short_message(score.error, 100)}"] += 1
+    return counts
+
+
 def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> RunSummary:
     """Summarise records; `categories` maps item id to its category."""
     rows = list(records)
     by_variant: dict[str, list[TurnRecord]] = defaultdict(list)
     by_turn: dict[str, dict[int, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
     by_category: dict[str, dict[str, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
-    errors: dict[str, int] = defaultdict(int)
-    scorer_errors = 0
     for record in rows:
         variant = record.variant.value
         by_variant[variant].append(record)
         by_turn[variant][record.turn].append(record)
         by_category[variant][categories.get(record.item_id, "?")].append(record)
-        if record.error:
-            errors[record.error.splitlines()[0][:120]] += 1
-        for score in record.scores:
-            if score.error:
-                scorer_errors += 1
-                errors[f"scorer {score.scorer}: {score.error.splitlines()[0][:100]}"] += 1
     return RunSummary(
         turns=len(rows),
         answered=sum(r.response is not None for r in rows),
         turn_errors=sum(r.error is not None for r in rows),
-        scorer_errors=scorer_errors,
+        scorer_errors=sum(s.error is not None for r in rows for s in r.scores),
         cached=sum(r.cached for r in rows),
         overall=_cell(rows),
         by_variant={v: _cell(rs) for v, rs in by_variant.items()},
@@ -95,7 +105,7 @@ def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> R
         by_category={
             v: {c: _cell(rs) for c, rs in sorted(cs.items())} for v, cs in by_category.items()
         },
-        error_messages=dict(sorted(errors.items(), key=lambda kv: -kv[1])),
+        error_messages=dict(error_message_counts(rows).most_common()),
         prompt_tokens=_total(r.prompt_tokens for r in rows),
         completion_tokens=_total(r.completion_tokens for r in rows),
     )

@@ -7,7 +7,7 @@ autoescaping.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ from turnscope.analysis import (
     JudgeReport,
     MultiTurnAnalysis,
     analyse,
+    error_message_counts,
     instruction_report,
     item_families,
     judge_report,
@@ -164,18 +165,6 @@ def worst_conversations(
         )
         for (item_id, variant, sample), value, error_count in ranked[:limit]
     ]
-
-
-def error_messages(rows: Sequence[ScoredTurn], limit: int = 10) -> list[tuple[str, int]]:
-    """The most frequent turn and scorer error messages (first line, shortened)."""
-    counts: Counter[str] = Counter()
-    for row in rows:
-        if row.error:
-            counts[row.error.splitlines()[0][:120]] += 1
-        for score in row.scores:
-            if score.error:
-                counts[f"scorer {score.scorer}: {score.error.splitlines()[0][:100]}"] += 1
-    return counts.most_common(limit)
 
 
 def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
@@ -356,7 +345,7 @@ def render_run_report(
         family_names=family_names,
         worst=worst_conversations(rows, families, transcripts),
         worst_limit=WORST_CONVERSATIONS,
-        errors=error_messages(rows),
+        errors=error_message_counts(rows).most_common(10),
         judges=judges,
     )
 
