@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers.cli import assert_clean_failure, run_cli
 from turnscope.cli import app
 
 
@@ -16,19 +17,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stderr
-
-
-def assert_clean_failure(code: int, stderr: str, fragment: str) -> None:
-    assert code == 2, stderr
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert lines and lines[0].startswith("error: "), stderr
-    assert fragment in " ".join(lines)
 
 
 @pytest.fixture
@@ -41,7 +29,7 @@ def no_runs_created(runs: Path) -> bool:
 
 
 def test_missing_suite_file(runs: Path, tmp_path: Path) -> None:
-    code, err = run_cli("run", "-s", str(tmp_path / "nope.jsonl"), "--runs-dir", str(runs))
+    code, _, err = run_cli("run", "-s", str(tmp_path / "nope.jsonl"), "--runs-dir", str(runs))
     assert_clean_failure(code, err, "nope.jsonl: no such file")
     assert no_runs_created(runs)
 
@@ -49,7 +37,7 @@ def test_missing_suite_file(runs: Path, tmp_path: Path) -> None:
 def test_malformed_jsonl_line(runs: Path, tmp_path: Path) -> None:
     suite = tmp_path / "s.jsonl"
     suite.write_text('{"id": "a", "turns": [{"user": "hi"}]}\n{"id": \n', encoding="utf-8")
-    code, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs))
+    code, _, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs))
     assert_clean_failure(code, err, "s.jsonl:2: invalid JSON")
     assert no_runs_created(runs)
 
@@ -57,7 +45,7 @@ def test_malformed_jsonl_line(runs: Path, tmp_path: Path) -> None:
 def test_wrong_field_type(runs: Path, tmp_path: Path) -> None:
     suite = tmp_path / "s.jsonl"
     suite.write_text(json.dumps({"id": "a", "turns": "hello"}) + "\n", encoding="utf-8")
-    code, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs))
+    code, _, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs))
     assert_clean_failure(code, err, "s.jsonl:1: item 'a', field 'turns'")
 
 
@@ -68,31 +56,30 @@ def test_skip_invalid_reports_the_count(runs: Path, tmp_path: Path) -> None:
         "turns": [{"user": "Say hi.", "reference": "hi", "scorers": [{"type": "contains"}]}],
     }
     suite.write_text(json.dumps(good) + "\n" + json.dumps({"id": "b"}) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(
-        app,
-        ["run", "-s", str(suite), "--runs-dir", str(runs), "--skip-invalid", "--max-tokens", "4"],
+    code, out, err = run_cli(
+        "run", "-s", str(suite), "--runs-dir", str(runs), "--skip-invalid", "--max-tokens", "4"
     )
-    assert result.exit_code == 0, result.output
-    assert "skipped:" in result.stderr and "field 'turns'" in result.stderr
-    assert "1 invalid items were skipped" in result.stdout
+    assert code == 0, err
+    assert "skipped:" in err and "field 'turns'" in err
+    assert "1 invalid items were skipped" in out
 
 
 def test_unknown_model_spec(runs: Path) -> None:
-    code, err = run_cli("run", "-m", "gpt5-turbo-ultra", "--runs-dir", str(runs))
+    code, _, err = run_cli("run", "-m", "gpt5-turbo-ultra", "--runs-dir", str(runs))
     assert_clean_failure(code, err, "unknown model spec 'gpt5-turbo-ultra'")
     assert no_runs_created(runs)
 
 
 def test_unreachable_server(runs: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    code, err = run_cli("run", "-m", f"openai:m@{url}", "--runs-dir", str(runs))
+    code, _, err = run_cli("run", "-m", f"openai:m@{url}", "--runs-dir", str(runs))
     assert_clean_failure(code, err, "cannot reach the model server")
     assert no_runs_created(runs)
 
 
 def test_missing_api_key_variable(runs: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MY_KEY", raising=False)
-    code, err = run_cli(
+    code, _, err = run_cli(
         "run",
         "-m",
         "openai:m@http://127.0.0.1:9/v1",
@@ -102,27 +89,27 @@ def test_missing_api_key_variable(runs: Path, monkeypatch: pytest.MonkeyPatch) -
         str(runs),
     )
     assert_clean_failure(code, err, "MY_KEY")
-    code, err = run_cli("run", "-m", "openai:gpt-4o-mini", "--runs-dir", str(runs))
+    code, _, err = run_cli("run", "-m", "openai:gpt-4o-mini", "--runs-dir", str(runs))
     assert_clean_failure(code, err, "no API key: set OPENAI_API_KEY")
     assert no_runs_created(runs)
 
 
 def test_resume_on_something_that_is_not_a_run(tmp_path: Path) -> None:
-    code, err = run_cli("run", "--resume", str(tmp_path))
+    code, _, err = run_cli("run", "--resume", str(tmp_path))
     assert_clean_failure(code, err, "not a turnscope run directory")
-    code, err = run_cli("run", "--resume", str(tmp_path / "absent"))
+    code, _, err = run_cli("run", "--resume", str(tmp_path / "absent"))
     assert_clean_failure(code, err, "no such run directory")
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "run.sqlite").write_bytes(b"this is not sqlite" * 64)
-    code, err = run_cli("run", "--resume", str(corrupt))
+    code, _, err = run_cli("run", "--resume", str(corrupt))
     assert_clean_failure(code, err, "cannot read the run store")
 
 
 def test_show_export_on_bad_targets(tmp_path: Path) -> None:
-    code, err = run_cli("show", str(tmp_path))
+    code, _, err = run_cli("show", str(tmp_path))
     assert_clean_failure(code, err, "not a turnscope run directory")
-    code, err = run_cli("export", str(tmp_path), "--format", "xml")
+    code, _, err = run_cli("export", str(tmp_path), "--format", "xml")
     assert_clean_failure(code, err, "unknown format 'xml'")
 
 

@@ -12,21 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers.cli import assert_clean_failure, run_cli
 from turnscope.cli import app
 from turnscope.suites import load_suite_file
 from turnscope.suites.builtin import CORE, FULL, build, to_jsonl
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_clean_failure(code: int, stderr: str, fragment: str) -> None:
-    assert code == 2, stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
-    assert fragment in lines[0]
 
 
 def test_generate_writes_the_suite_the_loader_reads(tmp_path: Path) -> None:
@@ -85,15 +74,15 @@ def test_same_seed_same_bytes_across_processes(tmp_path: Path) -> None:
 def test_generate_bad_inputs(tmp_path: Path, args: tuple[str, ...], fragment: str) -> None:
     out = tmp_path / "out.jsonl"
     code, _, err = run_cli(*args, "-o", str(out))
-    assert_clean_failure(code, err, fragment)
+    assert_clean_failure(code, err, fragment, single_line=True)
     assert not out.exists()
 
 
 def test_generate_unwritable_path(tmp_path: Path) -> None:
     code, _, err = run_cli("generate", "core", "-o", str(tmp_path / "no" / "such" / "dir.jsonl"))
-    assert_clean_failure(code, err, "cannot write")
+    assert_clean_failure(code, err, "cannot write", single_line=True)
     code, _, err = run_cli("generate", "core", "-o", str(tmp_path))
-    assert_clean_failure(code, err, "cannot write")
+    assert_clean_failure(code, err, "cannot write", single_line=True)
 
 
 def test_generate_rejects_a_negative_seed(tmp_path: Path) -> None:
@@ -112,11 +101,11 @@ def test_suites_lists_core_as_default_and_full() -> None:
 def test_run_with_a_bad_builtin_seed_or_unknown_protocol(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     code, _, err = run_cli("run", "-s", "core:seven", "--runs-dir", str(runs))
-    assert_clean_failure(code, err, "core:seven: the seed must be a whole number")
+    assert_clean_failure(code, err, "core:seven: the seed must be a whole number", single_line=True)
     suite = tmp_path / "s.jsonl"
     item = {"id": "a", "protocol": "telepathy", "turns": [{"user": "hi"}]}
     suite.write_text(json.dumps(item) + "\n", encoding="utf-8")
     code, _, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs))
-    assert_clean_failure(code, err, "item 'a': unknown protocol 'telepathy'")
+    assert_clean_failure(code, err, "item 'a': unknown protocol 'telepathy'", single_line=True)
     assert "feedback" in err and "scripted" in err
     assert not runs.exists() or not any(runs.iterdir())

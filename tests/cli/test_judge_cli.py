@@ -7,21 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers.cli import assert_clean_failure, run_cli
 from helpers.suites import write_suite
 from turnscope.cli import app
-
-
-def run_cli(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stderr
-
-
-def assert_clean_failure(code: int, stderr: str, fragment: str) -> None:
-    assert code == 2, stderr
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert lines and lines[0].startswith("error: "), stderr
-    assert fragment in " ".join(lines)
 
 
 @pytest.fixture
@@ -38,14 +26,14 @@ def judged_suite(tmp_path: Path) -> Path:
 
 
 def test_a_judged_suite_without_a_judge_is_refused(judged_suite: Path, runs: Path) -> None:
-    code, err = run_cli("run", "-s", str(judged_suite), "--runs-dir", str(runs))
+    code, _, err = run_cli("run", "-s", str(judged_suite), "--runs-dir", str(runs))
     assert_clean_failure(code, err, "1 turns of suite")
     assert "--judge" in err
     assert not runs.exists()
 
 
 def test_a_bad_judge_spec_is_refused_before_any_run(judged_suite: Path, runs: Path) -> None:
-    code, err = run_cli(
+    code, _, err = run_cli(
         "run", "-s", str(judged_suite), "--runs-dir", str(runs), "--judge", "nope:model"
     )
     assert_clean_failure(code, err, "unknown model spec 'nope:model'")
@@ -57,7 +45,7 @@ def test_bad_judge_params_name_the_file_and_field(tmp_path: Path, runs: Path) ->
         tmp_path / "bad.yaml",
         [{"id": "j", "turns": [{"user": "Hi.", "scorers": [{"type": "judge", "bogus": 1}]}]}],
     )
-    code, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs), "--judge", "llamacpp")
+    code, _, err = run_cli("run", "-s", str(suite), "--runs-dir", str(runs), "--judge", "llamacpp")
     assert_clean_failure(code, err, "scorer 'judge', field 'bogus'")
     assert "bad.yaml" in err
 
@@ -65,11 +53,11 @@ def test_bad_judge_params_name_the_file_and_field(tmp_path: Path, runs: Path) ->
 def test_pairwise_and_leaderboard_bad_inputs(tmp_path: Path) -> None:
     not_a_run = tmp_path / "nothing"
     not_a_run.mkdir()
-    code, err = run_cli("pairwise", str(not_a_run), str(not_a_run))
+    code, _, err = run_cli("pairwise", str(not_a_run), str(not_a_run))
     assert_clean_failure(code, err, "--judge SPEC")
-    code, err = run_cli("pairwise", str(not_a_run), str(tmp_path), "--judge", "llamacpp")
+    code, _, err = run_cli("pairwise", str(not_a_run), str(tmp_path), "--judge", "llamacpp")
     assert_clean_failure(code, err, "not a turnscope run directory")
-    code, err = run_cli("leaderboard", str(not_a_run), "--judge", "llamacpp")
+    code, _, err = run_cli("leaderboard", str(not_a_run), "--judge", "llamacpp")
     assert_clean_failure(code, err, "two or more runs")
 
 

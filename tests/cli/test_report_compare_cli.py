@@ -8,23 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from helpers.cli import assert_clean_failure, run_cli
 from helpers.synthetic_runs import make_item, make_record, synthetic_suite_run, write_run
-from turnscope.cli import app
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def assert_clean_failure(code: int, stderr: str, fragment: str) -> None:
-    assert code == 2, stderr
-    assert "Traceback" not in stderr
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert lines and lines[0].startswith("error: "), stderr
-    assert fragment in " ".join(lines)
 
 
 @pytest.fixture
