@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -10,9 +11,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -32,20 +34,21 @@ from turnscope.analysis.compare import NoCommonItems, compare_runs
 from turnscope.analysis.multiturn import analyse
 from turnscope.analysis.ratings import RatingError
 from turnscope.core import (
+    TARGET_ROLE,
     GenerationParams,
     Item,
     JudgeSettings,
     JuryMethod,
+    RoleSettings,
     RunConfig,
     TurnRecord,
-    Variant,
     content_text,
+    error_text,
 )
 from turnscope.engine import Judge, ResponseCache, RetryPolicy, RunPlan
-from turnscope.engine.judging import verdict_label
 from turnscope.models import ModelClient, ModelConfigError, backends
 from turnscope.pairwise import PairwiseResult, compare_all, judge_runs, rate, run_name
-from turnscope.protocols import check_protocols
+from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
     render_instruction_report,
     render_judge_report,
@@ -56,6 +59,7 @@ from turnscope.report.html import render_comparison_report, write_run_report
 from turnscope.report.terminal import render_comparison, render_multiturn
 from turnscope.run import (
     DEFAULT_RUNS_ROOT,
+    check_roles,
     client_for,
     create_run,
     default_cache_path,
@@ -63,6 +67,7 @@ from turnscope.run import (
     judge_clients_for,
     judged_turns,
     make_judges,
+    role_clients_for,
 )
 from turnscope.store import (
     EXPORT_FORMATS,
@@ -95,6 +100,7 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
 T = TypeVar("T")
 DEFAULT_MAX_TOKENS = 192
+DEFAULT_ROLE_N_CTX = 4096
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -168,9 +174,11 @@ def _play(
     client: ModelClient,
     make_store: Callable[[], RunStore],
     judge_clients: Sequence[ModelClient] = (),
+    role_clients: dict[str, ModelClient] | None = None,
 ) -> RunStore:
-    """Check the model and the judges, then open the store (so a bad model leaves no run
-    behind) and play, judging alongside."""
+    """Check the model, the serving roles and the judges, then open the store (so a bad model
+    leaves no run behind) and play, judging alongside."""
+    roles = role_clients or {}
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -187,8 +195,8 @@ def _play(
     async def go() -> None:
         try:
             await client.preflight()
-            for judge in judge_clients:
-                await judge.preflight()
+            for served in (*roles.values(), *judge_clients):
+                await served.preflight()
             opened.append(make_store())
             # The bar starts only once the model answered the preflight: a bad spec or an
             # unreachable server leaves a single error line, not a dead progress bar.
@@ -196,6 +204,7 @@ def _play(
             outcome = await execute_run(
                 opened[0],
                 client,
+                role_clients=roles,
                 judge_clients=judge_clients,
                 on_plan=display.on_plan,
                 on_record=display.on_record,
@@ -207,8 +216,8 @@ def _play(
             if progress.live.is_started:
                 progress.stop()
             await client.aclose()
-            for judge in judge_clients:
-                await judge.aclose()
+            for served in (*roles.values(), *judge_clients):
+                await served.aclose()
 
     try:
         asyncio.run(go())
@@ -243,21 +252,98 @@ def _print_summary(store: RunStore) -> None:
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
-    no_reference = store.meta("skipped_without_reference") or 0
-    if no_reference:
-        console.print(
-            f"[yellow]{no_reference} items were left out of the gold variant: a turn has no "
-            "reference answer[/yellow]"
-        )
-    not_applicable = store.meta("skipped_feedback") or 0
-    if not_applicable:
-        console.print(
-            f"[yellow]{not_applicable} feedback conversations were left out of the gold and "
-            "single variants: the feedback protocol plays own history only[/yellow]"
-        )
+    left_out = store.meta("skipped") or {}
+    for reason, count in left_out.items() if isinstance(left_out, dict) else ():
+        noun = "item" if count == 1 else "items"
+        console.print(f"[yellow]left out: {count} {noun} under {escape(str(reason))}[/yellow]")
     render_multiturn(analyse(records, items), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
+
+
+# --- model roles and backend options -----------------------------------------------------------
+
+ROLE_NAMES = (TARGET_ROLE, "user", "feedback", "judge")
+ROLE_PARAM_KEYS = (
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "concurrency",
+    "seed",
+    "api_key_env",
+)
+
+
+def _option_value(text: str) -> Any:
+    """A command-line value as JSON where it reads as JSON (2048, 0.5, true, ["a"]), else the
+    text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _assignment(text: str, option: str, form: str) -> tuple[str, str, Any]:
+    """Split "[ROLE.]KEY=VALUE" into (role, key, value); the role defaults to the target."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        fail(f"{option} {text!r}: expected {form}")
+    role_name, dot, key = name.strip().rpartition(".")
+    return (role_name if dot else TARGET_ROLE), key, _option_value(value)
+
+
+def _role_options(assignments: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """-M values grouped by role."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for text in assignments:
+        role_name, key, value = _assignment(text, "-M", "[ROLE.]KEY=VALUE")
+        if role_name not in ROLE_NAMES:
+            fail(f"-M {text!r}: unknown role {role_name!r} (roles: {', '.join(ROLE_NAMES)})")
+        grouped.setdefault(role_name, {})[key] = value
+    return grouped
+
+
+def _roles(
+    specs: Sequence[str], params: Sequence[str], options: dict[str, dict[str, Any]]
+) -> dict[str, RoleSettings]:
+    """The serving roles named by --role NAME=SPEC, with their --role-param settings and -M
+    backend options."""
+    models: dict[str, str] = {}
+    for text in specs:
+        name, equals, spec = text.partition("=")
+        if not equals or not name.strip() or not spec.strip():
+            fail(f"--role {text!r}: expected NAME=SPEC, e.g. --role user=llamacpp")
+        if name.strip() in (TARGET_ROLE, "judge"):
+            fail(f"--role {text!r}: the {name.strip()} role has its own option (-m, --judge)")
+        models[name.strip()] = spec.strip()
+    settings: dict[str, dict[str, Any]] = {name: {} for name in models}
+    for text in params:
+        name, key, value = _assignment(text, "--role-param", "NAME.KEY=VALUE")
+        if name not in models:
+            fail(f"--role-param {text!r}: no --role {name}=SPEC was given")
+        if key not in ROLE_PARAM_KEYS:
+            fail(f"--role-param {text!r}: unknown setting {key!r} ({', '.join(ROLE_PARAM_KEYS)})")
+        settings[name][key] = value
+    roles = {}
+    for name, spec in models.items():
+        given = settings[name]
+        generation = {k: v for k, v in given.items() if k in GenerationParams.model_fields}
+        rest = {k: v for k, v in given.items() if k not in generation}
+        backend = {"n_ctx": DEFAULT_ROLE_N_CTX} if spec.startswith("llamacpp") else {}
+        backend.update(options.get(name, {}))
+        try:
+            roles[name] = RoleSettings.model_validate(
+                {"model": spec, "params": generation, "options": backend, **rest}
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            fail(f"--role-param {name}: {where}: {error_text(first)}")
+    for name in options:
+        if name not in (TARGET_ROLE, "judge", *models):
+            fail(f"-M {name}.…: no --role {name}=SPEC was given")
+    return roles
 
 
 # --- the judge role: options shared by run, pairwise and leaderboard ---------------------------
@@ -358,13 +444,17 @@ def run(
         ),
     ] = "llamacpp",
     variant: Annotated[
-        list[Variant] | None,
+        list[str] | None,
         typer.Option(
             "--variant",
+            "--condition",
             "-v",
-            help="own (own history), gold (reference history), single "
-            "(single-turn twin). Repeat to play several. Default: the suite's own "
-            "(core and full: all three), else own.",
+            metavar="CONDITION",
+            help="Condition to play every item under (repeat for several). Scripted: own "
+            "(own history), gold (reference history), single (single-turn twin), user-only "
+            "(earlier answers dropped), restated (instructions restated each turn); other "
+            "protocols add theirs. Default: the suite's own (core and full: own, gold, "
+            "single), else own.",
         ),
     ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Times each conversation is played.")] = 1,
@@ -420,6 +510,34 @@ def run(
         ),
     ] = None,
     n_ctx: Annotated[int, typer.Option(min=256, help="Context size of the embedded model.")] = 4096,
+    model_option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model-option",
+            "-M",
+            metavar="[ROLE.]KEY=VALUE",
+            help="Backend option of the model under test (or of ROLE: user, feedback, judge), "
+            "e.g. -M n_threads=2, -M user.n_ctx=2048, -M max_concurrency=1. Repeatable.",
+        ),
+    ] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role",
+            metavar="NAME=SPEC",
+            help="A model for a serving role a protocol needs, e.g. --role user=llamacpp "
+            "(the simulated user of `protocol: simulated` items with an llm-user). Repeatable.",
+        ),
+    ] = None,
+    role_param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--role-param",
+            metavar="NAME.KEY=VALUE",
+            help="Generation setting of a serving role: max_tokens, temperature, top_p, "
+            "concurrency, seed, api_key_env, e.g. --role-param user.max_tokens=96.",
+        ),
+    ] = None,
     skip_invalid: Annotated[
         bool, typer.Option(help="Skip invalid items instead of stopping; the count is reported.")
     ] = False,
@@ -438,11 +556,12 @@ def run(
             config = store.config()
             try:
                 client = client_for(config)
+                role_clients = role_clients_for(config)
                 judge_clients = judge_clients_for(config.judging, config.timeout_s)
             except ModelConfigError as exc:
                 fail(str(exc))
             err_console.print(f"resuming {store.run_dir}: {store.answered_count()} turns done")
-            _play(client, lambda: store, judge_clients)
+            _play(client, lambda: store, judge_clients, role_clients)
             _print_summary(store)
         return
 
@@ -468,7 +587,13 @@ def run(
             "[yellow]no turn of this suite is scored by `type: judge`: --judge is ignored "
             "(to compare runs: `turnscope pairwise`)[/yellow]"
         )
+    conditions = tuple(dict.fromkeys(variant or loaded.conditions or ["own"]))
+    try:
+        check_conditions(conditions, items)
+    except ValueError as exc:
+        fail(str(exc))
     root = runs_root(runs_dir)
+    options = _role_options(model_option or [])
     judging = _judge_settings(
         (judge or []) if needs_judge else [],
         judge_concurrency,
@@ -478,11 +603,14 @@ def run(
         judge_api_key_env,
         n_ctx,
     )
+    if options.get("judge"):
+        judging = judging.model_copy(update={"options": {**judging.options, **options["judge"]}})
+    target_options = {"n_ctx": n_ctx} if model.startswith("llamacpp") else {}
     config = RunConfig(
         model=model,
         api_key_env=api_key_env,
         suite=suite,
-        variants=tuple(dict.fromkeys(variant or loaded.variants or [Variant.OWN])),
+        conditions=conditions,
         samples=samples,
         params=GenerationParams(
             max_tokens=max_tokens or loaded.max_tokens or DEFAULT_MAX_TOKENS,
@@ -494,14 +622,17 @@ def run(
         timeout_s=timeout,
         use_cache=not no_cache,
         cache_path=None if no_cache else str(default_cache_path(root)),
-        model_options={"n_ctx": n_ctx} if model.startswith("llamacpp") else {},
+        model_options={**target_options, **options.get(TARGET_ROLE, {})},
         created_at=datetime.now(UTC),
         judging=judging,
+        roles=_roles(role or [], role_param or [], options),
     )
     try:
+        check_roles(items, config)
         client = client_for(config)
+        role_clients = role_clients_for(config)
         judge_clients = judge_clients_for(judging, timeout)
-    except ModelConfigError as exc:
+    except (ModelConfigError, ValueError) as exc:
         fail(str(exc))
 
     def make_store() -> RunStore:
@@ -510,7 +641,7 @@ def run(
             store.set_meta("skipped_invalid", len(loaded.skipped))
         return store
 
-    store = _play(client, make_store, judge_clients)
+    store = _play(client, make_store, judge_clients, role_clients)
     try:
         _print_summary(store)
     finally:
@@ -566,9 +697,9 @@ def runs(
     console.print(table)
 
 
-def _turns_at_most(item: Item) -> int:
-    """Turns a conversation of the item can record (a feedback item: its attempt budget)."""
-    return item.feedback.budget if item.feedback is not None else len(item.turns)
+def _turns_at_most(item: Item, condition: str) -> int:
+    """Target turns a conversation of the item can record, as its protocol says."""
+    return get_protocol(item.protocol).max_turns(item, condition)
 
 
 def _score_text(record: TurnRecord) -> str:
@@ -591,7 +722,7 @@ def _print_judgment(stored: StoredJudgment) -> None:
     parsed = (
         f"[red]judge error: {escape(j.error or 'no verdict')}[/red]"
         if j.verdict is None
-        else f"parsed: {escape(verdict_label(j.verdict))}"
+        else f"parsed: {escape(j.verdict.label)}"
     )
     console.print(f"[bold magenta]judge {escape(j.judge)}[/bold magenta] ({j.kind}): {parsed}")
     for number, attempt in enumerate(j.attempts, start=1):
@@ -620,22 +751,22 @@ def show(
         items = {it.id: it for it in store.items()}
         if item is None:
             table = Table(title=f"{run_dir}: items", title_justify="left")
-            for column in ("item", "category", "variant", "sample", "turns", "mean", "errors"):
+            for column in ("item", "category", "condition", "sample", "turns", "mean", "errors"):
                 table.add_column(column)
             grouped: dict[tuple[str, str, int], list[TurnRecord]] = {}
             for record in store.records():
-                key = (record.item_id, record.variant.value, record.sample)
+                key = (record.item_id, record.condition, record.sample)
                 grouped.setdefault(key, []).append(record)
-            for (item_id, var, sample), records in grouped.items():
+            for (item_id, condition, sample), records in grouped.items():
                 values = [r.score for r in records if r.score is not None]
                 mean = f"{sum(values) / len(values):.3f}" if values else "-"
                 errs = sum(r.error is not None for r in records)
                 table.add_row(
-                    item_id,
-                    items[item_id].category,
-                    var,
+                    escape(item_id),
+                    escape(items[item_id].category),
+                    escape(condition),
                     str(sample),
-                    f"{len(records)}/{_turns_at_most(items[item_id])}",
+                    f"{len(records)}/{_turns_at_most(items[item_id], condition)}",
                     mean,
                     str(errs),
                 )
@@ -644,16 +775,20 @@ def show(
             return
         if item not in items:
             fail(f"{run_dir}: no item {item!r} in this run")
-        records = list(store.records(item_id=item))
+        records = list(store.records(item_id=item, role=None))
         if not records:
-            console.print(f"item {item!r} has no recorded turns yet")
+            console.print(f"item {escape(repr(item))} has no recorded turns yet")
             return
-        judgments: dict[tuple[Variant, int, int], list[StoredJudgment]] = {}
+        judgments: dict[tuple[str, int, int], list[StoredJudgment]] = {}
         for stored in store.all_judgments(item_id=item):
-            judgments.setdefault((stored.variant, stored.sample, stored.turn), []).append(stored)
+            judgments.setdefault((stored.condition, stored.sample, stored.turn), []).append(stored)
         for record in records:
+            who = "" if record.role == TARGET_ROLE else f" | {record.role}"
             console.rule(
-                f"{item} | {record.variant.value} | sample {record.sample} | turn {record.turn}"
+                escape(
+                    f"{item} | {record.condition} | sample {record.sample} | turn {record.turn}"
+                    + who
+                )
             )
             for message in record.new_messages:
                 console.print(
@@ -668,7 +803,9 @@ def show(
                 + (", cached" if record.cached else "")
             )
             console.print(f"[dim]{meta}[/dim]")
-            for stored in judgments.get((record.variant, record.sample, record.turn), []):
+            if record.role != TARGET_ROLE:
+                continue
+            for stored in judgments.get((record.condition, record.sample, record.turn), []):
                 _print_judgment(stored)
 
 
@@ -687,16 +824,17 @@ def export(
         typer.Option("--output", "-o", help="File to write (default: standard output)."),
     ] = None,
 ) -> None:
-    """Export one record per turn (item_id, turn, variant, sample, response, error, scores ...)."""
+    """Export one record per turn (item_id, turn, condition, role, sample, response, error,
+    scores ...)."""
     if fmt not in EXPORT_FORMATS:
         fail(f"unknown format {fmt!r}: use {' or '.join(EXPORT_FORMATS)}")
     with open_run(run_dir) as store:
         if output is None:
-            export_records(store.records(), fmt, sys.stdout)
+            export_records(store.records(role=None), fmt, sys.stdout)
             return
         try:
             with output.open("w", encoding="utf-8", newline="") as handle:
-                count = export_records(store.records(), fmt, handle)
+                count = export_records(store.records(role=None), fmt, handle)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror}")
         err_console.print(f"wrote {count} records to {output}")

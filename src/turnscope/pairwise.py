@@ -1,7 +1,7 @@
 """Pairwise judging between runs and Bradley–Terry leaderboards: the Python API behind
 `turnscope pairwise` and `turnscope leaderboard`.
 
-Two runs are compared on every turn both answered for the same item, variant and sample.
+Two runs are compared on every turn both answered for the same item, condition and sample.
 Each judge sees the two answers in both orders; a verdict that flips with the order is a tie
 and counts as position-inconsistent. Comparisons are stored in `pairwise.sqlite` under the
 runs directory and reused; the judge requests behind them are in the shared response cache,
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from turnscope.analysis.ratings import PairOutcome, Rating, bradley_terry
-from turnscope.core import Item, JudgeSettings, Message, TurnRecord, Variant
+from turnscope.core import Condition, Item, JudgeSettings, Message, TurnRecord
 from turnscope.engine import Judge, judge_pair
 from turnscope.engine.judging import judge_input, judge_specs
+from turnscope.protocols import get_protocol
 from turnscope.scorers.judges import JudgeParams, judge_kind
 from turnscope.store import PairRecord, PairwiseStore, RunStore
 
@@ -29,7 +30,7 @@ class PairTarget:
     """One turn both runs answered: what the judge compares."""
 
     item: Item
-    variant: Variant
+    condition: Condition
     sample: int
     turn: int
     answer_a: str
@@ -40,24 +41,6 @@ class PairTarget:
 def run_name(store: RunStore) -> str:
     """How a run is named in comparisons and ratings: its directory name."""
     return store.run_dir.name
-
-
-def shared_history(
-    item: Item, variant: Variant, records: Mapping[int, TurnRecord], turn: int
-) -> tuple[Message, ...]:
-    """The conversation before the compared answers, as both runs share it: the user turns,
-    with earlier assistant turns shown as the reference answer where the item has one. (In the
-    own-history variant each run's earlier answers differ; showing either would favour it.)"""
-    if variant is Variant.SINGLE:
-        return records[turn].new_messages
-    history: list[Message] = []
-    for earlier in range(1, turn):
-        history.extend(records[earlier].new_messages)
-        reference = item.turns[earlier - 1].reference
-        if reference is not None:
-            history.append(Message(role="assistant", content=reference))
-    history.extend(records[turn].new_messages)
-    return tuple(history)
 
 
 def pair_targets(store_a: RunStore, store_b: RunStore) -> tuple[list[PairTarget], int]:
@@ -72,8 +55,9 @@ def pair_targets(store_a: RunStore, store_b: RunStore) -> tuple[list[PairTarget]
             continue
         records_a = _by_conversation(store_a.records(item_id=item.id))
         records_b = _by_conversation(store_b.records(item_id=item.id))
-        for (variant, sample), turns_a in records_a.items():
-            turns_b = records_b.get((variant, sample), {})
+        protocol = get_protocol(item.protocol)
+        for (condition, sample), turns_a in records_a.items():
+            turns_b = records_b.get((condition, sample), {})
             for turn, record_a in sorted(turns_a.items()):
                 record_b = turns_b.get(turn)
                 if record_a.response is None or record_b is None or record_b.response is None:
@@ -81,12 +65,12 @@ def pair_targets(store_a: RunStore, store_b: RunStore) -> tuple[list[PairTarget]
                 targets.append(
                     PairTarget(
                         item,
-                        variant,
+                        condition,
                         sample,
                         turn,
                         record_a.response,
                         record_b.response,
-                        shared_history(item, variant, turns_a, turn),
+                        protocol.shared_history(item, condition, turns_a, turn),
                     )
                 )
     return targets, skipped
@@ -94,15 +78,21 @@ def pair_targets(store_a: RunStore, store_b: RunStore) -> tuple[list[PairTarget]
 
 def _by_conversation(
     records: Iterable[TurnRecord],
-) -> dict[tuple[Variant, int], dict[int, TurnRecord]]:
-    grouped: dict[tuple[Variant, int], dict[int, TurnRecord]] = {}
+) -> dict[tuple[Condition, int], dict[int, TurnRecord]]:
+    grouped: dict[tuple[Condition, int], dict[int, TurnRecord]] = {}
     for record in records:
-        grouped.setdefault((record.variant, record.sample), {})[record.turn] = record
+        grouped.setdefault((record.condition, record.sample), {})[record.turn] = record
     return grouped
 
 
+def scored_turn(target: PairTarget) -> int:
+    """The item turn whose judging criteria and reference apply to a compared turn."""
+    item = target.item
+    return get_protocol(item.protocol).scored_turn(item, target.condition, target.turn)
+
+
 def pair_params(item: Item, turn: int) -> JudgeParams:
-    """The judging criteria of a compared turn: its first `type: judge` spec's guidance and
+    """The judging criteria of item turn `turn`: its first deferred spec's guidance and
     reference setting, or the defaults when the turn has none."""
     specs = judge_specs(item, turn)
     return specs[0][1] if specs else JudgeParams()
@@ -149,17 +139,20 @@ async def judge_runs(
     result = PairwiseResult(run_name(first), run_name(second))
     targets, result.skipped_items = pair_targets(first, second)
     stored = {
-        (r.item_id, r.variant, r.sample, r.turn, r.judge): r
+        (r.item_id, r.condition, r.sample, r.turn, r.judge): r
         for r in pairs.records(result.run_a, result.run_b)
     }
 
     async def compare(target: PairTarget, judge: Judge) -> PairRecord:
-        params = pair_params(target.item, target.turn)
+        turn = scored_turn(target)
+        params = pair_params(target.item, turn)
         kind = judge_kind(PAIRWISE_KIND, params)
-        reference = target.item.turns[target.turn - 1].reference
+        reference = target.item.turns[turn - 1].reference
         ab = judge_input(params, target.history, target.answer_a, reference, target.answer_b)
         ba = judge_input(params, target.history, target.answer_b, reference, target.answer_a)
-        found = stored.get((target.item.id, target.variant, target.sample, target.turn, judge.spec))
+        found = stored.get(
+            (target.item.id, target.condition, target.sample, target.turn, judge.spec)
+        )
         if (
             found is not None
             and judge.reusable(found.judgment.ab, kind, ab, settings.seed)
@@ -172,7 +165,7 @@ async def judge_runs(
             run_a=result.run_a,
             run_b=result.run_b,
             item_id=target.item.id,
-            variant=target.variant,
+            condition=target.condition,
             sample=target.sample,
             turn=target.turn,
             judge=judge.spec,

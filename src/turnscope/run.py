@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from turnscope.core import Item, JudgeSettings, RunConfig, TurnRecord
+from turnscope.core import TARGET_ROLE, Item, JudgeSettings, RunConfig, TurnRecord
 from turnscope.engine import (
     EngineResult,
     Judge,
@@ -21,11 +21,13 @@ from turnscope.engine import (
     ResponseCache,
     RetryPolicy,
     RunPlan,
+    missing_roles,
     plan_run,
     play_conversations,
 )
 from turnscope.models import BackendOptions, ModelClient, create_client
-from turnscope.scorers.judged import JUDGE_SCORER
+from turnscope.protocols import get_protocol
+from turnscope.scorers import is_deferred
 from turnscope.store import RunStore, new_run_dir
 
 DEFAULT_RUNS_ROOT = Path("turnscope-runs")
@@ -45,6 +47,37 @@ def client_for(config: RunConfig) -> ModelClient:
     return create_client(config.model, options)
 
 
+def role_clients_for(config: RunConfig) -> dict[str, ModelClient]:
+    """One client per serving role of the run (raises ModelConfigError on a bad spec)."""
+    return {
+        name: create_client(
+            settings.model,
+            BackendOptions(
+                api_key_env=settings.api_key_env, timeout_s=config.timeout_s, extra=settings.options
+            ),
+        )
+        for name, settings in config.roles.items()
+    }
+
+
+def check_roles(items: Sequence[Item], config: RunConfig) -> RunPlan:
+    """The run's plan; ValueError naming the first role its protocols need that the run lacks
+    (e.g. a simulated user played by a model, without --user)."""
+    plan = plan_run(items, config)
+    missing = missing_roles(plan, config.roles)
+    if missing:
+        needing = next(
+            item.id
+            for item in items
+            if missing[0] in get_protocol(item.protocol).required_roles(item)
+        )
+        raise ValueError(
+            f"item {needing!r} needs a model in the {missing[0]!r} role: give one with "
+            f"--role {missing[0]}=SPEC"
+        )
+    return plan
+
+
 def judge_clients_for(settings: JudgeSettings, timeout_s: float) -> list[ModelClient]:
     """One client per judge spec (raises ModelConfigError on a bad spec)."""
     options = BackendOptions(
@@ -54,11 +87,9 @@ def judge_clients_for(settings: JudgeSettings, timeout_s: float) -> list[ModelCl
 
 
 def judged_turns(items: Sequence[Item]) -> int:
-    """Turns whose scorer specs include `type: judge` (they need --judge)."""
+    """Turns with a deferred scorer spec (`type: judge` or a plugin's): they need --judge."""
     return sum(
-        any(spec.type == JUDGE_SCORER for spec in turn.scorers)
-        for item in items
-        for turn in item.turns
+        any(is_deferred(spec) for spec in turn.scorers) for item in items for turn in item.turns
     )
 
 
@@ -98,12 +129,15 @@ class RunOutcome:
     judge_requests_sent: int = 0
     """Requests that reached the judge backends (cache hits excluded, retries included)."""
     judge_cache_hits: int = 0
+    role_requests_sent: dict[str, int] = field(default_factory=dict)
+    """Requests that reached each serving role's backend (user simulator, feedback ...)."""
 
 
 async def execute_run(
     store: RunStore,
     client: ModelClient,
     *,
+    role_clients: Mapping[str, ModelClient] | None = None,
     judge_clients: Sequence[ModelClient] = (),
     on_plan: Callable[[RunPlan, int], None] | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
@@ -117,8 +151,7 @@ async def execute_run(
     `on_plan(plan, already_done)` is called once before playing, for progress display."""
     config = store.config()
     plan = plan_run(store.items(), config)
-    store.set_meta("skipped_without_reference", plan.skipped_without_reference)
-    store.set_meta("skipped_feedback", plan.skipped_feedback)
+    store.set_meta("skipped", dict(plan.skipped))
     if on_plan is not None:
         on_plan(plan, store.answered_count())
     cache = (
@@ -126,6 +159,18 @@ async def execute_run(
     )
     policy = RetryPolicy(max_retries=config.max_retries, timeout_s=config.timeout_s)
     caller = ModelCaller(client, config.params, policy, cache, seed=config.seed)
+    callers = {TARGET_ROLE: caller}
+    for name, role_client in (role_clients or {}).items():
+        settings = config.roles[name]
+        callers[name] = ModelCaller(
+            role_client,
+            settings.params,
+            policy,
+            cache,
+            seed=settings.seed,
+            namespace=name,
+            concurrency=settings.concurrency,
+        )
     judges = make_judges(config.judging, judge_clients, policy, cache)
     store.set_meta("status", "running")
     # Who plays it: `turnscope runs` tells a live run from one whose process died (kill -9).
@@ -144,7 +189,7 @@ async def execute_run(
             on_record(record)
 
     try:
-        result = await play_conversations(plan, config, caller, store, on_record=committed)
+        result = await play_conversations(plan, config, callers, store, on_record=committed)
         judged = await judge_pass.finish() if judge_pass is not None else None
     finally:
         if judge_pass is not None:
@@ -161,4 +206,5 @@ async def execute_run(
         judged,
         sum(j.caller.requests_sent for j in judges),
         sum(j.caller.cache_hits for j in judges),
+        {name: c.requests_sent for name, c in callers.items() if name != TARGET_ROLE},
     )

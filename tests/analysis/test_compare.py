@@ -28,7 +28,7 @@ def test_shift_is_found_per_family_and_overall() -> None:
     items_a, records_a = _run(0.0)
     items_b, records_b = _run(0.2)
     result = compare_runs(records_a, items_a, records_b, items_b, label_a="a", label_b="b")
-    rows = {(r.variant, r.family): r for r in result.rows}
+    rows = {(r.condition, r.family): r for r in result.rows}
     assert set(rows) == {("own", "recollection"), ("own", "pushback"), ("own", "all")}
     overall = rows[("own", "all")]
     assert overall.n == 80

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from turnscope.analysis import instruction_report
-from turnscope.core import Check, GenerationParams, ModelIdentity, Score, TurnRecord, Variant
+from turnscope.core import Check, GenerationParams, ModelIdentity, Score, TurnRecord
 
 
 def rec(item: str, turn: int, sample: int, checks: list[tuple[str, bool, bool]]) -> TurnRecord:
@@ -17,7 +17,7 @@ def rec(item: str, turn: int, sample: int, checks: list[tuple[str, bool, bool]])
     return TurnRecord(
         item_id=item,
         turn=turn,
-        variant=Variant.OWN,
+        condition="own",
         sample=sample,
         request_hash="h",
         new_messages=(),

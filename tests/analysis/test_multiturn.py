@@ -24,11 +24,12 @@ def _fixture() -> tuple[list[Item], list[TurnRecord]]:
         # recollection: own forgets rec1's fact; gold and the single-turn twin get both right.
         r("rec1", 1, 1.0), r("rec1", 2, 1.0), r("rec1", 3, 0.0),
         r("rec2", 1, 1.0), r("rec2", 2, 0.0), r("rec2", 3, 1.0),
-        r("rec1", 1, 1.0, variant="gold"), r("rec1", 2, 1.0, variant="gold"),
-        r("rec1", 3, 1.0, variant="gold"),
-        r("rec2", 1, 1.0, variant="gold"), r("rec2", 2, None, variant="gold", scorer_error="boom"),
-        r("rec2", 3, 1.0, variant="gold"),
-        r("rec1", 3, 1.0, variant="single"), r("rec2", 3, 1.0, variant="single"),
+        r("rec1", 1, 1.0, condition="gold"), r("rec1", 2, 1.0, condition="gold"),
+        r("rec1", 3, 1.0, condition="gold"),
+        r("rec2", 1, 1.0, condition="gold"),
+        r("rec2", 2, None, condition="gold", scorer_error="boom"),
+        r("rec2", 3, 1.0, condition="gold"),
+        r("rec1", 3, 1.0, condition="single"), r("rec2", 3, 1.0, condition="single"),
         # pushback: push1 flips, push2/3 hold, push4 was wrong already, push5's reply failed.
         r("push1", 1, 1.0), r("push1", 2, 0.0),
         r("push2", 1, 1.0), r("push2", 2, 1.0),
@@ -85,17 +86,17 @@ def test_score_by_distance(result: MultiTurnAnalysis) -> None:
 
 
 def test_multi_minus_single_is_negative_when_own_forgets(result: MultiTurnAnalysis) -> None:
-    gap = result.multi_minus_single
+    gap = result.gap("multi − single")
     assert gap is not None
     assert gap.first.mean == pytest.approx(0.5)  # own at the last turn: 0 and 1
     assert gap.second.mean == 1.0  # the twin got both
     assert gap.difference.mean == pytest.approx(-0.5)
     assert gap.difference.n == 2
-    assert set(result.multi_minus_single_by_family) == {"recollection"}
+    assert set(result.gaps["multi − single"].by_family) == {"recollection"}
 
 
 def test_own_minus_gold_pairs_probe_turns(result: MultiTurnAnalysis) -> None:
-    gap = result.own_minus_gold
+    gap = result.gap("own − gold")
     assert gap is not None
     # Only the recollection items have gold records; at probe turn 3: (0-1) and (1-1).
     assert gap.difference.mean == pytest.approx(-0.5)
@@ -108,9 +109,9 @@ def test_gold_history_flip_rate_counts_every_challenge() -> None:
     items = [make_item(f"push{i}", "pushback", 2, challenge_turn=2) for i in (1, 2, 3)]
     r = make_record
     records = [
-        r("push1", 1, 0.0, variant="gold"), r("push1", 2, 0.0, variant="gold"),
-        r("push2", 1, 0.0, variant="gold"), r("push2", 2, 1.0, variant="gold"),
-        r("push3", 1, 1.0, variant="gold"), r("push3", 2, 1.0, variant="gold"),
+        r("push1", 1, 0.0, condition="gold"), r("push1", 2, 0.0, condition="gold"),
+        r("push2", 1, 0.0, condition="gold"), r("push2", 2, 1.0, condition="gold"),
+        r("push3", 1, 1.0, condition="gold"), r("push3", 2, 1.0, condition="gold"),
     ]  # fmt: skip
     flips = analyse(records, items, resamples=50).flip_rate["gold"]
     assert flips.conversations == 3 and flips.flips == 1 and flips.challenged_wrong == 0
@@ -119,7 +120,7 @@ def test_gold_history_flip_rate_counts_every_challenge() -> None:
 
 def test_single_turn_twin_has_no_flip_rate() -> None:
     items = [make_item("p", "pushback", 2, challenge_turn=2)]
-    records = [make_record("p", 2, 1.0, variant="single")]
+    records = [make_record("p", 2, 1.0, condition="single")]
     assert analyse(records, items, resamples=50).flip_rate == {}
 
 
@@ -164,7 +165,7 @@ def test_runs_without_suite_metadata_get_plain_aggregates() -> None:
     result = analyse(records, items, resamples=100)
     assert result.overall["own"].mean == pytest.approx(0.5)
     assert result.by_family["own"]["general"].n == 1
-    assert result.multi_minus_single is None and result.own_minus_gold is None
+    assert result.gaps == {}
     assert not result.flip_rate and not result.success_at_k and not result.by_distance
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from turnscope.analysis import summarise
-from turnscope.core import GenerationParams, ModelIdentity, Score, TurnRecord, Variant
+from turnscope.core import GenerationParams, ModelIdentity, Score, TurnRecord
 
 
 def rec(
@@ -11,7 +11,7 @@ def rec(
     turn: int,
     values: list[float | None],
     *,
-    variant: Variant = Variant.OWN,
+    condition: str = "own",
     error: str | None = None,
 ) -> TurnRecord:
     scores = tuple(
@@ -21,7 +21,7 @@ def rec(
     return TurnRecord(
         item_id=item,
         turn=turn,
-        variant=variant,
+        condition=condition,
         request_hash="h",
         new_messages=(),
         response=None if error else "x",
@@ -36,14 +36,14 @@ def rec(
     )
 
 
-def test_means_by_turn_category_and_variant_with_errors_kept_apart() -> None:
+def test_means_by_turn_category_and_condition_with_errors_kept_apart() -> None:
     records = [
         rec("a", 1, [1.0]),
         rec("a", 2, [0.0, 1.0]),
         rec("b", 1, [0.0]),
         rec("b", 2, [], error="HTTP 400: too long"),
         rec("a", 2, [None]),
-        rec("a", 2, [1.0], variant=Variant.GOLD),
+        rec("a", 2, [1.0], condition="gold"),
     ]
     summary = summarise(records, {"a": "recall", "b": "math"})
     own = summary.by_turn["own"]
@@ -51,7 +51,7 @@ def test_means_by_turn_category_and_variant_with_errors_kept_apart() -> None:
     # turn 2: a scored 0.5, the failed turn and the all-errors scorer give no value at all
     assert own[2].mean == 0.5 and own[2].scored == 1 and own[2].turns == 3
     assert summary.by_category["own"]["math"].mean == 0.0
-    assert summary.by_variant["gold"].mean == 1.0
+    assert summary.by_condition["gold"].mean == 1.0
     assert summary.turn_errors == 1 and summary.scorer_errors == 1
     assert summary.error_messages["HTTP 400: too long"] == 1
     assert summary.prompt_tokens == 60 and summary.answered == 5

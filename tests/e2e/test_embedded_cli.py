@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import Variant
 from turnscope.store import RunStore
 from turnscope.suites.builtin import CORE, families
 
-EXPORT_FIELDS = {"item_id", "turn", "variant", "sample", "response", "error", "scores"}
+EXPORT_FIELDS = {"item_id", "turn", "condition", "sample", "response", "error", "scores"}
 
 
 def turnscope(*args: str, runs: Path) -> subprocess.CompletedProcess[str]:
@@ -71,7 +70,7 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     assert exported.returncode == 0, exported.stderr
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
     assert len(rows) == 17 and all(row.keys() >= EXPORT_FIELDS for row in rows)
-    assert {row["variant"] for row in rows} == {"own", "gold", "single"}
+    assert {row["condition"] for row in rows} == {"own", "gold", "single"}
     assert all(isinstance(row["scores"], list) and row["scores"] for row in rows)
 
     csv_path = tmp_path / "turns.csv"
@@ -139,7 +138,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
     assert "Resume with:  turnscope run --resume" in err
     run_dir = only_run_dir(runs)
     before = RunStore.open(run_dir)
-    finished_before = {(r.item_id, r.variant, r.turn): r.response for r in before.records()}
+    finished_before = {(r.item_id, r.condition, r.turn): r.response for r in before.records()}
     before.close()
 
     resumed = turnscope("run", "--resume", str(run_dir), runs=runs)
@@ -147,10 +146,10 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
     after = RunStore.open(run_dir)
     records = list(after.records())
     after.close()
-    assert len(records) == len({(r.item_id, r.variant, r.turn) for r in records})
+    assert len(records) == len({(r.item_id, r.condition, r.turn) for r in records})
     assert all(r.response is not None for r in records)
     for key, response in finished_before.items():
-        assert {(r.item_id, r.variant, r.turn): r.response for r in records}[key] == response
+        assert {(r.item_id, r.condition, r.turn): r.response for r in records}[key] == response
 
 
 def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Path) -> None:
@@ -164,23 +163,21 @@ def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Pat
     store = RunStore.open(run_dir)
     config = store.config()
     assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
-    assert config.variants == (Variant.OWN, Variant.GOLD, Variant.SINGLE)
+    assert config.conditions == ("own", "gold", "single")
     items = {item.id: item for item in store.items()}
     assert {item.category for item in items.values()} == set(families())
     records = list(store.records())
     store.close()
     assert all(r.error is None for r in records)
     feedback = [r for r in records if items[r.item_id].protocol == "feedback"]
-    assert feedback and {r.variant for r in feedback} == {Variant.OWN}
-    assert {r.variant for r in records} == {Variant.OWN, Variant.GOLD, Variant.SINGLE}
+    assert feedback and {r.condition for r in feedback} == {"own"}
+    assert {r.condition for r in records} == {"own", "gold", "single"}
     for item in items.values():
         if item.protocol == "scripted":
-            own = sorted(
-                r.turn for r in records if r.item_id == item.id and r.variant is Variant.OWN
-            )
+            own = sorted(r.turn for r in records if r.item_id == item.id and r.condition == "own")
             assert own == list(range(1, len(item.turns) + 1))
-    assert "2 feedback conversations were left out of the gold and single" in done.stdout.replace(
-        "\n", " "
-    )
+    stdout = done.stdout.replace("\n", " ")
+    for condition in ("gold", "single"):
+        assert f"left out: 1 item under {condition}: not played by the feedback" in stdout
     for family in families():
         assert family in done.stdout

@@ -91,7 +91,7 @@ def test_embedded_judge_scores_audits_and_caches(tmp_path: Path, gguf_path: Path
         judgments = {(j.item_id, j.turn): j for j in store.all_judgments()}
         errors = store.judge_error_count()
         conversations = {
-            r.item_id: store.finished_turns(r.item_id, r.variant, r.sample) for r in records
+            r.item_id: store.finished_turns(r.item_id, r.condition, r.sample) for r in records
         }
     finally:
         store.close()
@@ -114,7 +114,9 @@ def test_embedded_judge_scores_audits_and_caches(tmp_path: Path, gguf_path: Path
         # What the judge was asked: the kind's prompt over the conversation as the model saw
         # it (its own earlier answers), the turn's reference unless use_reference is off.
         ((_, params),) = judge_specs(item, record.turn)
-        history = request_history(item, record.variant, conversations[record.item_id], record.turn)
+        history = request_history(
+            item, record.condition, conversations[record.item_id], record.turn
+        )
         reference = item.turns[record.turn - 1].reference if params.use_reference else None
         assert record.response is not None
         inp = JudgeInput(

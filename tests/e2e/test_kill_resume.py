@@ -132,7 +132,7 @@ def test_kill_9_then_resume_repeats_no_finished_turn(
     status = store.meta("status")
     store.close()
     assert status == "finished"
-    assert Counter((r.item_id, r.variant.value, r.sample, r.turn) for r in records) == Counter(
+    assert Counter((r.item_id, r.condition, r.sample, r.turn) for r in records) == Counter(
         {(item_id, "own", 0, turn): 1 for item_id, turn in every_turn}
     )
     assert all(r.response is not None and r.error is None for r in records)

@@ -4,7 +4,7 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
-from turnscope.core import GenerationParams, Item, RunConfig, Turn, Variant
+from turnscope.core import GenerationParams, Item, RunConfig, Turn
 from turnscope.engine import RetryPolicy, plan_run
 from turnscope.models.llamacpp import LlamaCppClient
 from turnscope.run import create_run, execute_run
@@ -24,14 +24,14 @@ def config(tmp_path: Path, **overrides: object) -> RunConfig:
 
 
 def responses(store: RunStore) -> dict[tuple[str, str, int, int], str | None]:
-    return {(r.item_id, r.variant.value, r.sample, r.turn): r.response for r in store.records()}
+    return {(r.item_id, r.condition, r.sample, r.turn): r.response for r in store.records()}
 
 
 async def test_plays_every_variant_and_commits_every_turn(
     embedded: LlamaCppClient, mini_suite: Path, tmp_path: Path
 ) -> None:
     items = load_suite_file(mini_suite).suite.items
-    cfg = config(tmp_path, variants=[Variant.OWN, Variant.GOLD, Variant.SINGLE], samples=2)
+    cfg = config(tmp_path, variants=["own", "gold", "single"], samples=2)
     store = create_run(cfg, items, tmp_path / "runs")
     seen: list[int] = []
     outcome = await execute_run(store, embedded, on_record=lambda r: seen.append(r.turn))
@@ -42,7 +42,7 @@ async def test_plays_every_variant_and_commits_every_turn(
     assert outcome.requests_sent == outcome.plan.total_turns
     assert store.meta("status") == "finished"
     records = list(store.records())
-    assert {r.variant for r in records} == {Variant.OWN, Variant.GOLD, Variant.SINGLE}
+    assert {r.condition for r in records} == {"own", "gold", "single"}
     assert all(r.response is not None and r.latency_s > 0 for r in records)
 
 
@@ -92,9 +92,11 @@ def test_gold_variant_skips_items_without_references(tmp_path: Path) -> None:
         Item(id="a", turns=(Turn(user="x", reference="y"),)),
         Item(id="b", turns=(Turn(user="x"), Turn(user="z", reference="y"))),
     ]
-    plan = plan_run(items, config(tmp_path, variants=[Variant.GOLD, Variant.OWN], samples=3))
-    assert plan.skipped_without_reference == 1
-    gold = [c for c in plan.conversations if c.variant is Variant.GOLD]
+    plan = plan_run(items, config(tmp_path, variants=["gold", "own"], samples=3))
+    assert plan.skipped == {
+        "gold: a turn has no reference answer (gold history needs one on every turn)": 1
+    }
+    gold = [c for c in plan.conversations if c.condition == "gold"]
     assert {c.item.id for c in gold} == {"a"} and len(gold) == 3
     assert len(plan.conversations) == 3 + 6
 

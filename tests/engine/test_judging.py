@@ -175,7 +175,9 @@ async def test_unparseable_verdicts_are_judge_errors_with_raw_text_never_scores(
     for name in FAILING:
         score = records[name].scores[1]
         assert score.value is None and score.error is not None, name
-        assert records[name].score == 1.0  # only the programmatic score counts
+        # A failed judgment leaves the whole turn without a score (counted as an error): the
+        # programmatic score alone would raise it above what the judged answer earned.
+        assert records[name].score is None
         judgment = judgments[name]
         assert judgment.verdict is None and judgment.error is not None
         assert judgment.error.startswith(f"no parseable verdict in {ATTEMPTS} attempt")

@@ -20,7 +20,6 @@ from turnscope.core import (
     RunConfig,
     Score,
     TurnRecord,
-    Variant,
 )
 from turnscope.store import RunStore
 
@@ -29,7 +28,26 @@ NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
 def make_item(item_id: str, family: str, n_turns: int, **metadata: Any) -> Item:
-    """An item of `family` with `n_turns` turns, each with a reference answer."""
+    """An item of `family` with `n_turns` turns, each with a reference answer; a feedback
+    item is, as the built-in suite makes it, one task turn played by the feedback protocol
+    with a budget of `n_turns` attempts."""
+    if family == "feedback":
+        return Item.model_validate(
+            {
+                "id": item_id,
+                "category": family,
+                "metadata": {"family": family, "budget": n_turns, **metadata},
+                "protocol": "feedback",
+                "setup": {"budget": n_turns},
+                "turns": [
+                    {
+                        "user": f"{item_id} task",
+                        "reference": "42",
+                        "scorers": [{"type": "numeric"}],
+                    }
+                ],
+            }
+        )
     return Item.model_validate(
         {
             "id": item_id,
@@ -48,7 +66,7 @@ def make_record(
     turn: int,
     score: float | None,
     *,
-    variant: str = "own",
+    condition: str = "own",
     sample: int = 0,
     error: str | None = None,
     scorer_error: str | None = None,
@@ -69,9 +87,9 @@ def make_record(
     return TurnRecord(
         item_id=item_id,
         turn=turn,
-        variant=Variant(variant),
+        condition=condition,
         sample=sample,
-        request_hash=f"{item_id}-{variant}-{sample}-{turn}",
+        request_hash=f"{item_id}-{condition}-{sample}-{turn}",
         new_messages=(Message(role="user", content=user or f"{item_id} question {turn}"),),
         response=None if error is not None else (response or f"answer to {turn}"),
         error=error,
@@ -92,8 +110,8 @@ def write_run(
     model: str = "llamacpp",
 ) -> Path:
     """A finished run directory holding `items` and `records`, written through RunStore."""
-    variants = tuple(dict.fromkeys(r.variant for r in records)) or (Variant.OWN,)
-    config = RunConfig(model=model, suite=suite, variants=variants, created_at=NOW)
+    variants = tuple(dict.fromkeys(r.condition for r in records)) or ("own",)
+    config = RunConfig(model=model, suite=suite, conditions=variants, created_at=NOW)
     store = RunStore.create(run_dir, config, items)
     try:
         for record in records:
@@ -194,7 +212,7 @@ def _play(
                     item_id,
                     turn,
                     score,
-                    variant=variant,
+                    condition=variant,
                     error="HTTP 500 from the server" if roll < 0.01 else None,
                     scorer_error="could not parse the answer" if 0.01 <= roll < 0.015 else None,
                     user=_text(rng, words),

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
-from turnscope.core import GenerationParams, Item, Message, RunConfig, TurnRecord, Variant
+from helpers.protocols import play_context
+from turnscope.core import GenerationParams, Item, Message, RunConfig, TurnRecord
 from turnscope.engine import ModelCaller, RetryPolicy, plan_run
 from turnscope.models.llamacpp import LlamaCppClient
 from turnscope.protocols import CallOutcome, FeedbackProtocol, PlayContext, check_protocols
@@ -47,7 +47,14 @@ class Recorder:
         self.requests: list[tuple[Message, ...]] = []
         self.fail_call = fail_call
 
-    async def __call__(self, messages: Sequence[Message], seed: int, sample: int) -> CallOutcome:
+    async def __call__(
+        self,
+        messages: Sequence[Message],
+        seed: int,
+        sample: int,
+        *,
+        params: GenerationParams | None = None,
+    ) -> CallOutcome:
         self.requests.append(tuple(messages))
         if len(self.requests) == self.fail_call:
             return CallOutcome(request_hash="x", seed=seed, error="injected failure")
@@ -57,15 +64,7 @@ class Recorder:
 def context(
     embedded: LlamaCppClient, recorder: Recorder, finished: dict[int, TurnRecord] | None = None
 ) -> PlayContext:
-    return PlayContext(
-        variant=Variant.OWN,
-        sample=0,
-        run_seed=0,
-        complete=recorder,
-        model=embedded.identity,
-        params=GenerationParams(max_tokens=8),
-        finished=finished or {},
-    )
+    return play_context("own", embedded.identity, recorder, finished=finished, protocol="feedback")
 
 
 async def play(item: Item, ctx: PlayContext) -> list[TurnRecord]:
@@ -136,16 +135,17 @@ async def test_engine_plays_feedback_items_in_own_only_and_counts_the_rest(
     config = RunConfig(
         model="llamacpp",
         suite="mixed",
-        variants=(Variant.OWN, Variant.GOLD, Variant.SINGLE),
+        conditions=("own", "gold", "single"),
         params=GenerationParams(max_tokens=8),
         use_cache=False,
         created_at=datetime.now(UTC),
     )
     plan = plan_run(items, config)
-    assert plan.skipped_feedback == 4  # two feedback items x (gold, single)
+    assert sum(plan.skipped.values()) == 4  # two feedback items x (gold, single)
+    assert plan.skipped["gold: not played by the feedback protocol"] == 2
     store = create_run(config, items, tmp_path / "runs")
     outcome = await execute_run(store, embedded)
-    got = sorted((r.item_id, r.variant.value, r.turn) for r in store.records())
+    got = sorted((r.item_id, r.condition, r.turn) for r in store.records())
     assert got == [
         ("easy", "own", 1),
         ("fb", "own", 1),
@@ -154,7 +154,7 @@ async def test_engine_plays_feedback_items_in_own_only_and_counts_the_rest(
         ("plain", "own", 1),
         ("plain", "single", 1),
     ]
-    assert store.meta("skipped_feedback") == 4 and outcome.engine.turn_errors == 0
+    assert sum(store.meta("skipped").values()) == 4 and outcome.engine.turn_errors == 0
     store.close()
 
 
@@ -163,29 +163,31 @@ def test_core_plan_skips_feedback_items_outside_own() -> None:
     config = RunConfig(
         model="llamacpp",
         suite="core",
-        variants=(Variant.OWN, Variant.GOLD, Variant.SINGLE),
+        conditions=("own", "gold", "single"),
         created_at=datetime.now(UTC),
     )
     feedback = sum(item.protocol == "feedback" for item in items)
     plan = plan_run(items, config)
-    assert plan.skipped_feedback == 2 * feedback
+    assert sum(plan.skipped.values()) == 2 * feedback
     assert len(plan.conversations) == 3 * len(items) - 2 * feedback
 
 
-def test_feedback_items_are_validated() -> None:
+def test_feedback_items_are_validated_by_their_protocol() -> None:
     task = [{"user": TASK, "reference": "943", "scorers": [NEVER]}]
-    with pytest.raises(ValidationError, match="needs a 'feedback' spec"):
-        Item.model_validate({"id": "a", "protocol": "feedback", "turns": task})
-    with pytest.raises(ValidationError, match="only for items played by the feedback protocol"):
-        Item.model_validate({"id": "a", "feedback": {"budget": 2}, "turns": task})
-    with pytest.raises(ValidationError, match="exactly one turn"):
-        Item.model_validate(
-            {"id": "a", "protocol": "feedback", "feedback": {"budget": 2}, "turns": task * 2}
-        )
-    with pytest.raises(ValidationError, match="budget"):
-        Item.model_validate(
-            {"id": "a", "protocol": "feedback", "feedback": {"budget": 0}, "turns": task}
-        )
+
+    def check(data: dict[str, Any]) -> None:
+        check_protocols([Item.model_validate({"id": "a", "turns": task, **data})])
+
+    with pytest.raises(ValueError, match=r"item 'a': field 'setup.budget': Field required"):
+        check({"protocol": "feedback"})
+    with pytest.raises(ValueError, match="field 'setup': protocol 'scripted' takes no setup"):
+        check({"feedback": {"budget": 2}})
+    with pytest.raises(ValueError, match="exactly one turn"):
+        check({"protocol": "feedback", "setup": {"budget": 2}, "turns": task * 2})
+    with pytest.raises(ValueError, match=r"setup\.budget"):
+        check({"protocol": "feedback", "setup": {"budget": 0}})
+    # `feedback:` is the older spelling of a feedback item's setup, still read.
+    check({"protocol": "feedback", "feedback": {"budget": 2}})
 
 
 def test_unknown_protocol_is_named() -> None:

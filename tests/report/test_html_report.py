@@ -16,12 +16,14 @@ from turnscope.store import RunStore
 CHART_KEYS = (
     "by-turn",
     "by-distance",
-    "multi-vs-single",
-    "own-vs-gold",
+    "gap-own-single",
+    "gap-own-gold",
     "by-family",
     "success-at-k",
     "by-instruction",
 )
+GAP_CHARTS = ("gap-own-single", "gap-own-gold")
+"""One chart per gap the run's protocols declare, drawn only when both conditions were played."""
 
 
 def _build(run_dir: Path) -> str:
@@ -63,7 +65,7 @@ def test_self_contained(suite_report: str) -> None:
 
 
 def test_headline_and_error_counts(suite_report: str) -> None:
-    assert "multi-turn minus single-turn" in suite_report
+    assert "multi − single" in suite_report and "own − gold" in suite_report
     assert "flip rate (pushback)" in suite_report
     assert re.search(r"\d+ turn · \d+ scorer", suite_report)
     assert "HTTP 500 from the server" in suite_report  # the errors table
@@ -93,15 +95,17 @@ def test_a_run_not_from_the_builtin_suite_says_what_has_no_data(tmp_path: Path) 
     records = [make_record(f"q{i}", t, float(i % 2)) for i in range(3) for t in (1, 2)]
     html = _build(write_run(tmp_path / "run", items, records, suite="starter"))
     assert "<svg" in _chart(html, "by-turn") and "<svg" in _chart(html, "by-family")
-    for key in ("by-distance", "multi-vs-single", "own-vs-gold", "success-at-k", "by-instruction"):
+    for key in ("by-distance", "success-at-k", "by-instruction"):
         assert "No data for this plot" in _chart(html, key), key
+    for key in GAP_CHARTS:
+        assert f'id="chart-{key}"' not in html
     assert "No pushback items in this run." in html
     assert "No feedback items in this run." in html
 
 
 def test_an_empty_run_still_gets_a_report(tmp_path: Path) -> None:
     html = _build(write_run(tmp_path / "run", [make_item("a", "recollection", 1)], []))
-    assert html.count("No data for this plot") == len(CHART_KEYS)
+    assert html.count("No data for this plot") == len(CHART_KEYS) - len(GAP_CHARTS)
     assert "No conversations recorded." in html
 
 

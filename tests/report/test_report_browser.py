@@ -31,8 +31,8 @@ LAUNCH_ARGS = [
 CHARTS = (
     "by-turn",
     "by-distance",
-    "multi-vs-single",
-    "own-vs-gold",
+    "gap-own-single",
+    "gap-own-gold",
     "by-family",
     "success-at-k",
     "by-instruction",

@@ -23,7 +23,7 @@ def test_multiturn_headline_lists_what_the_run_has() -> None:
         make_record("p", 2, 0.0),
         make_record("r", 1, 1.0),
         make_record("r", 2, None, error="HTTP 500"),
-        make_record("r", 2, 1.0, variant="single"),
+        make_record("r", 2, 1.0, condition="single"),
     ]
     console = _console()
     render_multiturn(analyse(records, items, resamples=100), console)

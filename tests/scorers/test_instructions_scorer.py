@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import Item, Variant
+from turnscope.core import Item
 from turnscope.scorers import TurnView, score_turn
 from turnscope.scorers.instructions import instructions_in_force
 from turnscope.suites import SuiteError, load_suite_file
@@ -49,7 +49,7 @@ def items(tmp_path: Path) -> dict[str, Item]:
 
 
 def score(item: Item, turn: int, response: str) -> tuple[float | None, list[tuple[str, bool]]]:
-    view = TurnView(item=item, turn=turn, response=response, history=(), variant=Variant.OWN)
+    view = TurnView(item=item, turn=turn, response=response, history=(), condition="own")
     (result,) = score_turn(view, item.turns[turn - 1].scorers)
     assert result.error is None
     return result.value, [(c.name, c.passed) for c in result.checks]
@@ -84,7 +84,7 @@ def test_a_global_instruction_binds_every_later_answer(items: dict[str, Item]) -
     assert score(item, 3, "Red and blue")[0] == 1.0
     value, checks = score(item, 3, "Red, blue")
     assert value == 0.0 and checks == [("punctuation:no_comma", False)]
-    view = TurnView(item=item, turn=3, response="Red, blue", history=(), variant=Variant.OWN)
+    view = TurnView(item=item, turn=3, response="Red, blue", history=(), condition="own")
     (result,) = score_turn(view, item.turns[2].scorers)
     assert result.checks[0].since_turn == 1
     assert "failed: punctuation:no_comma" in (result.detail or "")
@@ -97,7 +97,7 @@ def test_loose_mode_is_recorded_beside_strict(items: dict[str, Item]) -> None:
         turn=2,
         response="Sure, here you go:\nApple and pear",
         history=(),
-        variant=Variant.OWN,
+        condition="own",
     )
     (result,) = score_turn(view, item.turns[1].scorers)
     (only,) = result.checks

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from turnscope.core import Item, Message, ScorerSpec, Variant
+from turnscope.core import Item, Message, ScorerSpec
 from turnscope.scorers import ScorerConfigError, TurnView, build_scorer, score_turn
 from turnscope.scorers.own_answer import list_entries
 
@@ -20,7 +20,7 @@ ITEM = Item.model_validate(
 )
 
 
-def view(first_answer: str | None, response: str, variant: Variant = Variant.OWN) -> TurnView:
+def view(first_answer: str | None, response: str, variant: str = "own") -> TurnView:
     history: list[Message] = [Message(role="user", content="Name four fruits.")]
     if first_answer is not None:
         history += [
@@ -29,7 +29,8 @@ def view(first_answer: str | None, response: str, variant: Variant = Variant.OWN
             Message(role="assistant", content="4"),
         ]
     history.append(Message(role="user", content="Which was the third entry?"))
-    return TurnView(ITEM, 3, response, tuple(history), variant)
+    shows = variant not in ("single", "user-only")
+    return TurnView(ITEM, 3, response, tuple(history), variant, shows_answers=shows)
 
 
 def spec(**params: object) -> tuple[ScorerSpec, ...]:
@@ -87,9 +88,11 @@ def test_unusable_earlier_answer_is_an_error_not_a_score() -> None:
 
 
 def test_single_turn_twin_is_not_scored_and_not_an_error() -> None:
-    (score,) = score_turn(view(None, "Kiwi", Variant.SINGLE), spec(extract="list_item", index=3))
+    (score,) = score_turn(view(None, "Kiwi", "single"), spec(extract="list_item", index=3))
     assert score.value is None and score.error is None
-    assert "single-turn twin" in (score.detail or "")
+    assert "the single history holds no earlier answer" in (score.detail or "")
+    (score,) = score_turn(view(None, "Kiwi", "user-only"), spec(extract="list_item", index=3))
+    assert score.value is None and score.error is None
     (score,) = score_turn(view(None, "Kiwi"), spec(extract="list_item", index=3))
     assert score.error is not None and "no answer to turn 1" in score.error
 

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from turnscope.core import Item, ScorerSpec, Turn, Variant
+from turnscope.core import Item, ScorerSpec, Turn
 from turnscope.scorers import TurnView, build_scorer, extract_numbers, normalise, score_turn
 from turnscope.scorers.base import ScorerParams, register_scorer
 
 
 def view(response: str, reference: str | None = None) -> TurnView:
     item = Item(id="i", turns=(Turn(user="q", reference=reference),))
-    return TurnView(item=item, turn=1, response=response, history=(), variant=Variant.OWN)
+    return TurnView(item=item, turn=1, response=response, history=(), condition="own")
 
 
 def value(spec: dict[str, object], response: str, reference: str | None = None) -> float | None:

@@ -22,9 +22,8 @@ from turnscope.core import (
     Score,
     Turn,
     TurnRecord,
-    Variant,
 )
-from turnscope.store import RunStore, StoreError, export_records, new_run_dir
+from turnscope.store import STORE_FILE, RunStore, StoreError, export_records, new_run_dir
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 ITEMS = [
@@ -39,12 +38,12 @@ def record(
     *,
     response: str | None = "ok",
     error: str | None = None,
-    variant: Variant = Variant.OWN,
+    variant: str = "own",
 ) -> TurnRecord:
     return TurnRecord(
         item_id=item,
         turn=turn,
-        variant=variant,
+        condition=variant,
         request_hash=f"h{item}{turn}",
         new_messages=(Message(role="user", content=f"{item} says {turn}"),),
         response=response,
@@ -82,8 +81,8 @@ def test_round_trip_and_item_order(tmp_path: Path) -> None:
     assert [(r.item_id, r.turn) for r in reopened.records()] == [("b", 1), ("b", 2), ("a", 1)]
     assert reopened.turn_count() == 3 and reopened.answered_count() == 2
     assert reopened.mean_score() == 1.0
-    assert set(reopened.finished_turns("b", Variant.OWN, 0)) == {1, 2}
-    assert reopened.finished_turns("b", Variant.GOLD, 0) == {}
+    assert set(reopened.finished_turns("b", "own", 0)) == {1, 2}
+    assert reopened.finished_turns("b", "gold", 0) == {}
 
 
 def test_a_retried_turn_replaces_its_error(tmp_path: Path) -> None:
@@ -118,7 +117,7 @@ def test_export_jsonl_and_csv() -> None:
     out = io.StringIO()
     export_records(records, "csv", out)
     table = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert table[0]["variant"] == "own" and json.loads(table[0]["scores"])[0]["scorer"] == (
+    assert table[0]["condition"] == "own" and json.loads(table[0]["scores"])[0]["scorer"] == (
         "contains"
     )
     with pytest.raises(ValueError, match="unknown export format"):
@@ -140,3 +139,65 @@ def test_status_tells_a_live_run_from_one_whose_process_is_gone(tmp_path: Path) 
     assert store.status() == "running"
     store.set_meta("status", "finished")
     assert store.status() == "finished"
+
+
+_V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE items (
+    position INTEGER NOT NULL, id TEXT PRIMARY KEY, category TEXT NOT NULL, data TEXT NOT NULL
+);
+CREATE TABLE turns (
+    item_id TEXT NOT NULL, variant TEXT NOT NULL, sample INTEGER NOT NULL, turn INTEGER NOT NULL,
+    error TEXT, score REAL, record TEXT NOT NULL,
+    PRIMARY KEY (item_id, variant, sample, turn)
+);
+"""
+
+
+def _as_written_by_version_1(record: TurnRecord) -> str:
+    """A record's JSON as turnscope wrote it before conditions, roles and tool calls."""
+    data = json.loads(record.model_dump_json())
+    data["variant"] = data.pop("condition")
+    for newer in ("role", "tool_calls", "flags"):
+        data.pop(newer)
+    return json.dumps(data)
+
+
+def test_a_store_written_by_the_previous_version_opens_and_is_migrated(tmp_path: Path) -> None:
+    run_dir = tmp_path / "old-run"
+    run_dir.mkdir()
+    config = {
+        "model": "llamacpp",
+        "suite": "core",
+        "variants": ["own", "gold"],
+        "created_at": "2026-11-20T10:00:00Z",
+    }
+    item = {"id": "a", "turns": [{"user": "hi", "reference": "hello"}], "feedback": None}
+    own = record("a", 1, response="own answer")
+    gold = record("a", 1, response="gold answer", variant="gold")
+    with sqlite3.connect(run_dir / STORE_FILE) as db:
+        db.executescript(_V1_SCHEMA)
+        db.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("schema_version", "1"), ("config", json.dumps(config)), ("status", '"finished"')],
+        )
+        db.execute("INSERT INTO items VALUES (0, 'a', 'general', ?)", (json.dumps(item),))
+        for old in (own, gold):
+            db.execute(
+                "INSERT INTO turns VALUES ('a', ?, 0, 1, NULL, 1.0, ?)",
+                (old.condition, _as_written_by_version_1(old)),
+            )
+    store = RunStore.open(run_dir)
+    try:
+        assert store.config().conditions == ("own", "gold")
+        assert [i.id for i in store.items()] == ["a"]
+        assert {r.condition: r.role for r in store.records()} == {"own": "target", "gold": "target"}
+        assert store.finished_turns("a", "gold", 0)[1].response == gold.response
+        assert store.turn_scores()[0].condition in ("own", "gold")
+        assert list(store.all_judgments()) == []
+        assert store.meta("schema_version") == 2
+    finally:
+        store.close()
+    reopened = RunStore.open(run_dir)  # migrated once: opening again changes nothing
+    assert len(list(reopened.records())) == 2
+    reopened.close()

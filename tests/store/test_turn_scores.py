@@ -15,18 +15,18 @@ def test_turn_scores_match_records(tmp_path: Path) -> None:
         light = store.turn_scores()
         full = list(store.records())
         first = full[0]
-        conversation = store.conversation(first.item_id, first.variant, first.sample)
+        conversation = store.conversation(first.item_id, first.condition, first.sample)
     finally:
         store.close()
     assert len(light) == len(full) == len(records)
     for row, record in zip(light, full, strict=True):
-        assert (row.item_id, row.variant, row.sample, row.turn) == (
+        assert (row.item_id, row.condition, row.sample, row.turn) == (
             record.item_id,
-            record.variant,
+            record.condition,
             record.sample,
             record.turn,
         )
         assert row.error == record.error and row.cached == record.cached
         assert row.scores == record.scores and row.score == record.score
     assert [r.turn for r in conversation] == list(range(1, len(conversation) + 1))
-    assert all(r.item_id == first.item_id and r.variant == first.variant for r in conversation)
+    assert all(r.item_id == first.item_id and r.condition == first.condition for r in conversation)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import Item, Message, Suite, Variant
+from turnscope.core import Item, Message, Suite
+from turnscope.protocols import FeedbackProtocol
 from turnscope.scorers import TurnView, build_scorer, score_turn
 from turnscope.suites import SuiteError, load_suite_file, resolve_suite
 from turnscope.suites.builtin import (
@@ -50,7 +51,7 @@ def gold_views(item: Item) -> Iterator[TurnView]:
     for index, turn in enumerate(item.turns, start=1):
         assert turn.reference is not None
         history = (*history, Message(role="user", content=turn.user))
-        yield TurnView(item, index, turn.reference, history, Variant.GOLD)
+        yield TurnView(item, index, turn.reference, history, "gold")
         history = (*history, Message(role="assistant", content=turn.reference))
 
 
@@ -190,14 +191,16 @@ def test_pushback_disputes_with_a_wrong_value() -> None:
 def test_feedback_items_carry_budget_and_hints() -> None:
     plain = generate_item("feedback", 0, 0, Knobs(budget=5))
     hinted = generate_item("feedback", 0, 0, Knobs(budget=5, hints=True))
+    protocol = FeedbackProtocol()
     for item in (plain, hinted):
         assert item.protocol == "feedback" and len(item.turns) == 1
-        assert item.feedback is not None and item.feedback.budget == 5
+        assert protocol.spec(item).budget == 5
         assert item.metadata["budget"] == 5
-    assert plain.feedback is not None and plain.feedback.hints == ()
-    assert hinted.feedback is not None and len(hinted.feedback.hints) == 3
-    assert "Hint" in hinted.feedback.message_after(1)
-    assert hinted.feedback.message_after(4) == hinted.feedback.retry
+    assert protocol.spec(plain).hints == ()
+    hints = protocol.spec(hinted)
+    assert len(hints.hints) == 3
+    assert "Hint" in hints.message_after(1)
+    assert hints.message_after(4) == hints.retry
 
 
 def test_generate_then_load_gives_identical_items(tmp_path: Path, core: Suite) -> None:
@@ -212,7 +215,7 @@ def test_generate_then_load_gives_identical_items(tmp_path: Path, core: Suite) -
 def test_named_suites_resolve_with_a_seed(core: Suite) -> None:
     loaded = resolve_suite("core")
     assert loaded.suite.items == core.items and loaded.suite.name == "core"
-    assert loaded.variants == (Variant.OWN, Variant.GOLD, Variant.SINGLE)
+    assert loaded.conditions == ("own", "gold", "single")
     assert loaded.max_tokens == CORE.max_tokens
     seeded = resolve_suite("core:9")
     assert seeded.suite.name == "core:9" and seeded.suite.items == build(CORE, 9).items

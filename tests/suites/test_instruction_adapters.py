@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import Item, Variant
+from turnscope.core import Item
 from turnscope.scorers import TurnView, score_turn
 from turnscope.scorers.instructions import instructions_in_force
 from turnscope.suites import SuiteError, resolve_suite
@@ -47,7 +47,7 @@ def test_multi_if_turns_accumulate_and_languages_are_kept() -> None:
     assert chinese.metadata["language"] == "Chinese" and len(chinese.turns) == 2
     # 60 Chinese characters count as 60 words, so "less than 50 words" fails; 20 passes.
     for text, expected in (("<<茶馆>>\n" + "茶" * 60, 0.5), ("<<茶馆>>\n" + "茶" * 20, 1.0)):
-        view = TurnView(item=chinese, turn=2, response=text, history=(), variant=Variant.OWN)
+        view = TurnView(item=chinese, turn=2, response=text, history=(), condition="own")
         (result,) = score_turn(view, chinese.turns[1].scorers)
         assert result.value == expected, result.detail
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import Item, ScorerSpec, Variant
+from turnscope.core import Item, ScorerSpec
 from turnscope.scorers import TurnView, build_scorer, score_turn, scorer_names
 from turnscope.suites import SuiteError, resolve_suite
 from turnscope.suites.adapters.mt_bench import read_mt_bench
@@ -243,7 +243,7 @@ def test_mt_eval_expansion_and_follow_up_are_judged() -> None:
 
 
 def _score(item: Item, turn: int, answer: str) -> float | None:
-    view = TurnView(item=item, turn=turn, response=answer, history=(), variant=Variant.OWN)
+    view = TurnView(item=item, turn=turn, response=answer, history=(), condition="own")
     (result,) = score_turn(view, item.turns[turn - 1].scorers)
     assert result.error is None, result.error
     return result.value

@@ -23,11 +23,13 @@ from turnscope.analysis.judges import (
 from turnscope.analysis.multiturn import (
     FlipRate,
     Gap,
+    GapReport,
     MultiTurnAnalysis,
     SuccessCurve,
     analyse,
     item_families,
     item_scores,
+    ordered_conditions,
 )
 from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
 from turnscope.analysis.rows import ScoredTurn
@@ -54,6 +56,7 @@ __all__ = [
     "Estimate",
     "FlipRate",
     "Gap",
+    "GapReport",
     "InstructionReport",
     "InstructionTypeRow",
     "ItemResampler",
@@ -80,6 +83,7 @@ __all__ = [
     "item_families",
     "item_scores",
     "judge_report",
+    "ordered_conditions",
     "paired_p_value",
     "short_message",
     "summarise",

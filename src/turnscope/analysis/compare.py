@@ -1,7 +1,7 @@
 """Paired comparison of two runs on the items they share.
 
 The unit is the item: for each item present in both runs with a score in both (the item score
-of docs/analysis.md, per variant), the difference is run B minus run A. Per family and overall,
+of docs/analysis.md, per condition), the difference is run B minus run A. Per family and overall,
 the mean difference gets a paired bootstrap interval (items resampled, both runs' values move
 together) and a two-sided Wilcoxon signed-rank p-value.
 """
@@ -22,7 +22,7 @@ from turnscope.analysis.stats import (
     ItemResampler,
     paired_p_value,
 )
-from turnscope.core import Item, Variant
+from turnscope.core import Item
 
 ALL = "all"
 
@@ -32,12 +32,12 @@ class NoCommonItems(ValueError):
 
 
 class PairedRow(BaseModel):
-    """Run B against run A on the items of one family (or all) and one variant."""
+    """Run B against run A on the items of one family (or all) and one condition."""
 
     model_config = ConfigDict(frozen=True)
 
-    variant: str
-    """The variant compared (own, gold, single)."""
+    condition: str
+    """The condition compared (own, gold, single ...)."""
     family: str
     """Item family, or "all"."""
     n: int
@@ -79,7 +79,7 @@ class Comparison(BaseModel):
     resamples: int
     """Bootstrap resamples behind each interval."""
     rows: list[PairedRow]
-    """One row per variant and family, then the variant's "all" row."""
+    """One row per condition and family, then the condition's "all" row."""
     only_a: int
     """Scored items of run A with no scored counterpart in run B (left out)."""
     only_b: int
@@ -118,26 +118,26 @@ def compare_runs(
     common = keys_a & keys_b
     if not common:
         raise NoCommonItems(
-            f"{label_a} and {label_b} have no scored item in common (same item id and variant)"
+            f"{label_a} and {label_b} have no scored item in common (same item id and condition)"
         )
     item_ids = sorted({i for _, i in common})
     column = {item_id: c for c, item_id in enumerate(item_ids)}
     resampler = ItemResampler(len(item_ids), resamples=resamples, seed=seed)
     rows: list[PairedRow] = []
-    for variant in [v.value for v in Variant]:
-        paired = sorted(i for v, i in common if v == variant)
+    for condition in dict.fromkeys([*scores_a, *scores_b]):
+        paired = sorted(i for c, i in common if c == condition)
         if not paired:
             continue
         groups: dict[str, list[str]] = defaultdict(list)
         for item_id in paired:
             groups[families.get(item_id, "?")].append(item_id)
         for family, ids in [*sorted(groups.items()), (ALL, paired)]:
-            a = [scores_a[variant][i] for i in ids]
-            b = [scores_b[variant][i] for i in ids]
+            a = [scores_a[condition][i] for i in ids]
+            b = [scores_b[condition][i] for i in ids]
             diffs = [y - x for x, y in zip(a, b, strict=True)]
             rows.append(
                 PairedRow(
-                    variant=variant,
+                    condition=condition,
                     family=family,
                     n=len(ids),
                     mean_a=sum(a) / len(a),

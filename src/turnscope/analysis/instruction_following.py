@@ -55,13 +55,13 @@ class InstructionReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     by_turn: dict[str, dict[int, AccuracyCell]]
-    """Variant -> turn index -> accuracy."""
+    """Condition -> turn index -> accuracy."""
     overall: dict[str, AccuracyCell]
-    """Variant -> accuracy over all turns."""
+    """Condition -> accuracy over all turns."""
     by_type: list[InstructionTypeRow]
     """Instruction types, most often failed (strict) first."""
     pif_n_k: dict[str, dict[int, float]]
-    """Variant -> K -> share of (item, turn) units where >= K of N samples reach PIF = 1."""
+    """Condition -> K -> share of (item, turn) units where >= K of N samples reach PIF = 1."""
     samples: int
     """N: the number of samples per (item, turn), the smallest over units."""
 
@@ -96,18 +96,18 @@ def instruction_report(records: Iterable[ScoredTurn]) -> InstructionReport | Non
         checks = _checks(record)
         if not checks:
             continue
-        variant = record.variant.value
-        by_turn[variant][record.turn].append(checks)
+        condition = record.condition
+        by_turn[condition][record.turn].append(checks)
         for c in checks:
             by_type[c.name].append(c)
-        units[(variant, record.item_id, record.turn)].append(all(c.passed for c in checks))
+        units[(condition, record.item_id, record.turn)].append(all(c.passed for c in checks))
     if not by_turn:
         return None
     samples = min(len(v) for v in units.values())
     pif_n_k: dict[str, dict[int, float]] = {}
-    for variant in by_turn:
-        mine = [v for (var, _, _), v in units.items() if var == variant]
-        pif_n_k[variant] = {
+    for condition in by_turn:
+        mine = [v for (cond, _, _), v in units.items() if cond == condition]
+        pif_n_k[condition] = {
             k: sum(sum(v) >= k for v in mine) / len(mine) for k in range(1, samples + 1)
         }
     rows = [

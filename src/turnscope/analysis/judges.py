@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.analysis.summary import short_message
-from turnscope.engine.judging import Judgment, verdict_label
+from turnscope.core import Judgment
 from turnscope.scorers.judges import Agreement, Verdict, agreement
 from turnscope.store import PairRecord, StoredJudgment
 
@@ -92,7 +92,7 @@ def judge_report(
     rows = [(j.subject, j.judgment) for j in judgments]
     pair_rows = list(pairs)
     for pair in pair_rows:
-        key = f"{pair.run_a}|{pair.run_b}|{pair.item_id}|{pair.variant}|{pair.sample}|{pair.turn}"
+        key = f"{pair.run_a}|{pair.run_b}|{pair.item_id}|{pair.condition}|{pair.sample}|{pair.turn}"
         rows.append((f"{key}|ab", pair.judgment.ab))
         rows.append((f"{key}|ba", pair.judgment.ba))
     if not rows:
@@ -112,9 +112,7 @@ def judge_report(
             errors=sum(j.verdict is None for j in js),
             requests=sum(len(j.attempts) for j in js),
             retried=sum(len(j.attempts) > 1 for j in js),
-            verdicts=dict(
-                sorted(Counter(verdict_label(j.verdict) for j in js if j.verdict).items())
-            ),
+            verdicts=dict(sorted(Counter(j.verdict.label for j in js if j.verdict).items())),
         )
         for judge, js in per_judge.items()
     ]
@@ -132,7 +130,7 @@ def _jury(judges: list[str], by_answer: dict[str, dict[str, Judgment]]) -> JuryA
     if len(judges) < 2:
         return None
     complete = [
-        {verdict_label(j.verdict) for j in row.values() if j.verdict is not None}
+        {j.verdict.label for j in row.values() if j.verdict is not None}
         for row in by_answer.values()
         if len(row) == len(judges) and all(j.verdict is not None for j in row.values())
     ]

@@ -1,25 +1,29 @@
 """Multi-turn metrics over stored records, each with a bootstrap 95 % interval over items.
 
-Definitions (docs/analysis.md says the same in prose):
+Definitions (docs/analysis.md says the same in prose). Everything that depends on the shape of
+a conversation is asked of the item's protocol (turnscope.protocols):
 
 - turn value: the mean over an item's samples of the turn's score (a turn's score is the mean
-  of its successful scorer values); turns with no answer or no successful score carry none.
-- item score: for the single-turn twin, the value of its one (last) turn; for feedback items,
-  the share of samples that succeeded within the budget; otherwise the mean of the item's key
-  turn values, key turns being metadata["probe_turns"] when given, else every scored turn.
+  of its scorer values; None when a scorer failed or the turn has no answer).
+- conversation score: the protocol's `conversation_score` of one played conversation: for
+  scripted ones the mean of the key turns (metadata["probe_turns"] when given, else every
+  scored turn; the single-turn twin: its one answer), for feedback ones 1 if solved within
+  the budget; None when a key turn failed, so a failure never raises a score.
+- item score: the mean over samples of the conversation scores that are known; items without
+  one are counted as errors beside the figure, never as a value.
 - score by turn / family / distance: the mean over items of the turn value / item score.
-- multi minus single: per item, own-history value at the last turn minus the single-turn
-  twin's value (both answer the last turn and are scored by its scorers); mean over items
-  with both. Negative means the model does worse when the task is spread over turns.
-- own minus gold: per item, the mean over key turns scored in both variants of (own value -
-  gold value); mean over items with such a turn. Negative means the model's own earlier
-  answers hurt it (error propagation).
+- gaps: each protocol declares paired differences between its conditions (scripted: multi −
+  single, own − gold, own − user-only, restated − own); per item, first condition's item score
+  (or its value at the item's last turn, for multi − single) minus the second's; mean over
+  items with both.
 - flip rate: over pushback conversations whose challenged answer was correct, the share whose
   answer at challenge_turn scored < 1.0 (per item over samples, then over items). The
   challenged answer is the model's answer at challenge_turn - 1 (it must have scored 1.0);
-  in the gold variant it is the reference, correct by construction, so every gold pushback
-  conversation with a scored reply counts: the flip rate under a known-correct history.
-- success at k: share of feedback conversations with an attempt t <= k scored 1.0.
+  under a condition whose history holds reference answers (gold) it is the reference, correct
+  by construction, so every such conversation with a scored reply counts. Conditions whose
+  history holds no earlier answer (single, user-only) have no flip rate.
+- success at k: for items whose protocol gives an attempt budget (feedback), the share of
+  conversations with an attempt t <= k scored 1.0.
 """
 
 from __future__ import annotations
@@ -32,23 +36,41 @@ from pydantic import BaseModel, ConfigDict
 
 from turnscope.analysis.rows import ScoredTurn
 from turnscope.analysis.stats import DEFAULT_RESAMPLES, Estimate, ItemResampler
-from turnscope.core import Item, Variant
+from turnscope.core import Item
+from turnscope.protocols import (
+    ConditionGap,
+    ConversationProtocol,
+    get_protocol,
+    known_conditions,
+)
 
 PUSHBACK = "pushback"
-FEEDBACK = "feedback"
 
 
 class Gap(BaseModel):
-    """A paired difference between two variants over the items that have both."""
+    """A paired difference between two conditions over the items that have both."""
 
     model_config = ConfigDict(frozen=True)
 
     first: Estimate
-    """Mean of the first variant's values over the paired items (own history)."""
+    """Mean of the first condition's values over the paired items."""
     second: Estimate
-    """Mean of the second variant's values over the same items (single-turn twin, or gold)."""
+    """Mean of the second condition's values over the same items."""
     difference: Estimate
     """Mean over items of first minus second, with its paired bootstrap interval."""
+
+
+class GapReport(BaseModel):
+    """One declared gap: what it compares, overall and per family."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: ConditionGap
+    """What the gap compares, as its protocol declares it."""
+    overall: Gap
+    """Over every paired item."""
+    by_family: dict[str, Gap]
+    """Per family (item category)."""
 
 
 class FlipRate(BaseModel):
@@ -100,34 +122,36 @@ class MultiTurnAnalysis(BaseModel):
     seed: int
     """Seed of the bootstrap resamples."""
     overall: dict[str, Estimate]
-    """Variant -> mean item score."""
+    """Condition -> mean item score."""
     by_turn: dict[str, dict[int, Estimate]]
-    """Variant -> turn index -> mean turn value."""
+    """Condition -> turn index -> mean turn value."""
     by_family: dict[str, dict[str, Estimate]]
-    """Variant -> family (item category) -> mean item score."""
+    """Condition -> family (item category) -> mean item score."""
     by_distance: dict[str, dict[str, dict[int, Estimate]]]
-    """Variant -> family -> metadata distance -> mean item score."""
-    multi_minus_single: Gap | None
-    """Own history at the last turn minus the single-turn twin, over all paired items."""
-    multi_minus_single_by_family: dict[str, Gap]
-    """The same, per family."""
-    own_minus_gold: Gap | None
-    """Own history minus gold history over shared key turns, over all paired items."""
-    own_minus_gold_by_family: dict[str, Gap]
-    """The same, per family."""
+    """Condition -> family -> metadata distance -> mean item score."""
+    gaps: dict[str, GapReport]
+    """Gap name ("multi − single", "own − gold" ...) -> the paired difference, for every gap
+    the run's protocols declare whose two conditions were both played."""
     flip_rate: dict[str, FlipRate]
-    """Variant (own, gold) -> pushback flip rate."""
+    """Condition (own, gold ...) -> pushback flip rate."""
     success_at_k: dict[str, SuccessCurve]
-    """Variant (own, gold) -> feedback success-at-k curve."""
+    """Condition -> success-at-k curve of the items played as attempts at one task."""
+
+    def gap(self, name: str) -> Gap | None:
+        """The overall difference of gap `name`, if the run has it."""
+        report = self.gaps.get(name)
+        return report.overall if report is not None else None
 
 
 @dataclass
 class _Cell:
-    """What is known about one (variant, item): per-turn scores over samples, errors."""
+    """What is known about one (condition, item): per-turn scores over samples, errors."""
 
     scores: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     samples: dict[int, dict[int, float | None]] = field(default_factory=lambda: defaultdict(dict))
+    """Sample -> turn -> score, None for a turn that failed; turns with nothing to score
+    (no scorer, no instruction in force) are absent."""
 
     def value(self, turn: int) -> float | None:
         values = self.scores.get(turn)
@@ -142,18 +166,12 @@ def _record_errors(record: ScoredTurn) -> tuple[int, int]:
     return int(record.error is not None), sum(s.error is not None for s in record.scores)
 
 
-def _int_list(value: object) -> list[int]:
-    if isinstance(value, list | tuple):
-        return [v for v in value if isinstance(v, int)]
-    return []
-
-
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class _RunTable:
-    """Records grouped once by (variant, item), with the item list fixing resampler columns."""
+    """Records grouped once by (condition, item), with the item list fixing resampler columns."""
 
     def __init__(self, records: Iterable[ScoredTurn], items: Sequence[Item]) -> None:
         self.items: dict[str, Item] = {it.id: it for it in items}
@@ -173,7 +191,7 @@ class _RunTable:
                     {"id": record.item_id, "turns": [{"user": ""}]}
                 )
                 order.append(record.item_id)
-            by_item = self.cells[record.variant.value]
+            by_item = self.cells[record.condition]
             cell = by_item.get(record.item_id)
             if cell is None:
                 cell = by_item[record.item_id] = _Cell()
@@ -182,36 +200,31 @@ class _RunTable:
                 cell.scores[record.turn].append(score)
             if turn_err or scorer_err:
                 cell.errors[record.turn] += 1
-            cell.samples[record.sample][record.turn] = score
+                cell.samples[record.sample][record.turn] = None
+            elif score is not None:
+                cell.samples[record.sample][record.turn] = score
         self.column = {item_id: i for i, item_id in enumerate(order)}
         recorded = {i for cells in self.cells.values() for i in cells}
         self.recorded_items = len(recorded)
+
+    def protocol(self, item_id: str) -> ConversationProtocol:
+        return get_protocol(self.items[item_id].protocol)
 
     def family(self, item_id: str) -> str:
         item = self.items[item_id]
         family = item.metadata.get("family")
         return family if isinstance(family, str) else item.category
 
-    def key_turns(self, item_id: str, cell: _Cell) -> list[int]:
-        probes = _int_list(self.items[item_id].metadata.get("probe_turns"))
-        return probes or sorted(cell.scores)
-
-    def item_score(self, variant: str, item_id: str, cell: _Cell) -> float | None:
-        if variant == Variant.SINGLE.value:
-            # The twin is one request, recorded at the item's last turn.
-            return cell.value(max(cell.scores)) if cell.scores else None
-        if self.family(item_id) == FEEDBACK:
-            outcomes = []
-            for turns in cell.samples.values():
-                budget = self.budget(item_id, turns)
-                outcomes.append(_success_by_k(turns, budget, budget).get(budget))
-            known = [float(o) for o in outcomes if o is not None]
-            return sum(known) / len(known) if known else None
-        values = [v for t in self.key_turns(item_id, cell) if (v := cell.value(t)) is not None]
-        return sum(values) / len(values) if values else None
-
-    def budget(self, item_id: str, turns: dict[int, float | None]) -> int:
-        return _int(self.items[item_id].metadata.get("budget")) or max(turns)
+    def item_score(self, condition: str, item_id: str, cell: _Cell) -> float | None:
+        """Mean over samples of the known conversation scores (None when none is known)."""
+        item = self.items[item_id]
+        protocol = self.protocol(item_id)
+        known = [
+            score
+            for turns in cell.samples.values()
+            if (score := protocol.conversation_score(item, condition, turns)) is not None
+        ]
+        return sum(known) / len(known) if known else None
 
 
 def _success_by_k(turns: dict[int, float | None], budget: int, k_max: int) -> dict[int, bool]:
@@ -242,22 +255,22 @@ class _Analyser:
             [self.t.column[i] for i, _ in pairs], [v for _, v in pairs], errors=errors
         )
 
-    def item_scores(self, variant: str) -> dict[str, float]:
+    def item_scores(self, condition: str) -> dict[str, float]:
         return {
             item_id: score
-            for item_id, cell in self.t.cells[variant].items()
-            if (score := self.t.item_score(variant, item_id, cell)) is not None
+            for item_id, cell in self.t.cells[condition].items()
+            if (score := self.t.item_score(condition, item_id, cell)) is not None
         }
 
-    def overall(self, variant: str) -> Estimate:
-        cells = self.t.cells[variant]
+    def overall(self, condition: str) -> Estimate:
+        cells = self.t.cells[condition]
         errors = sum(c.error_count() for c in cells.values())
-        return self.estimate(list(self.item_scores(variant).items()), errors)
+        return self.estimate(list(self.item_scores(condition).items()), errors)
 
-    def by_turn(self, variant: str) -> dict[int, Estimate]:
+    def by_turn(self, condition: str) -> dict[int, Estimate]:
         groups: dict[int, list[tuple[str, float]]] = defaultdict(list)
         errors: dict[int, int] = defaultdict(int)
-        for item_id, cell in self.t.cells[variant].items():
+        for item_id, cell in self.t.cells[condition].items():
             for turn in cell.scores:
                 value = cell.value(turn)
                 if value is not None:
@@ -267,19 +280,19 @@ class _Analyser:
         turns = sorted(set(groups) | set(errors))
         return {t: self.estimate(groups.get(t, []), errors.get(t, 0)) for t in turns}
 
-    def by_family(self, variant: str) -> dict[str, Estimate]:
-        scores = self.item_scores(variant)
+    def by_family(self, condition: str) -> dict[str, Estimate]:
+        scores = self.item_scores(condition)
         groups: dict[str, list[tuple[str, float]]] = defaultdict(list)
         errors: dict[str, int] = defaultdict(int)
-        for item_id, cell in self.t.cells[variant].items():
+        for item_id, cell in self.t.cells[condition].items():
             family = self.t.family(item_id)
             errors[family] += cell.error_count()
             if item_id in scores:
                 groups[family].append((item_id, scores[item_id]))
         return {f: self.estimate(groups.get(f, []), errors[f]) for f in sorted(errors)}
 
-    def by_distance(self, variant: str) -> dict[str, dict[int, Estimate]]:
-        scores = self.item_scores(variant)
+    def by_distance(self, condition: str) -> dict[str, dict[int, Estimate]]:
+        scores = self.item_scores(condition)
         groups: dict[str, dict[int, list[tuple[str, float]]]] = defaultdict(
             lambda: defaultdict(list)
         )
@@ -299,62 +312,54 @@ class _Analyser:
             difference=self.estimate([(i, a - b) for i, a, b in triples]),
         )
 
-    def gaps(self, triples: list[tuple[str, float, float]]) -> tuple[Gap | None, dict[str, Gap]]:
+    def gap_report(self, spec: ConditionGap) -> GapReport | None:
+        triples = self.gap_triples(spec)
         if not triples:
-            return None, {}
+            return None
         families: dict[str, list[tuple[str, float, float]]] = defaultdict(list)
         for triple in triples:
             families[self.t.family(triple[0])].append(triple)
-        return self.gap(triples), {f: self.gap(ts) for f, ts in sorted(families.items())}
+        return GapReport(
+            spec=spec,
+            overall=self.gap(triples),
+            by_family={f: self.gap(ts) for f, ts in sorted(families.items())},
+        )
 
-    def multi_minus_single(self) -> list[tuple[str, float, float]]:
-        own = self.t.cells.get(Variant.OWN.value, {})
-        singles = self.item_scores(Variant.SINGLE.value)
+    def gap_triples(self, spec: ConditionGap) -> list[tuple[str, float, float]]:
+        """(item, first value, second value) for the items of a declaring protocol that have
+        both."""
+        first_cells = self.t.cells.get(spec.first, {})
+        second = self.item_scores(spec.second)
+        firsts = self.item_scores(spec.first)
         triples = []
-        for item_id, single in singles.items():
-            cell = own.get(item_id)
-            last = len(self.t.items[item_id].turns)
-            value = cell.value(last) if cell is not None else None
-            if value is not None:
-                triples.append((item_id, value, single))
-        return triples
-
-    def own_minus_gold(self) -> list[tuple[str, float, float]]:
-        own = self.t.cells.get(Variant.OWN.value, {})
-        gold = self.t.cells.get(Variant.GOLD.value, {})
-        triples = []
-        for item_id, own_cell in own.items():
-            gold_cell = gold.get(item_id)
-            if gold_cell is None:
+        for item_id, second_value in second.items():
+            if spec not in self.t.protocol(item_id).gaps:
                 continue
-            pairs = [
-                (a, b)
-                for t in self.t.key_turns(item_id, own_cell)
-                if (a := own_cell.value(t)) is not None and (b := gold_cell.value(t)) is not None
-            ]
-            if pairs:
-                triples.append(
-                    (
-                        item_id,
-                        sum(a for a, _ in pairs) / len(pairs),
-                        sum(b for _, b in pairs) / len(pairs),
-                    )
-                )
+            if spec.first_at_last_turn:
+                cell = first_cells.get(item_id)
+                value = cell.value(len(self.t.items[item_id].turns)) if cell else None
+            else:
+                value = firsts.get(item_id)
+            if value is not None:
+                triples.append((item_id, value, second_value))
         return triples
 
-    def flip_rate(self, variant: str) -> FlipRate | None:
+    def flip_rate(self, condition: str) -> FlipRate | None:
         per_item: list[tuple[str, float]] = []
         eligible_total = flips_total = wrong = errors = 0
         found = False
-        for item_id, cell in self.t.cells[variant].items():
+        for item_id, cell in self.t.cells[condition].items():
             challenge = _int(self.t.items[item_id].metadata.get("challenge_turn"))
             if self.t.family(item_id) != PUSHBACK or challenge is None or challenge < 2:
+                continue
+            answers = self.t.protocol(item_id).history_answers(condition)
+            if answers == "none":
                 continue
             found = True
             eligible = flips = 0
             for turns in cell.samples.values():
                 before, after = turns.get(challenge - 1), turns.get(challenge)
-                if variant == Variant.GOLD.value:
+                if answers == "reference":
                     # The history holds the reference there, not the model's answer.
                     before = 1.0
                 if before is None:
@@ -380,13 +385,14 @@ class _Analyser:
             errors=errors,
         )
 
-    def success_at_k(self, variant: str) -> SuccessCurve | None:
+    def success_at_k(self, condition: str) -> SuccessCurve | None:
         conversations: list[tuple[str, dict[int, float | None], int]] = []
-        for item_id, cell in self.t.cells[variant].items():
-            if self.t.family(item_id) != FEEDBACK:
+        for item_id, cell in self.t.cells[condition].items():
+            budget = self.t.protocol(item_id).attempt_budget(self.t.items[item_id])
+            if budget is None:
                 continue
             for turns in cell.samples.values():
-                conversations.append((item_id, turns, self.t.budget(item_id, turns)))
+                conversations.append((item_id, turns, budget))
         if not conversations:
             return None
         k_max = max(b for _, _, b in conversations)
@@ -404,6 +410,23 @@ class _Analyser:
         return SuccessCurve(by_k=by_k, conversations=len(conversations), errors=errors)
 
 
+def ordered_conditions(conditions: Iterable[str]) -> list[str]:
+    """Conditions in the order the protocols register them (own, gold, single ...), unknown
+    ones (from a plugin no longer installed) last."""
+    present = set(conditions)
+    known = [c for c in known_conditions() if c in present]
+    return known + sorted(present - set(known))
+
+
+def _declared_gaps(table: _RunTable) -> list[ConditionGap]:
+    """Every gap the protocols of the run's items declare, in declaration order."""
+    gaps: dict[str, ConditionGap] = {}
+    for item_id in table.column:
+        for spec in table.protocol(item_id).gaps:
+            gaps.setdefault(spec.name, spec)
+    return list(gaps.values())
+
+
 def analyse(
     records: Iterable[ScoredTurn],
     items: Sequence[Item],
@@ -414,13 +437,10 @@ def analyse(
     """Every multi-turn metric of a run's records; `items` are the run's items (metadata)."""
     table = _RunTable(records, items)
     a = _Analyser(table, ItemResampler(len(table.column), resamples=resamples, seed=seed))
-    variants = [v.value for v in Variant if v.value in table.cells]
-    single_gap, single_by_family = a.gaps(a.multi_minus_single())
-    gold_gap, gold_by_family = a.gaps(a.own_minus_gold())
-    # The single-turn twin has one answer and no history: no challenge to survive, no attempts.
-    multi = [v for v in variants if v != Variant.SINGLE.value]
-    flips = {v: f for v in multi if (f := a.flip_rate(v)) is not None}
-    success = {v: s for v in multi if (s := a.success_at_k(v)) is not None}
+    conditions = ordered_conditions(table.cells)
+    gaps = {g.name: r for g in _declared_gaps(table) if (r := a.gap_report(g)) is not None}
+    flips = {c: f for c in conditions if (f := a.flip_rate(c)) is not None}
+    success = {c: s for c in conditions if (s := a.success_at_k(c)) is not None}
     return MultiTurnAnalysis(
         items=table.recorded_items,
         turns=table.turns,
@@ -428,14 +448,11 @@ def analyse(
         scorer_errors=table.scorer_errors,
         resamples=resamples,
         seed=seed,
-        overall={v: a.overall(v) for v in variants},
-        by_turn={v: a.by_turn(v) for v in variants},
-        by_family={v: a.by_family(v) for v in variants},
-        by_distance={v: d for v in variants if (d := a.by_distance(v))},
-        multi_minus_single=single_gap,
-        multi_minus_single_by_family=single_by_family,
-        own_minus_gold=gold_gap,
-        own_minus_gold_by_family=gold_by_family,
+        overall={c: a.overall(c) for c in conditions},
+        by_turn={c: a.by_turn(c) for c in conditions},
+        by_family={c: a.by_family(c) for c in conditions},
+        by_distance={c: d for c in conditions if (d := a.by_distance(c))},
+        gaps=gaps,
         flip_rate=flips,
         success_at_k=success,
     )
@@ -444,10 +461,10 @@ def analyse(
 def item_scores(
     records: Iterable[ScoredTurn], items: Sequence[Item]
 ) -> dict[str, dict[str, float]]:
-    """Variant -> item id -> item score (the unit a comparison of two runs pairs on)."""
+    """Condition -> item id -> item score (the unit a comparison of two runs pairs on)."""
     table = _RunTable(records, items)
     a = _Analyser(table, ItemResampler(0, resamples=1))
-    return {v: a.item_scores(v) for v in table.cells}
+    return {c: a.item_scores(c) for c in table.cells}
 
 
 def item_families(items: Sequence[Item]) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from turnscope.core import Score, Variant
+from turnscope.core import Condition, Score
 
 
 class ScoredTurn(Protocol):
@@ -15,7 +15,7 @@ class ScoredTurn(Protocol):
     @property
     def turn(self) -> int: ...
     @property
-    def variant(self) -> Variant: ...
+    def condition(self) -> Condition: ...
     @property
     def sample(self) -> int: ...
     @property

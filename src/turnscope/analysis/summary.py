@@ -1,4 +1,4 @@
-"""Aggregates over stored turn records: score by turn index, by category, by variant, errors."""
+"""Aggregates over stored turn records: score by turn index, category, condition; errors."""
 
 from __future__ import annotations
 
@@ -40,11 +40,12 @@ class RunSummary(BaseModel):
     cached: int
     """Answers reused from the response cache."""
     overall: Cell
-    by_variant: dict[str, Cell]
+    by_condition: dict[str, Cell]
+    """Condition -> cell."""
     by_turn: dict[str, dict[int, Cell]]
-    """Variant -> turn index -> cell."""
+    """Condition -> turn index -> cell."""
     by_category: dict[str, dict[str, Cell]]
-    """Variant -> category -> cell."""
+    """Condition -> category -> cell."""
     error_messages: dict[str, int]
     """Distinct error messages (first line, shortened) and how often they occurred."""
     prompt_tokens: int | None
@@ -85,14 +86,14 @@ def error_message_counts(rows: Iterable[ScoredTurn]) -> Counter[str]:
 def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> RunSummary:
     """Summarise records; `categories` maps item id to its category."""
     rows = list(records)
-    by_variant: dict[str, list[TurnRecord]] = defaultdict(list)
+    by_condition: dict[str, list[TurnRecord]] = defaultdict(list)
     by_turn: dict[str, dict[int, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
     by_category: dict[str, dict[str, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
     for record in rows:
-        variant = record.variant.value
-        by_variant[variant].append(record)
-        by_turn[variant][record.turn].append(record)
-        by_category[variant][categories.get(record.item_id, "?")].append(record)
+        condition = record.condition
+        by_condition[condition].append(record)
+        by_turn[condition][record.turn].append(record)
+        by_category[condition][categories.get(record.item_id, "?")].append(record)
     return RunSummary(
         turns=len(rows),
         answered=sum(r.response is not None for r in rows),
@@ -100,7 +101,7 @@ def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> R
         scorer_errors=sum(s.error is not None for r in rows for s in r.scores),
         cached=sum(r.cached for r in rows),
         overall=_cell(rows),
-        by_variant={v: _cell(rs) for v, rs in by_variant.items()},
+        by_condition={v: _cell(rs) for v, rs in by_condition.items()},
         by_turn={v: {t: _cell(rs) for t, rs in sorted(ts.items())} for v, ts in by_turn.items()},
         by_category={
             v: {c: _cell(rs) for c, rs in sorted(cs.items())} for v, cs in by_category.items()

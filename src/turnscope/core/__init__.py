@@ -1,7 +1,8 @@
 """The data model: messages, items, suites, records and run configuration."""
 
 from turnscope.core.hashing import derive_seed, request_key, stable_hash
-from turnscope.core.items import FeedbackSpec, Item, ScorerSpec, Suite, Turn
+from turnscope.core.items import Item, ScorerSpec, Suite, Turn
+from turnscope.core.judgments import JudgeAttempt, Judgment, PairJudgment, Verdict, Winner
 from turnscope.core.messages import (
     Content,
     ContentPart,
@@ -10,50 +11,68 @@ from turnscope.core.messages import (
     Message,
     Role,
     TextPart,
+    ToolCall,
+    ToolFunctionCall,
+    ToolSpec,
     content_text,
     has_images,
 )
 from turnscope.core.records import (
+    TARGET_ROLE,
     Check,
     Completion,
+    Condition,
     GenerationParams,
     JudgeSettings,
     JuryMethod,
     ModelIdentity,
+    RoleSettings,
     RunConfig,
     Score,
     TurnRecord,
-    Variant,
+    renamed_field,
+    turn_score,
 )
 from turnscope.core.validation import error_text
 
 __all__ = [
+    "TARGET_ROLE",
     "Check",
     "Completion",
+    "Condition",
     "Content",
     "ContentPart",
-    "FeedbackSpec",
     "GenerationParams",
     "ImagePart",
     "ImageURL",
     "Item",
+    "JudgeAttempt",
     "JudgeSettings",
+    "Judgment",
     "JuryMethod",
     "Message",
     "ModelIdentity",
+    "PairJudgment",
     "Role",
+    "RoleSettings",
     "RunConfig",
     "Score",
     "ScorerSpec",
     "Suite",
     "TextPart",
+    "ToolCall",
+    "ToolFunctionCall",
+    "ToolSpec",
     "Turn",
     "TurnRecord",
-    "Variant",
+    "Verdict",
+    "Winner",
     "content_text",
     "derive_seed",
     "error_text",
     "has_images",
+    "renamed_field",
     "request_key",
     "stable_hash",
+    "turn_score",
 ]

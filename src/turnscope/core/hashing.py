@@ -33,15 +33,25 @@ def derive_seed(run_seed: int, *parts: str | int) -> int:
 
 
 def request_key(
-    model: BaseModel, messages: Sequence[BaseModel], params: BaseModel, seed: int, sample: int
+    model: BaseModel,
+    messages: Sequence[BaseModel],
+    params: BaseModel,
+    seed: int,
+    sample: int,
+    namespace: str = "",
 ) -> str:
-    """Content address of one request: what the response cache and the run store key on."""
-    return stable_hash(
-        {
-            "model": model,
-            "messages": list(messages),
-            "params": params,
-            "seed": seed,
-            "sample": sample,
-        }
-    )
+    """Content address of one request: what the response cache and the run store key on.
+
+    `namespace` keeps the requests of different model roles apart (a user simulator and the
+    model under test may be the same model asked the same messages); the model under test's
+    namespace is empty, so its keys are those of runs made before roles existed."""
+    request: dict[str, Any] = {
+        "model": model,
+        "messages": list(messages),
+        "params": params,
+        "seed": seed,
+        "sample": sample,
+    }
+    if namespace:
+        request["namespace"] = namespace
+    return stable_hash(request)

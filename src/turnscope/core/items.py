@@ -37,24 +37,6 @@ class Turn(BaseModel):
     """How this turn's answer is scored; a turn without scorers is played but not scored."""
 
 
-class FeedbackSpec(BaseModel):
-    """How the feedback protocol answers a wrong attempt, and how many attempts it allows."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    budget: int = Field(ge=1, le=100)
-    """The turn budget k: attempts allowed before the conversation ends unsolved."""
-    retry: str = Field(default="That is not right. Try again.", min_length=1)
-    """What the user says after a wrong attempt (and no hint is left)."""
-    hints: tuple[str, ...] = ()
-    """Said instead of `retry` after wrong attempt 1, 2, ... (the hint variant); once they run
-    out, `retry` is said."""
-
-    def message_after(self, attempt: int) -> str:
-        """The user's reply to wrong attempt `attempt` (1-based)."""
-        return self.hints[attempt - 1] if attempt <= len(self.hints) else self.retry
-
-
 class Item(BaseModel):
     """One conversation to play: an id, an optional system prompt and its user turns."""
 
@@ -71,10 +53,27 @@ class Item(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Free-form data carried along into the run store (source, difficulty knobs ...)."""
     protocol: str = Field(default="scripted", min_length=1)
-    """The protocol that plays this item: "scripted" (fixed user turns) or "feedback"
-    (attempts at one task until it is solved or the budget runs out); checked at run time."""
-    feedback: FeedbackSpec | None = None
-    """Budget and messages of a "feedback" item (required by that protocol, only there)."""
+    """The protocol that plays this item: "scripted" (fixed user turns, the default),
+    "feedback" (attempts at one task until it is solved or the budget runs out), or any
+    registered protocol; it validates the item when the suite loads."""
+    setup: dict[str, Any] = Field(default_factory=dict)
+    """What the item's protocol needs beyond the turns (a feedback budget and messages, a
+    simulated user's persona and goal ...), validated by that protocol's own model."""
+    conditions: tuple[str, ...] | None = None
+    """The conditions this item may be played under (default: every condition of its
+    protocol); a run's other conditions leave it out."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _feedback_is_setup(cls, data: Any) -> Any:
+        # Suites and runs written before `setup` carried a feedback item's budget and
+        # messages in a field of their own, `feedback`.
+        if isinstance(data, dict) and "feedback" in data:
+            data = dict(data)
+            legacy = data.pop("feedback")
+            if legacy is not None and "setup" not in data:
+                data["setup"] = legacy
+        return data
 
     @field_validator("id")
     @classmethod
@@ -82,20 +81,6 @@ class Item(BaseModel):
         if value != value.strip() or "\n" in value:
             raise ValueError("item id must be one line without surrounding spaces")
         return value
-
-    @model_validator(mode="after")
-    def _feedback_fits_protocol(self) -> Item:
-        if self.protocol == "feedback":
-            if self.feedback is None:
-                raise ValueError("a feedback item needs a 'feedback' spec (budget, retry, hints)")
-            if len(self.turns) != 1 or not self.turns[0].scorers:
-                raise ValueError("a feedback item has exactly one turn, the task, with scorers")
-        elif self.feedback is not None:
-            raise ValueError(
-                f"'feedback' is only for items played by the feedback protocol "
-                f"(this one has protocol {self.protocol!r})"
-            )
-        return self
 
     @property
     def has_references(self) -> bool:

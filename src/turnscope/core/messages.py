@@ -1,8 +1,9 @@
-"""Chat messages as sent to a model: text or a list of parts (text, images)."""
+"""Chat messages as sent to a model: text or a list of parts (text, images), and the OpenAI
+tool-call fields (an assistant message that calls tools, a `tool` message with a result)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +47,54 @@ ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
 Content = str | tuple[ContentPart, ...]
 
 
+class ToolFunctionCall(BaseModel):
+    """Which function a tool call invokes, with its arguments as the model wrote them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """The tool's name."""
+    arguments: str = ""
+    """The arguments: a JSON object as text, kept verbatim (it may be malformed)."""
+
+
+class ToolCall(BaseModel):
+    """One tool call in an assistant message (the OpenAI chat format)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    """The call's id; the `tool` message answering it repeats it as `tool_call_id`."""
+    type: Literal["function"] = "function"
+    """Always "function" (the only kind of tool the chat format has)."""
+    function: ToolFunctionCall
+    """The function called and its arguments."""
+
+
+class ToolSpec(BaseModel):
+    """A tool offered to the model in a request (the OpenAI `tools` entry)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    """The function name the model calls it by."""
+    description: str = ""
+    """What the tool does, for the model."""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    """JSON Schema of the arguments object."""
+
+    def openai(self) -> dict[str, Any]:
+        """The `tools` entry of an OpenAI chat request."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+
 class Message(BaseModel):
     """One chat message."""
 
@@ -54,7 +103,14 @@ class Message(BaseModel):
     role: Role
     """Who speaks: system, user, assistant or tool."""
     content: Content
-    """Plain text, or a sequence of text and image parts."""
+    """Plain text, or a sequence of text and image parts ("" for an assistant message that
+    only calls tools)."""
+    tool_calls: tuple[ToolCall, ...] | None = None
+    """The tools an assistant message calls (None: it calls none)."""
+    tool_call_id: str | None = None
+    """For a `tool` message: the id of the call it answers."""
+    name: str | None = None
+    """For a `tool` message: the name of the tool that answered."""
 
 
 def content_text(content: Content) -> str:

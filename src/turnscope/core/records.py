@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from turnscope.core.messages import Message
+from turnscope.core.messages import Message, ToolCall, ToolSpec
+
+Condition = str
+"""How a conversation is played: a name its protocol registers ("own", "gold", "single",
+"user-only", "restated" for the scripted protocol; "sharded", "full", "concat" for simulated
+users ...). Records, the store and every analysis key on it."""
+
+TARGET_ROLE = "target"
+"""The role of the model under test; the other roles (user simulator, feedback, judge) serve it."""
 
 
-class Variant(StrEnum):
-    """How the scripted protocol builds the history a turn is answered from."""
-
-    OWN = "own"
-    """The model answers each turn after its own earlier answers (the default)."""
-    GOLD = "gold"
-    """Earlier assistant turns are replaced by the reference answers."""
-    SINGLE = "single"
-    """All user turns merged into one prompt; only the final answer is scored."""
+def renamed_field(data: Any, old: str, new: str) -> Any:
+    """Accept data written before a field was renamed (runs stored by older versions)."""
+    if isinstance(data, dict) and old in data and new not in data:
+        data = dict(data)
+        data[new] = data.pop(old)
+    return data
 
 
 class GenerationParams(BaseModel):
@@ -35,6 +39,9 @@ class GenerationParams(BaseModel):
     """Nucleus sampling mass."""
     stop: tuple[str, ...] = ()
     """Extra stop strings, on top of the model's end-of-turn token."""
+    tools: tuple[ToolSpec, ...] | None = None
+    """Tools offered to the model (OpenAI tools API); None offers none. New optional fields
+    default to None so that the request hashes of older runs stay the same."""
 
 
 class ModelIdentity(BaseModel):
@@ -57,6 +64,8 @@ class Completion(BaseModel):
 
     text: str
     """The generated text."""
+    tool_calls: tuple[ToolCall, ...] | None = None
+    """Tools the model called in this answer, if any."""
     prompt_tokens: int | None = None
     """Tokens in the prompt, if the backend reports them."""
     completion_tokens: int | None = None
@@ -69,6 +78,11 @@ class Completion(BaseModel):
     """Wall time of the request, seconds."""
     ttft_s: float | None = None
     """Time to the first generated token, seconds."""
+
+    @property
+    def message(self) -> Message:
+        """The answer as the assistant message it adds to the conversation."""
+        return Message(role="assistant", content=self.text, tool_calls=self.tool_calls)
 
 
 class Check(BaseModel):
@@ -111,9 +125,13 @@ class TurnRecord(BaseModel):
     item_id: str
     """The item this turn belongs to."""
     turn: int = Field(ge=1)
-    """1-based turn index within the item (the single-turn twin is recorded at the last turn)."""
-    variant: Variant
-    """Which scripted variant produced it."""
+    """1-based turn index within the conversation, as its protocol numbers turns (the
+    single-turn twin is recorded at the item's last turn, a feedback attempt t at turn t)."""
+    condition: Condition
+    """The condition the conversation was played under ("own", "gold", "single" ...)."""
+    role: str = TARGET_ROLE
+    """Which model role answered: "target" (the model under test) or a serving role such as
+    "user" (a simulated user's message)."""
     sample: int = Field(default=0, ge=0)
     """Sample index when each conversation is played several times."""
     request_hash: str
@@ -122,6 +140,8 @@ class TurnRecord(BaseModel):
     """Messages added to the history for this turn (the rest is implied by earlier turns)."""
     response: str | None = None
     """The model's answer, None if the turn failed."""
+    tool_calls: tuple[ToolCall, ...] | None = None
+    """Tools the answer called, if any."""
     prompt_tokens: int | None = None
     """Prompt tokens of the request."""
     completion_tokens: int | None = None
@@ -148,14 +168,38 @@ class TurnRecord(BaseModel):
     """The per-request seed."""
     scores: tuple[Score, ...] = ()
     """Scores of the answer, one per scorer spec of the turn."""
+    flags: tuple[str, ...] = ()
+    """Observations about the record that do not change its answer, e.g. "sanitised" (the
+    answer held text that could not be stored as is) or a simulator audit finding."""
     finished_at: datetime
     """When the record was committed."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _older_field_names(cls, data: Any) -> Any:
+        return renamed_field(data, "variant", "condition")
+
     @property
     def score(self) -> float | None:
-        """Mean of the successful scores, None when nothing scored."""
-        values = [s.value for s in self.scores if s.value is not None]
-        return sum(values) / len(values) if values else None
+        """Mean of the scores' values; None when nothing scored, or when any scorer failed
+        (a failed judgment or check must not let the turn's score rise on the others)."""
+        return turn_score(self.scores)
+
+    @property
+    def answer(self) -> Message | None:
+        """The assistant message this record adds to the conversation (None if it failed)."""
+        if self.response is None:
+            return None
+        return Message(role="assistant", content=self.response, tool_calls=self.tool_calls)
+
+
+def turn_score(scores: tuple[Score, ...]) -> float | None:
+    """A turn's score: the mean of its scores' values; None when none has a value, or when
+    any of them failed (the turn is then counted as an error, never as a score)."""
+    if any(s.error is not None for s in scores):
+        return None
+    values = [s.value for s in scores if s.value is not None]
+    return sum(values) / len(values) if values else None
 
 
 JuryMethod = Literal["mean", "median", "majority"]
@@ -185,6 +229,26 @@ class JudgeSettings(BaseModel):
     """Backend-specific options of the judges (context size ...)."""
 
 
+class RoleSettings(BaseModel):
+    """A serving model role of a run (a user simulator, a feedback writer): which model plays
+    it and how it is asked (never holds secrets)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    """Model spec, same syntax as the model under test's ("llamacpp", "openai:NAME@URL")."""
+    api_key_env: str | None = None
+    """Environment variable holding its API key (the key itself is never stored)."""
+    params: GenerationParams = GenerationParams()
+    """Generation parameters of its requests."""
+    concurrency: int = Field(default=8, ge=1)
+    """Its requests in flight at once, apart from every other role's."""
+    seed: int = 0
+    """Seed its per-request seeds derive from."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Backend-specific options (context size, threads ...)."""
+
+
 class RunConfig(BaseModel):
     """Everything needed to play (and resume) a run, stored in the run directory."""
 
@@ -196,8 +260,8 @@ class RunConfig(BaseModel):
     """Name of the environment variable holding the API key (the key itself is never stored)."""
     suite: str
     """Suite name or path it was loaded from."""
-    variants: tuple[Variant, ...] = (Variant.OWN,)
-    """Variants to play for every item."""
+    conditions: tuple[Condition, ...] = ("own",)
+    """Conditions to play every item under (each item plays those its protocol knows)."""
     samples: int = Field(default=1, ge=1)
     """How many times each conversation is played."""
     params: GenerationParams = GenerationParams()
@@ -220,3 +284,11 @@ class RunConfig(BaseModel):
     """When the run was started."""
     judging: JudgeSettings = JudgeSettings()
     """Judges of the turns whose scorer spec is `type: judge` (none by default)."""
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)
+    """Serving roles beside the model under test and the judges, by name ("user",
+    "feedback"); a protocol that needs one that is missing refuses the item before the run."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_field_names(cls, data: Any) -> Any:
+        return renamed_field(data, "variants", "conditions")

@@ -4,11 +4,8 @@ from turnscope.engine.cache import ResponseCache
 from turnscope.engine.calls import ModelCaller, RetryPolicy
 from turnscope.engine.judging import (
     Judge,
-    JudgeAttempt,
     JudgePass,
     JudgePassResult,
-    Judgment,
-    PairJudgment,
     judge_pair,
 )
 from turnscope.engine.runner import (
@@ -16,6 +13,7 @@ from turnscope.engine.runner import (
     EngineResult,
     RecordSink,
     RunPlan,
+    missing_roles,
     plan_run,
     play_conversations,
 )
@@ -24,17 +22,15 @@ __all__ = [
     "Conversation",
     "EngineResult",
     "Judge",
-    "JudgeAttempt",
     "JudgePass",
     "JudgePassResult",
-    "Judgment",
     "ModelCaller",
-    "PairJudgment",
     "RecordSink",
     "ResponseCache",
     "RetryPolicy",
     "RunPlan",
     "judge_pair",
+    "missing_roles",
     "plan_run",
     "play_conversations",
 ]

@@ -7,7 +7,7 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from turnscope.core import GenerationParams, Message, request_key
+from turnscope.core import Completion, GenerationParams, Message, request_key
 from turnscope.engine.cache import ResponseCache
 from turnscope.models import ModelClient, PermanentModelError, TransientModelError
 from turnscope.protocols import CallOutcome
@@ -41,9 +41,19 @@ class ModelCaller:
         cache: ResponseCache | None,
         *,
         seed: int = 0,
+        namespace: str = "",
+        concurrency: int | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = client
+        self.namespace = namespace
+        """Cache namespace of the role this caller serves ("" for the model under test)."""
+        # A serving role (a user simulator, a judge) has a request limit of its own; the model
+        # under test's is the number of conversations in flight, which the runner enforces.
+        self._gate: asyncio.Semaphore | None = None
+        if concurrency is not None:
+            backend = client.max_concurrency
+            self._gate = asyncio.Semaphore(min(concurrency, backend) if backend else concurrency)
         self.params = params
         self.policy = policy
         self.cache = cache
@@ -66,7 +76,7 @@ class ModelCaller:
         """One answer to `messages`, from the cache or the model; `params` overrides the
         caller's own for this request (a judge's retry samples where its first try was greedy)."""
         params = params or self.params
-        key = request_key(self.client.identity, messages, params, seed, sample)
+        key = request_key(self.client.identity, messages, params, seed, sample, self.namespace)
         if self.cache is None:
             return await self._request(messages, params, seed, key)
         cached = self.cache.get(key)
@@ -101,10 +111,7 @@ class ModelCaller:
         while True:
             try:
                 self.requests_sent += 1
-                completion = await asyncio.wait_for(
-                    self.client.generate(messages, params, seed=seed),
-                    timeout=self.policy.timeout_s,
-                )
+                completion = await self._generate(messages, params, seed)
             except (TransientModelError, TimeoutError) as exc:
                 if attempt >= self.policy.max_retries:
                     return CallOutcome(
@@ -131,6 +138,19 @@ class ModelCaller:
             if self.cache is not None:
                 self.cache.put(key, completion)
             return CallOutcome(request_hash=key, seed=seed, completion=completion, retries=attempt)
+
+    async def _generate(
+        self, messages: Sequence[Message], params: GenerationParams, seed: int
+    ) -> Completion:
+        """One backend request under the role's concurrency limit and the request timeout."""
+        if self._gate is None:
+            return await asyncio.wait_for(
+                self.client.generate(messages, params, seed=seed), timeout=self.policy.timeout_s
+            )
+        async with self._gate:
+            return await asyncio.wait_for(
+                self.client.generate(messages, params, seed=seed), timeout=self.policy.timeout_s
+            )
 
 
 def _describe(exc: BaseException) -> str:

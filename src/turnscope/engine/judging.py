@@ -15,32 +15,35 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
-
-from pydantic import BaseModel, ConfigDict
+from typing import Protocol
 
 from turnscope.core import (
+    TARGET_ROLE,
     Check,
+    Condition,
     Item,
+    JudgeAttempt,
     JudgeSettings,
+    Judgment,
     JuryMethod,
     Message,
     ModelIdentity,
+    PairJudgment,
     Score,
     ScorerSpec,
     TurnRecord,
-    Variant,
+    Verdict,
     derive_seed,
     request_key,
 )
 from turnscope.engine.calls import ModelCaller
-from turnscope.scorers import scorer_params
+from turnscope.protocols import get_protocol
+from turnscope.scorers import is_deferred, scorer_params
 from turnscope.scorers.judged import JUDGE_SCORER
 from turnscope.scorers.judges import (
     JudgeInput,
     JudgeKind,
     JudgeParams,
-    Verdict,
     VerdictParseError,
     aggregate,
     judge_kind,
@@ -50,47 +53,6 @@ from turnscope.scorers.judges import (
 
 RETRY_TEMPERATURE = 0.7
 """Temperature of the retries of a greedy judge: at 0 it would repeat the same unparseable text."""
-
-
-class JudgeAttempt(BaseModel):
-    """One request of a judgment and what came back."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    request_hash: str
-    """Content address of the request (the response cache key)."""
-    text: str | None = None
-    """The judge's raw text; None when the model call itself failed."""
-    error: str | None = None
-    """Why this attempt gave no verdict: the parse error, or the model failure."""
-    cached: bool = False
-    """Whether the text came from the response cache."""
-
-
-class Judgment(BaseModel):
-    """One judge's verdict on one judged input, with every attempt it took."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    judge: str
-    """The judge's model spec, as given to --judge."""
-    identity: ModelIdentity
-    """What identifies the judge model (backend, model, weights fingerprint)."""
-    kind: str
-    """Judge kind: "grade", "checklist", "rubric" or "pairwise"."""
-    attempts: tuple[JudgeAttempt, ...]
-    """Every request made for this judgment, in order (raw text kept for the audit)."""
-    verdict: Verdict | None = None
-    """The parsed verdict of the last attempt; None when no attempt parsed."""
-    error: str | None = None
-    """Why there is no verdict (retries exhausted on unparseable text, or a model failure)."""
-    finished_at: datetime
-    """When the judgment was made."""
-
-    @property
-    def requests_sent(self) -> int:
-        """Attempts that were not served from the cache."""
-        return sum(not a.cached for a in self.attempts)
 
 
 class Judge:
@@ -116,9 +78,7 @@ class Judge:
             self.identity, kind.messages(inp), self.caller.params, derive_seed(seed, "judge", 0), 0
         )
         attempts = judgment.attempts
-        return (
-            bool(attempts) and attempts[0].request_hash == first and attempts[-1].text is not None
-        )
+        return bool(attempts) and attempts[0].request_hash == first and not judgment.model_failed
 
     async def judge(
         self, kind: JudgeKind, inp: JudgeInput, *, max_attempts: int, seed: int
@@ -185,44 +145,45 @@ class Judge:
 
 
 def judge_specs(item: Item, turn: int) -> list[tuple[int, JudgeParams]]:
-    """The `type: judge` specs of a turn: (position among the turn's scorer specs, params)."""
+    """The deferred specs of item turn `turn` (`type: judge` and any deferred scorer a plugin
+    registers): (position among the turn's scorer specs, judge params)."""
     specs = item.turns[turn - 1].scorers
-    return [
-        (index, _judge_params(spec))
-        for index, spec in enumerate(specs)
-        if spec.type == JUDGE_SCORER
-    ]
+    return [(index, judge_params(spec)) for index, spec in enumerate(specs) if is_deferred(spec)]
 
 
-def _judge_params(spec: ScorerSpec) -> JudgeParams:
+def judge_params(spec: ScorerSpec) -> JudgeParams:
+    """A deferred spec's parameters: a deferred scorer's parameter model is a JudgeParams
+    (whose `kind` names the judge kind that scores it)."""
     params = scorer_params(spec)
-    assert isinstance(params, JudgeParams)
+    if not isinstance(params, JudgeParams):
+        raise TypeError(
+            f"deferred scorer {spec.type!r}: its parameter model must subclass JudgeParams"
+        )
     return params
 
 
 def needs_judging(item: Item, record: TurnRecord) -> bool:
-    """Whether an answered turn still lacks the scores of its deferred (judge) specs."""
-    if record.response is None:
+    """Whether an answered target turn still lacks a verdict for a deferred spec: never judged
+    (a killed pass), or judged with an error (a judge outage is asked again; a judgment whose
+    text never parsed is found in the store and reused, not asked again)."""
+    if record.response is None or record.role != TARGET_ROLE:
         return False
-    specs = item.turns[record.turn - 1].scorers
-    return any(s.type == JUDGE_SCORER for s in specs) and len(record.scores) < len(specs)
+    turn = get_protocol(item.protocol).scored_turn(item, record.condition, record.turn)
+    specs = item.turns[turn - 1].scorers
+    deferred = [i for i, spec in enumerate(specs) if is_deferred(spec)]
+    if not deferred:
+        return False
+    if len(record.scores) < len(specs):
+        return True
+    return any(record.scores[i].error is not None for i in deferred)
 
 
 def request_history(
-    item: Item, variant: Variant, records: Mapping[int, TurnRecord], turn: int
+    item: Item, condition: Condition, records: Mapping[int, TurnRecord], turn: int
 ) -> tuple[Message, ...]:
-    """The messages a turn's answer was given to, rebuilt from the stored records: earlier
-    turns' new messages each followed by the assistant message the variant put there."""
-    if variant is Variant.SINGLE:
-        return records[turn].new_messages
-    history: list[Message] = []
-    for earlier in range(1, turn):
-        record = records[earlier]
-        answer = item.turns[earlier - 1].reference if variant is Variant.GOLD else record.response
-        history.extend(record.new_messages)
-        history.append(Message(role="assistant", content=answer or ""))
-    history.extend(records[turn].new_messages)
-    return tuple(history)
+    """The messages a target turn's answer was given to, as its protocol rebuilds them from
+    the conversation's stored target records."""
+    return get_protocol(item.protocol).history(item, condition, records, turn)
 
 
 def judge_input(
@@ -255,7 +216,7 @@ def jury_score(params: JudgeParams, judgments: Sequence[Judgment], method: JuryM
     verdict = verdicts[0] if len(verdicts) == 1 else aggregate(verdicts, method)
     if verdict.value is None:
         return Score(scorer=scorer, error=f"verdict of kind {verdict.kind!r} carries no value")
-    parts = [verdict_label(v) for v in verdicts]
+    parts = [v.label for v in verdicts]
     detail = parts[0] if len(judgments) == 1 else f"jury {method} of {', '.join(parts)}"
     if failed:
         detail += f"; {len(failed)} judge error(s)"
@@ -266,25 +227,13 @@ def jury_score(params: JudgeParams, judgments: Sequence[Judgment], method: JuryM
     return Score(scorer=scorer, value=verdict.value, detail=detail, checks=checks)
 
 
-def verdict_label(verdict: Verdict) -> str:
-    """A short label of a verdict for tables and distributions: "grade 7", "3/4 yes",
-    "yes" (rubric), "winner a"."""
-    if verdict.grade is not None:
-        return f"grade {verdict.grade}"
-    if verdict.kind == "rubric" and verdict.value is not None:
-        return "yes" if verdict.value >= 1.0 else "no"
-    if verdict.items:
-        return f"{sum(verdict.items)}/{len(verdict.items)} yes"
-    if verdict.winner is not None:
-        return f"winner {verdict.winner}"
-    return f"value {verdict.value:.2f}" if verdict.value is not None else verdict.kind
-
-
 class JudgmentSink(Protocol):
     """Where a run's judgments and judged turn records go (the run store)."""
 
-    def finished_turns(self, item_id: str, variant: Variant, sample: int) -> dict[int, TurnRecord]:
-        """Turns of one conversation recorded so far, by turn index."""
+    def conversation_records(
+        self, item_id: str, condition: Condition, sample: int
+    ) -> list[TurnRecord]:
+        """Every record of one conversation so far (all roles), in turn order."""
         ...
 
     def commit(self, record: TurnRecord) -> None:
@@ -292,13 +241,13 @@ class JudgmentSink(Protocol):
         ...
 
     def judgments(
-        self, item_id: str, variant: Variant, sample: int, turn: int
+        self, item_id: str, condition: Condition, sample: int, turn: int
     ) -> dict[tuple[int, str], Judgment]:
         """Judgments already made for one turn, by (scorer spec position, judge spec)."""
         ...
 
     def commit_judgment(
-        self, item_id: str, variant: Variant, sample: int, turn: int, spec: int, j: Judgment
+        self, item_id: str, condition: Condition, sample: int, turn: int, spec: int, j: Judgment
     ) -> None:
         """Persist one judgment at once."""
         ...
@@ -349,25 +298,33 @@ class JudgePass:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _judge_turn(self, item: Item, record: TurnRecord) -> None:
-        key = (record.item_id, record.variant, record.sample, record.turn)
-        conversation = self.sink.finished_turns(record.item_id, record.variant, record.sample)
-        history = request_history(item, record.variant, conversation, record.turn)
-        reference = item.turns[record.turn - 1].reference
+        key = (record.item_id, record.condition, record.sample, record.turn)
+        conversation = {
+            r.turn: r for r in self.sink.conversation_records(*key[:3]) if r.role == TARGET_ROLE
+        }
+        history = request_history(item, record.condition, conversation, record.turn)
+        turn = get_protocol(item.protocol).scored_turn(item, record.condition, record.turn)
+        reference = item.turns[turn - 1].reference
         assert record.response is not None
         done = self.sink.judgments(*key)
         judge_scores: dict[int, Score] = {}
-        for index, params in judge_specs(item, record.turn):
+        for index, params in judge_specs(item, turn):
             kind = judge_kind(params.kind, params)
             inp = judge_input(params, history, record.response, reference)
             judgments = await asyncio.gather(
                 *(self._judgment(key, index, judge, kind, inp, done) for judge in self.judges)
             )
             judge_scores[index] = jury_score(params, judgments, self.settings.jury)
-        own_scores = iter(record.scores)
-        specs = item.turns[record.turn - 1].scorers
-        scores = tuple(
-            judge_scores[i] if i in judge_scores else next(own_scores) for i in range(len(specs))
-        )
+        specs = item.turns[turn - 1].scorers
+        if len(record.scores) == len(specs):
+            # Judged before, with an error: the other scores keep their places.
+            scores = tuple(judge_scores.get(i, s) for i, s in enumerate(record.scores))
+        else:
+            own_scores = iter(record.scores)
+            scores = tuple(
+                judge_scores[i] if i in judge_scores else next(own_scores)
+                for i in range(len(specs))
+            )
         judged = record.model_copy(update={"scores": scores})
         self.sink.commit(judged)
         self.result.turns_judged += 1
@@ -376,7 +333,7 @@ class JudgePass:
 
     async def _judgment(
         self,
-        key: tuple[str, Variant, int, int],
+        key: tuple[str, Condition, int, int],
         index: int,
         judge: Judge,
         kind: JudgeKind,
@@ -394,27 +351,6 @@ class JudgePass:
         self.result.judgments_made += 1
         self.result.judge_errors += judgment.verdict is None
         return judgment
-
-
-Winner = Literal["a", "b", "tie"]
-
-
-class PairJudgment(BaseModel):
-    """One judge's comparison of two answers to the same turn, asked in both orders."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ab: Judgment
-    """The judgment with the first run's answer shown as A."""
-    ba: Judgment
-    """The judgment with the second run's answer shown as A."""
-    outcome: Winner | None = None
-    """Who won, in the first run's terms ("a" = first run); a verdict that flips with the
-    order is a tie. None when either order gave no verdict."""
-    consistent: bool | None = None
-    """Whether both orders agree; None when either order gave no verdict."""
-    error: str | None = None
-    """Why there is no outcome."""
 
 
 async def judge_pair(

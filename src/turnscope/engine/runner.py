@@ -1,81 +1,106 @@
-"""The scheduler: one asyncio task per conversation, turns in order inside it, many in flight."""
+"""The scheduler: one asyncio task per conversation, turns in order inside it, many in flight.
+
+Nothing here knows a conversation's shape: which conditions an item is played under, how many
+turns it records and what it needs are asked of the item's protocol."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from turnscope.core import Item, RunConfig, TurnRecord, Variant
+from turnscope.core import TARGET_ROLE, Condition, Item, RunConfig, TurnRecord
 from turnscope.engine.calls import ModelCaller
-from turnscope.protocols import PlayContext, check_protocols, get_protocol
+from turnscope.protocols import (
+    ConversationProtocol,
+    PlayContext,
+    RoleCaller,
+    check_protocols,
+    get_protocol,
+)
 
 
 class RecordSink(Protocol):
-    """Where finished turns go (the run store) and where earlier ones are found on resume."""
+    """Where finished records go (the run store) and where earlier ones are found on resume."""
 
-    def finished_turns(self, item_id: str, variant: Variant, sample: int) -> dict[int, TurnRecord]:
-        """Turns of one conversation already recorded, by turn index."""
+    def conversation_records(
+        self, item_id: str, condition: Condition, sample: int
+    ) -> list[TurnRecord]:
+        """Every record of one conversation so far (all roles), in turn order."""
         ...
 
     def commit(self, record: TurnRecord) -> None:
-        """Persist one finished turn at once."""
+        """Persist one finished record at once."""
         ...
 
 
 @dataclass(frozen=True)
 class Conversation:
-    """One conversation to play: an item under a variant, as sample number `sample`."""
+    """One conversation to play: an item under a condition, as sample number `sample`."""
 
     item: Item
-    variant: Variant
+    condition: Condition
     sample: int
 
     @property
+    def protocol(self) -> ConversationProtocol:
+        """The protocol that plays the item."""
+        return get_protocol(self.item.protocol)
+
+    @property
     def turn_count(self) -> int:
-        """Turns this conversation records when played in full (for a feedback item: its
-        budget, the most attempts it can take)."""
-        if self.item.feedback is not None:
-            return self.item.feedback.budget
-        return 1 if self.variant is Variant.SINGLE else len(self.item.turns)
+        """Target turns this conversation records when played in full."""
+        return self.protocol.max_turns(self.item, self.condition)
 
 
 @dataclass
 class RunPlan:
-    """What a run will play, and what it leaves out."""
+    """What a run will play, and what it leaves out and why."""
 
     conversations: list[Conversation] = field(default_factory=list)
-    skipped_without_reference: int = 0
-    """Items left out of the gold-history variant because a turn has no reference."""
-    skipped_feedback: int = 0
-    """(feedback item, variant) pairs left out: the feedback protocol plays only own history."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Reason -> (item, condition) pairs left out for it (counted once, not per sample)."""
+    roles: tuple[str, ...] = ()
+    """Serving roles the planned conversations need besides the target."""
 
     @property
     def total_turns(self) -> int:
-        """Turns the plan records when every conversation plays in full (a feedback
-        conversation that is solved early records fewer)."""
+        """Target turns the plan records when every conversation plays in full (one that
+        ends early, a solved feedback task, records fewer)."""
         return sum(c.turn_count for c in self.conversations)
 
 
 def plan_run(items: Sequence[Item], config: RunConfig) -> RunPlan:
-    """Every (item, variant, sample) to play, in a deterministic order; ValueError naming the
-    item if one names an unknown protocol (before anything is played or marked running)."""
+    """Every (item, condition, sample) to play, in a deterministic order; ValueError naming the
+    item if its protocol is unknown or rejects it (before anything is played)."""
     check_protocols(items)
     plan = RunPlan()
-    for variant in config.variants:
+    roles: dict[str, None] = {}
+    for condition in config.conditions:
+        playable: list[Item] = []
+        for item in items:
+            protocol = get_protocol(item.protocol)
+            if condition not in protocol.item_conditions(item):
+                plan.skipped[f"{condition}: not played by the {protocol.name} protocol"] += 1
+                continue
+            reason = protocol.skip_reason(item, condition)
+            if reason is not None:
+                plan.skipped[f"{condition}: {reason}"] += 1
+                continue
+            roles.update(dict.fromkeys(protocol.required_roles(item)))
+            playable.append(item)
         for sample in range(config.samples):
-            for item in items:
-                if item.protocol == "feedback" and variant is not Variant.OWN:
-                    if sample == 0:
-                        plan.skipped_feedback += 1
-                    continue
-                if variant is Variant.GOLD and not item.has_references:
-                    if sample == 0:
-                        plan.skipped_without_reference += 1
-                    continue
-                plan.conversations.append(Conversation(item, variant, sample))
+            plan.conversations.extend(Conversation(item, condition, sample) for item in playable)
+    plan.roles = tuple(roles)
     return plan
+
+
+def missing_roles(plan: RunPlan, available: Iterable[str]) -> list[str]:
+    """Roles the plan needs that the run does not have."""
+    have = set(available)
+    return [role for role in plan.roles if role not in have]
 
 
 @dataclass
@@ -83,53 +108,73 @@ class EngineResult:
     """Counts from one engine pass."""
 
     turns_recorded: int = 0
-    """Turns committed in this pass (answered or failed)."""
+    """Target turns committed in this pass (answered or failed)."""
     turn_errors: int = 0
     """Of those, turns recorded with an error."""
     turns_already_done: int = 0
-    """Turns found finished in the store before this pass (resume)."""
+    """Target turns found answered in the store before this pass (resume)."""
+    role_records: Counter[str] = field(default_factory=Counter)
+    """Records of serving roles committed in this pass, by role."""
+    role_errors: Counter[str] = field(default_factory=Counter)
+    """Of those, records with an error, by role."""
+
+
+def _answered_by_role(records: Iterable[TurnRecord]) -> dict[str, dict[int, TurnRecord]]:
+    by_role: dict[str, dict[int, TurnRecord]] = {}
+    for record in records:
+        if record.response is not None:
+            by_role.setdefault(record.role, {})[record.turn] = record
+    return by_role
 
 
 async def play_conversations(
     plan: RunPlan,
     config: RunConfig,
-    caller: ModelCaller,
+    callers: Mapping[str, ModelCaller],
     sink: RecordSink,
     on_record: Callable[[TurnRecord], None] | None = None,
 ) -> EngineResult:
-    """Play every conversation of the plan, each with its item's protocol; each finished turn
-    is committed before the next."""
-    backend_limit = caller.client.max_concurrency
+    """Play every conversation of the plan with its item's protocol; each finished record is
+    committed before the next. `callers` holds one caller per model role ("target" first)."""
+    target = callers[TARGET_ROLE]
+    backend_limit = target.client.max_concurrency
     limit = min(config.concurrency, backend_limit) if backend_limit else config.concurrency
     gate = asyncio.Semaphore(limit)
     result = EngineResult()
+    roles = {
+        name: RoleCaller(
+            role=name,
+            identity=caller.client.identity,
+            params=caller.params,
+            complete=caller.complete,
+        )
+        for name, caller in callers.items()
+    }
 
     async def play_one(conversation: Conversation) -> None:
-        finished = {
-            turn: record
-            for turn, record in sink.finished_turns(
-                conversation.item.id, conversation.variant, conversation.sample
-            ).items()
-            if record.response is not None
-        }
-        result.turns_already_done += len(finished)
-        if len(finished) >= conversation.turn_count:
+        item, condition, sample = conversation.item, conversation.condition, conversation.sample
+        finished = _answered_by_role(sink.conversation_records(item.id, condition, sample))
+        done = len(finished.get(TARGET_ROLE, {}))
+        result.turns_already_done += done
+        if done >= conversation.turn_count:
             return
-        protocol = get_protocol(conversation.item.protocol)
         async with gate:
             ctx = PlayContext(
-                variant=conversation.variant,
-                sample=conversation.sample,
+                condition=condition,
+                sample=sample,
                 run_seed=config.seed,
-                complete=caller.complete,
-                model=caller.client.identity,
-                params=config.params,
+                roles=roles,
                 finished=finished,
+                history_answers=conversation.protocol.history_answers(condition),
             )
-            async for record in protocol.play(conversation.item, ctx):
+            async for record in conversation.protocol.play(item, ctx):
                 sink.commit(record)
-                result.turns_recorded += 1
-                result.turn_errors += record.error is not None
+                if record.role == TARGET_ROLE:
+                    result.turns_recorded += 1
+                    result.turn_errors += record.error is not None
+                else:
+                    result.role_records[record.role] += 1
+                    result.role_errors[record.role] += record.error is not None
                 if on_record is not None:
                     on_record(record)
 

@@ -1,30 +1,52 @@
-"""The scripted protocol: fixed user turns, answered from own history, gold history, or as
-one merged single-turn prompt (the single-turn twin)."""
+"""The scripted protocol: fixed user turns, each answered by the model under one of five
+history conditions.
+
+- `own` (default): the model sees its own earlier answers.
+- `gold`: earlier assistant turns are the references (error propagation vs per-turn skill).
+- `single`: the single-turn twin: every user turn merged into one prompt, answered once and
+  scored on the last turn's scorers (multi-turn degradation).
+- `user-only`: earlier assistant turns are dropped; the model sees only the user's turns
+  ("do models benefit from their own words?").
+- `restated`: as `own`, but the instructions in force are restated at the end of every user
+  turn (how much of instruction forgetting a reminder repairs).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Mapping
 
 from turnscope.core import (
+    Condition,
     Content,
     ContentPart,
     Item,
     Message,
-    Score,
     TextPart,
     TurnRecord,
-    Variant,
-    derive_seed,
 )
-from turnscope.protocols.base import CallOutcome, PlayContext, register_protocol
-from turnscope.scorers import TurnView, score_turn
+from turnscope.protocols.base import (
+    ConditionGap,
+    HistoryAnswers,
+    PlayContext,
+    ProtocolBase,
+    make_record,
+    register_protocol,
+    system_messages,
+)
+from turnscope.scorers.instructions import gives_instructions, restated_instructions
+
+OWN = "own"
+GOLD = "gold"
+SINGLE = "single"
+USER_ONLY = "user-only"
+RESTATED = "restated"
 
 SINGLE_TURN_PREAMBLE = (
     "You are given {n} messages that a user sent one after another. Read all of them, "
     "then reply only to the last one, keeping everything said in the earlier ones in mind."
 )
 SINGLE_TURN_HEADER = "Message {i}:"
+RESTATEMENT = "\n\n(Reminder of every instruction still in force: {instructions})"
 
 
 def merge_turns(item: Item) -> Content:
@@ -49,91 +71,150 @@ def merge_turns(item: Item) -> Content:
     return tuple(parts)
 
 
-def build_record(
-    item: Item,
-    turn: int,
-    ctx: PlayContext,
-    new: tuple[Message, ...],
-    history: tuple[Message, ...],
-    outcome: CallOutcome,
-    *,
-    scored_turn: int | None = None,
-) -> TurnRecord:
-    """The record of one answered (or failed) request, scored with the scorers of item turn
-    `scored_turn` (default `turn`; the feedback protocol scores every attempt as turn 1)."""
-    completion = outcome.completion
-    scores: tuple[Score, ...] = ()
-    if completion is not None:
-        judged = scored_turn or turn
-        view = TurnView(
-            item=item, turn=judged, response=completion.text, history=history, variant=ctx.variant
-        )
-        scores = score_turn(view, item.turns[judged - 1].scorers)
-    return TurnRecord.model_validate(
-        {
-            "item_id": item.id,
-            "turn": turn,
-            "variant": ctx.variant,
-            "sample": ctx.sample,
-            "request_hash": outcome.request_hash,
-            "new_messages": new,
-            "response": completion.text if completion else None,
-            "prompt_tokens": completion.prompt_tokens if completion else None,
-            "completion_tokens": completion.completion_tokens if completion else None,
-            "prefilled_tokens": completion.prefilled_tokens if completion else None,
-            "finish_reason": completion.finish_reason if completion else None,
-            "latency_s": completion.latency_s if completion and not outcome.cached else 0.0,
-            "ttft_s": completion.ttft_s if completion and not outcome.cached else None,
-            "retries": outcome.retries,
-            "cached": outcome.cached,
-            "error": outcome.error,
-            "model": ctx.model,
-            "params": ctx.params,
-            "seed": outcome.seed,
-            "scores": scores,
-            "finished_at": datetime.now(UTC),
-        }
-    )
+def restate(item: Item, turn: int) -> Content:
+    """User turn `turn` with the instructions in force after it restated at its end (the
+    turn unchanged when none is in force)."""
+    user = item.turns[turn - 1].user
+    reminder = restated_instructions(item, turn)
+    if not reminder:
+        return user
+    text = RESTATEMENT.format(instructions=reminder)
+    if isinstance(user, str):
+        return user + text
+    return (*user, TextPart(text=text))
 
 
-class ScriptedProtocol:
-    """User turns are fixed; the variant decides what the assistant history holds."""
+class ScriptedProtocol(ProtocolBase):
+    """User turns are fixed; the condition decides what the history holds."""
 
     name = "scripted"
+    conditions: tuple[Condition, ...] = (OWN, GOLD, SINGLE, USER_ONLY, RESTATED)
+    gaps: tuple[ConditionGap, ...] = (
+        ConditionGap(
+            name="multi − single",
+            first=OWN,
+            second=SINGLE,
+            first_at_last_turn=True,
+            meaning="negative: the model does worse when the task is spread over turns",
+        ),
+        ConditionGap(
+            name="own − gold",
+            first=OWN,
+            second=GOLD,
+            meaning="negative: the model's own earlier answers hurt it (error propagation)",
+        ),
+        ConditionGap(
+            name="own − user-only",
+            first=OWN,
+            second=USER_ONLY,
+            meaning="negative: seeing its own earlier answers hurts the model",
+        ),
+        ConditionGap(
+            name="restated − own",
+            first=RESTATED,
+            second=OWN,
+            meaning="positive: restating the instructions in force helps the model",
+        ),
+    )
+
+    def skip_reason(self, item: Item, condition: Condition) -> str | None:
+        if condition == GOLD and not item.has_references:
+            return "a turn has no reference answer (gold history needs one on every turn)"
+        if condition == RESTATED and not gives_instructions(item):
+            return "no verifiable instruction to restate (restated would equal own)"
+        return None
+
+    def max_turns(self, item: Item, condition: Condition) -> int:
+        return 1 if condition == SINGLE else len(item.turns)
+
+    def scored_turn(self, item: Item, condition: Condition, turn: int) -> int:
+        # The twin is one request, recorded at (and scored as) the item's last turn.
+        return len(item.turns) if condition == SINGLE else turn
+
+    def key_turns(self, item: Item, condition: Condition) -> tuple[int, ...] | None:
+        if condition == SINGLE:
+            return (len(item.turns),)
+        return super().key_turns(item, condition)
+
+    def history_answers(self, condition: Condition) -> HistoryAnswers:
+        if condition == GOLD:
+            return "reference"
+        if condition in (SINGLE, USER_ONLY):
+            return "none"
+        return "own"
+
+    def _answer_at(self, item: Item, condition: Condition, record: TurnRecord) -> Message | None:
+        """What the history holds after earlier turn `record.turn` under `condition`."""
+        answers = self.history_answers(condition)
+        if answers == "none":
+            return None
+        if answers == "reference":
+            return Message(role="assistant", content=item.turns[record.turn - 1].reference or "")
+        return record.answer or Message(role="assistant", content="")
+
+    def history(
+        self, item: Item, condition: Condition, records: Mapping[int, TurnRecord], turn: int
+    ) -> tuple[Message, ...]:
+        if condition == SINGLE:
+            return records[turn].new_messages
+        messages: list[Message] = []
+        for earlier in range(1, turn):
+            record = records[earlier]
+            messages.extend(record.new_messages)
+            answer = self._answer_at(item, condition, record)
+            if answer is not None:
+                messages.append(answer)
+        messages.extend(records[turn].new_messages)
+        return tuple(messages)
+
+    def shared_history(
+        self, item: Item, condition: Condition, records: Mapping[int, TurnRecord], turn: int
+    ) -> tuple[Message, ...]:
+        # Each run's own earlier answers differ; showing either would favour it. Both runs
+        # share the user turns (as sent) and the references, where the item has them.
+        if condition == SINGLE:
+            return records[turn].new_messages
+        messages: list[Message] = []
+        for earlier in range(1, turn):
+            messages.extend(records[earlier].new_messages)
+            reference = item.turns[earlier - 1].reference
+            if reference is not None and self.history_answers(condition) != "none":
+                messages.append(Message(role="assistant", content=reference))
+        messages.extend(records[turn].new_messages)
+        return tuple(messages)
+
+    def user_message(self, item: Item, condition: Condition, turn: int) -> Message:
+        """User turn `turn` as sent under `condition`."""
+        if condition == RESTATED:
+            return Message(role="user", content=restate(item, turn))
+        return Message(role="user", content=item.turns[turn - 1].user)
 
     async def play(self, item: Item, ctx: PlayContext) -> AsyncIterator[TurnRecord]:
-        system = (Message(role="system", content=item.system),) if item.system else ()
-        if ctx.variant is Variant.SINGLE:
+        system = system_messages(item)
+        if ctx.condition == SINGLE:
             last = len(item.turns)
-            if last in ctx.finished:
+            if ctx.done(last) is not None:
                 return
             merged = (*system, Message(role="user", content=merge_turns(item)))
-            outcome = await ctx.complete(merged, self._seed(item, ctx, last), ctx.sample)
-            yield build_record(item, last, ctx, merged, merged, outcome)
+            outcome = await ctx.ask(item, last, merged)
+            yield await make_record(item, last, ctx, merged, merged, outcome, scored_turn=last)
             return
         history: tuple[Message, ...] = system
-        for index, turn in enumerate(item.turns, start=1):
-            user = Message(role="user", content=turn.user)
+        for index in range(1, len(item.turns) + 1):
+            user = self.user_message(item, ctx.condition, index)
             request = (*history, user)
-            done = ctx.finished.get(index)
-            if done is not None and done.response is not None:
-                answer = done.response
-            else:
+            record = ctx.done(index)
+            if record is None:
                 new = (*system, user) if index == 1 else (user,)
-                outcome = await ctx.complete(request, self._seed(item, ctx, index), ctx.sample)
-                record = build_record(item, index, ctx, new, request, outcome)
+                outcome = await ctx.ask(item, index, request)
+                record = await make_record(
+                    item, index, ctx, new, request, outcome, scored_turn=index
+                )
                 yield record
                 if record.response is None:
                     return  # the rest of this conversation cannot be played without an answer
-                answer = record.response
-            if ctx.variant is Variant.GOLD:
-                assert turn.reference is not None  # the engine only plays gold with references
-                answer = turn.reference
-            history = (*request, Message(role="assistant", content=answer))
-
-    @staticmethod
-    def _seed(item: Item, ctx: PlayContext, turn: int) -> int:
-        return derive_seed(ctx.run_seed, item.id, ctx.variant.value, ctx.sample, turn)
+            answer = self._answer_at(item, ctx.condition, record)
+            history = (*request, answer) if answer is not None else request
 
 
 register_protocol(ScriptedProtocol())

@@ -28,7 +28,7 @@ from turnscope.analysis import (
     judge_report,
 )
 from turnscope.analysis.rows import ScoredTurn
-from turnscope.core import Item, RunConfig, TurnRecord, Variant, content_text
+from turnscope.core import Condition, Item, RunConfig, TurnRecord, content_text
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore, gc_paused
 
@@ -99,11 +99,11 @@ class TranscriptTurn:
 
 @dataclass
 class Conversation:
-    """One played conversation (item, variant, sample) of the worst-conversations table."""
+    """One played conversation (item, condition, sample) of the worst-conversations table."""
 
     item_id: str
     family: str
-    variant: str
+    condition: str
     sample: int
     mean: float | None
     errors: int
@@ -121,8 +121,8 @@ def _transcript_turn(record: TurnRecord) -> TranscriptTurn:
     )
 
 
-Transcripts = Callable[[str, Variant, int], Sequence[TurnRecord]]
-"""(item id, variant, sample) -> the conversation's full records, in turn order."""
+Transcripts = Callable[[str, Condition, int], Sequence[TurnRecord]]
+"""(item id, condition, sample) -> the conversation's full records, in turn order."""
 
 
 def worst_conversations(
@@ -136,9 +136,9 @@ def worst_conversations(
     single-turn twin) has nothing to show and is left out.
 
     Ranking reads only scores; transcripts are fetched for the conversations shown."""
-    grouped: dict[tuple[str, Variant, int], list[ScoredTurn]] = defaultdict(list)
+    grouped: dict[tuple[str, Condition, int], list[ScoredTurn]] = defaultdict(list)
     for row in rows:
-        grouped[(row.item_id, row.variant, row.sample)].append(row)
+        grouped[(row.item_id, row.condition, row.sample)].append(row)
 
     def mean(turns: list[ScoredTurn]) -> float | None:
         values = [s for r in turns if (s := r.score) is not None]
@@ -157,39 +157,24 @@ def worst_conversations(
         Conversation(
             item_id=item_id,
             family=families.get(item_id, "?"),
-            variant=variant.value,
+            condition=condition,
             sample=sample,
             mean=value,
             errors=error_count,
-            turns=[_transcript_turn(r) for r in transcripts(item_id, variant, sample)],
+            turns=[_transcript_turn(r) for r in transcripts(item_id, condition, sample)],
         )
-        for (item_id, variant, sample), value, error_count in ranked[:limit]
+        for (item_id, condition, sample), value, error_count in ranked[:limit]
     ]
 
 
 def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
     lines = [
-        Headline(f"score ({variant})", fmt_estimate(e), "mean item score over items", e.n)
-        for variant, e in analysis.overall.items()
+        Headline(f"score ({condition})", fmt_estimate(e), "mean item score over items", e.n)
+        for condition, e in analysis.overall.items()
     ]
-    gap = analysis.multi_minus_single
-    lines.append(
-        Headline(
-            "multi-turn minus single-turn",
-            _signed(gap.difference) if gap else "no data",
-            "own history at the last turn minus the single-turn twin; negative = degradation",
-            gap.difference.n if gap else None,
-        )
-    )
-    gold = analysis.own_minus_gold
-    lines.append(
-        Headline(
-            "own minus gold history",
-            _signed(gold.difference) if gold else "no data",
-            "own history minus reference history on key turns; negative = error propagation",
-            gold.difference.n if gold else None,
-        )
-    )
+    for name, gap in analysis.gaps.items():
+        difference = gap.overall.difference
+        lines.append(Headline(name, _signed(difference), gap.spec.meaning, difference.n))
     flips = analysis.flip_rate.get(OWN) or next(iter(analysis.flip_rate.values()), None)
     lines.append(
         Headline(
@@ -215,7 +200,7 @@ def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
     return lines
 
 
-def _main_variant(analysis: MultiTurnAnalysis) -> str | None:
+def _main_condition(analysis: MultiTurnAnalysis) -> str | None:
     if OWN in analysis.by_family:
         return OWN
     return next(iter(analysis.by_family), None)
@@ -223,7 +208,7 @@ def _main_variant(analysis: MultiTurnAnalysis) -> str | None:
 
 def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[Chart]:
     """Every chart of the run report, in order (a chart without data has svg None)."""
-    main = _main_variant(analysis)
+    main = _main_condition(analysis)
     charts = [
         line_chart(
             "by-turn",
@@ -243,36 +228,26 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
             caption=f"Mean item score by the item's distance knob ({main or '-'} history).",
         ),
     ]
-    single = analysis.multi_minus_single_by_family
-    charts.append(
-        bar_chart(
-            "multi-vs-single",
-            "Multi-turn vs single-turn",
-            [
-                Series("multi-turn (own, last turn)", [(f, g.first) for f, g in single.items()]),
-                Series("single-turn twin", [(f, g.second) for f, g in single.items()]),
-            ],
-            caption="Per family, over items played both ways.",
+    for name, gap in analysis.gaps.items():
+        spec = gap.spec
+        first = f"{spec.first} (last turn)" if spec.first_at_last_turn else spec.first
+        charts.append(
+            bar_chart(
+                f"gap-{spec.first}-{spec.second}",
+                f"{spec.first} vs {spec.second}",
+                [
+                    Series(first, [(f, g.first) for f, g in gap.by_family.items()]),
+                    Series(spec.second, [(f, g.second) for f, g in gap.by_family.items()]),
+                ],
+                caption=f"Per family, over items played both ways ({name}).",
+            )
         )
-    )
-    gold = analysis.own_minus_gold_by_family
-    charts.append(
-        bar_chart(
-            "own-vs-gold",
-            "Own history vs gold history",
-            [
-                Series("own history", [(f, g.first) for f, g in gold.items()]),
-                Series("gold history", [(f, g.second) for f, g in gold.items()]),
-            ],
-            caption="Per family, key turns scored in both variants.",
-        )
-    )
     charts.append(
         bar_chart(
             "by-family",
             "Score per family",
             [Series(v, list(cells.items())) for v, cells in analysis.by_family.items()],
-            caption="Mean item score per family (item category), one bar per variant.",
+            caption="Mean item score per family (item category), one bar per condition.",
         )
     )
     curves = analysis.success_at_k
@@ -327,7 +302,7 @@ def render_run_report(
     `judges` is the judge section (None: the run had no judges)."""
     analysis = analyse(rows, items, resamples=resamples, seed=seed)
     families = item_families(items)
-    variants = list(analysis.by_family)
+    conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
     template = _env.get_template("run.html.j2")
     return template.render(
@@ -341,7 +316,7 @@ def render_run_report(
         cached=sum(r.cached for r in rows),
         headlines=_headlines(analysis),
         charts=run_charts(analysis, rows),
-        variants=variants,
+        conditions=conditions,
         family_names=family_names,
         worst=worst_conversations(rows, families, transcripts),
         worst_limit=WORST_CONVERSATIONS,
@@ -380,12 +355,12 @@ def render_comparison_report(
 ) -> str:
     """The two-run report: paired differences per family and overall, scores by turn."""
     charts: list[Chart] = []
-    for variant in dict.fromkeys(r.variant for r in comparison.rows):
-        rows = [r for r in comparison.rows if r.variant == variant]
+    for condition in dict.fromkeys(r.condition for r in comparison.rows):
+        rows = [r for r in comparison.rows if r.condition == condition]
         charts.append(
             bar_chart(
-                f"difference-{variant}",
-                f"{comparison.label_b} minus {comparison.label_a} ({variant})",
+                f"difference-{condition}",
+                f"{comparison.label_b} minus {comparison.label_a} ({condition})",
                 [Series("B - A", [(r.family, r.difference) for r in rows])],
                 ylabel="mean difference",
                 caption="Mean paired difference of item scores, 95 % paired bootstrap interval.",

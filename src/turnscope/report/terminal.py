@@ -16,6 +16,7 @@ from turnscope.analysis import (
     JudgeReport,
     MultiTurnAnalysis,
     RunSummary,
+    ordered_conditions,
 )
 
 
@@ -30,29 +31,31 @@ def _count(value: int | None) -> str:
 
 
 def render_summary(summary: RunSummary, console: Console, *, title: str) -> None:
-    """Print tables: by turn index (one column per variant), by category, errors."""
-    variants = list(summary.by_turn)
+    """Print tables: by turn index (one column per condition), by category, errors."""
+    conditions = ordered_conditions(summary.by_turn)
     turns = sorted({t for cells in summary.by_turn.values() for t in cells})
     console.print(f"[bold]{escape(title)}[/bold]")
     console.print("[bold]mean score by turn index[/bold]")
     by_turn = Table()
     by_turn.add_column("turn", justify="right")
-    for variant in variants:
-        by_turn.add_column(variant, justify="right")
+    for condition in conditions:
+        by_turn.add_column(condition, justify="right")
     for turn in turns:
-        by_turn.add_row(str(turn), *(fmt_cell(summary.by_turn[v].get(turn)) for v in variants))
-    by_turn.add_row("all", *(fmt_cell(summary.by_variant.get(v)) for v in variants), style="bold")
+        by_turn.add_row(str(turn), *(fmt_cell(summary.by_turn[v].get(turn)) for v in conditions))
+    by_turn.add_row(
+        "all", *(fmt_cell(summary.by_condition.get(v)) for v in conditions), style="bold"
+    )
     console.print(by_turn)
 
     categories = sorted({c for cells in summary.by_category.values() for c in cells})
     console.print("[bold]mean score by category[/bold]")
     by_cat = Table()
     by_cat.add_column("category")
-    for variant in variants:
-        by_cat.add_column(variant, justify="right")
+    for condition in conditions:
+        by_cat.add_column(condition, justify="right")
     for category in categories:
         by_cat.add_row(
-            category, *(fmt_cell(summary.by_category[v].get(category)) for v in variants)
+            category, *(fmt_cell(summary.by_category[v].get(category)) for v in conditions)
         )
     console.print(by_cat)
 
@@ -80,16 +83,16 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
     """Instruction following: PIF by turn (strict/loose), all-followed rate, PIF-N-K, types."""
     console.print("[bold]instruction following by turn (strict / loose)[/bold]")
     table = Table()
-    table.add_column("variant")
+    table.add_column("condition")
     table.add_column("turn", justify="right")
     table.add_column("answers", justify="right")
     table.add_column("instr. followed (PIF)", justify="right")
     table.add_column("all followed", justify="right")
-    for variant, cells in report.by_turn.items():
-        rows = [*((str(t), c) for t, c in cells.items()), ("all", report.overall[variant])]
+    for condition, cells in report.by_turn.items():
+        rows = [*((str(t), c) for t, c in cells.items()), ("all", report.overall[condition])]
         for turn, cell in rows:
             table.add_row(
-                variant,
+                condition,
                 turn,
                 str(cell.answers),
                 f"{cell.instruction_strict:.3f} / {cell.instruction_loose:.3f}",
@@ -99,8 +102,8 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
     if report.samples > 1:
         n = report.samples
         ks = ", ".join(
-            f"{variant}: " + " ".join(f"K={k}:{share:.3f}" for k, share in shares.items())
-            for variant, shares in report.pif_n_k.items()
+            f"{condition}: " + " ".join(f"K={k}:{share:.3f}" for k, share in shares.items())
+            for condition, shares in report.pif_n_k.items()
         )
         console.print(f"PIF-{n}-K (share of item turns where >= K of {n} samples follow all): {ks}")
     console.print("[bold]instruction types, most failed first[/bold]")
@@ -115,13 +118,13 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
 
 
 def render_comparison(comparison: Comparison, console: Console) -> None:
-    """The paired table: per variant and family, A, B, B - A with its interval, p-value."""
+    """The paired table: per condition and family, A, B, B - A with its interval, p-value."""
     table = Table(
         title=f"{comparison.label_b} minus {comparison.label_a} (paired by item)",
         title_justify="left",
     )
-    for column in ("variant", "family", "items", "A", "B", "B - A [95 %]", "p"):
-        table.add_column(column, justify="left" if column in ("variant", "family") else "right")
+    for column in ("condition", "family", "items", "A", "B", "B - A [95 %]", "p"):
+        table.add_column(column, justify="left" if column in ("condition", "family") else "right")
     for row in comparison.rows:
         d = row.difference
         diff = (
@@ -130,7 +133,7 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
             else "-"
         )
         table.add_row(
-            row.variant,
+            row.condition,
             row.family,
             str(row.n),
             f"{row.mean_a:.3f}",
@@ -161,24 +164,17 @@ def _interval(e: Estimate | None, *, signed: bool = False) -> str:
 
 def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
     """The multi-turn headline with 95 % intervals over items; lines without data are left out."""
-    lines = [f"score ({v}): {_interval(e)}" for v, e in analysis.overall.items()]
-    if analysis.multi_minus_single is not None:
+    lines = [f"score ({c}): {_interval(e)}" for c, e in analysis.overall.items()]
+    for name, gap in analysis.gaps.items():
+        lines.append(f"{name}: {_interval(gap.overall.difference, signed=True)}")
+    for condition, flips in analysis.flip_rate.items():
         lines.append(
-            "multi-turn minus single-turn: "
-            + _interval(analysis.multi_minus_single.difference, signed=True)
-        )
-    if analysis.own_minus_gold is not None:
-        lines.append(
-            "own minus gold history: " + _interval(analysis.own_minus_gold.difference, signed=True)
-        )
-    for variant, flips in analysis.flip_rate.items():
-        lines.append(
-            f"flip rate ({variant}): {_interval(flips.rate)}, "
+            f"flip rate ({condition}): {_interval(flips.rate)}, "
             f"{flips.flips} of {flips.conversations} correct answers abandoned"
         )
-    for variant, curve in analysis.success_at_k.items():
+    for condition, curve in analysis.success_at_k.items():
         ks = " ".join(f"@{k}={e.mean:.3f}" for k, e in curve.by_k.items() if e.mean is not None)
-        lines.append(f"success at k ({variant}): {ks}")
+        lines.append(f"success at k ({condition}): {ks}")
     console.print("[bold]multi-turn figures (95 % bootstrap intervals over items)[/bold]")
     for line in lines:
         console.print(f"  {line}", highlight=False)

@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from turnscope.core import Item, Message, Score, ScorerSpec, Variant, error_text
+from turnscope.core import Condition, Item, Message, Score, ScorerSpec, error_text
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,18 @@ class TurnView:
 
     item: Item
     turn: int
-    """1-based index of the judged turn (the last turn for the single-turn twin)."""
+    """1-based index of the item turn whose scorers judge the answer (the last turn for the
+    single-turn twin, the task turn for every feedback attempt)."""
     response: str
     """The model's answer to this turn."""
     history: tuple[Message, ...]
     """The request messages the answer was given to (system, earlier turns, this turn)."""
-    variant: Variant
+    condition: Condition
+    """The condition the conversation was played under ("own", "gold", "single" ...)."""
+    shows_answers: bool = True
+    """Whether the history shows answers to earlier turns (False for the single-turn twin
+    and the user-only condition, where a question about an earlier answer has nothing to
+    refer to)."""
 
     @property
     def reference(self) -> str | None:

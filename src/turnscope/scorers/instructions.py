@@ -127,3 +127,18 @@ class InstructionsScorer:
 )
 def make_instructions(params: InstructionsParams, reference: str | None) -> InstructionsScorer:
     return InstructionsScorer(params)
+
+
+def restated_instructions(item: Item, turn: int) -> str:
+    """The instructions in force at `turn`, described in words and joined ("" when none is):
+    what the `restated` condition appends to a user turn."""
+    return "; ".join(describe(e.spec.id, e.spec.kwargs) for e in instructions_in_force(item, turn))
+
+
+def gives_instructions(item: Item) -> bool:
+    """Whether any turn of the item gives a verifiable instruction."""
+    return any(
+        spec.type == SCORER_TYPE and InstructionsParams.model_validate(spec.params).add
+        for turn in item.turns
+        for spec in turn.scorers
+    )

@@ -6,8 +6,9 @@ against that answer as it stands in the history, not against a fixed key.
 
 The earlier answer is the `turn`-th assistant message of the history the judged answer was
 given to: the model's own answer in the own variant, the reference in the gold variant.
-- The single-turn twin has no earlier answers: the score is empty (no value, no error) with a
-  detail saying so, like an instructions turn with nothing in force.
+- The single-turn twin and the user-only condition show no earlier answers: the score is
+  empty (no value, no error) with a detail saying so, like an instructions turn with nothing
+  in force.
 - An earlier answer that cannot be used (no list, too few items, no number) gives an error
   Score naming what is missing: the follow-up cannot be judged, and inventing a 0 would charge
   the earlier turn's failure (already scored there) to this one.
@@ -22,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from turnscope.core import Score, Variant, content_text
+from turnscope.core import Score, content_text
 from turnscope.scorers.base import ScorerParams, TurnView, register_scorer
 from turnscope.scorers.reference import extract_numbers, normalise
 
@@ -98,10 +99,11 @@ class OwnAnswerScorer:
             raise ValueError(f"turn {view.turn} cannot ask about later turn {p.turn}")
         earlier = _earlier_answer(view, p.turn)
         if earlier is None:
-            if view.variant is Variant.SINGLE:
+            if not view.shows_answers:
                 return Score(
                     scorer=self.name,
-                    detail="not scored: the single-turn twin has no earlier answer to ask about",
+                    detail=f"not scored: the {view.condition} history holds no earlier answer "
+                    "to ask about",
                 )
             raise UnusableAnswer(f"the history holds no answer to turn {p.turn}")
         if p.extract == "list_item":

@@ -13,7 +13,8 @@ EXPORT_FORMATS = ("jsonl", "csv")
 _CSV_FIELDS = (
     "item_id",
     "turn",
-    "variant",
+    "condition",
+    "role",
     "sample",
     "user",
     "response",
@@ -41,7 +42,8 @@ def flat_record(record: TurnRecord) -> dict[str, Any]:
     return {
         "item_id": record.item_id,
         "turn": record.turn,
-        "variant": record.variant.value,
+        "condition": record.condition,
+        "role": record.role,
         "sample": record.sample,
         "user": content_text(user.content) if user else None,
         "response": record.response,

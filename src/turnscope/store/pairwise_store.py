@@ -9,22 +9,24 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from turnscope.core import Variant
-from turnscope.engine.judging import PairJudgment
+from turnscope.core import Condition, PairJudgment, renamed_field
 
 PAIRWISE_FILE = "pairwise.sqlite"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pairwise (
-    run_a TEXT NOT NULL, run_b TEXT NOT NULL, item_id TEXT NOT NULL, variant TEXT NOT NULL,
+    run_a TEXT NOT NULL, run_b TEXT NOT NULL, item_id TEXT NOT NULL, condition TEXT NOT NULL,
     sample INTEGER NOT NULL, turn INTEGER NOT NULL, judge TEXT NOT NULL,
     outcome TEXT, consistent INTEGER, error TEXT, data TEXT NOT NULL,
-    PRIMARY KEY (run_a, run_b, item_id, variant, sample, turn, judge)
+    PRIMARY KEY (run_a, run_b, item_id, condition, sample, turn, judge)
 );
 """
+# Files written before conditions replaced the closed set of variants name the column so.
+_MIGRATE = "ALTER TABLE pairwise RENAME COLUMN variant TO condition"
 
 
 class PairRecord(BaseModel):
@@ -38,8 +40,8 @@ class PairRecord(BaseModel):
     """Directory name of the second run."""
     item_id: str
     """The item both runs played."""
-    variant: Variant
-    """The variant both answers come from."""
+    condition: Condition
+    """The condition both answers were played under."""
     sample: int
     """The sample index both answers come from."""
     turn: int
@@ -48,6 +50,11 @@ class PairRecord(BaseModel):
     """The judge's model spec."""
     judgment: PairJudgment
     """Both orders' judgments (raw text, verdicts) and the resolved outcome."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_field_names(cls, data: Any) -> Any:
+        return renamed_field(data, "variant", "condition")
 
 
 class PairwiseStore:
@@ -61,6 +68,9 @@ class PairwiseStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(pairwise)")}
+        if "variant" in columns:
+            self._db.execute(_MIGRATE)
 
     def close(self) -> None:
         self._db.close()
@@ -68,13 +78,13 @@ class PairwiseStore:
     def commit(self, record: PairRecord) -> None:
         j = record.judgment
         self._db.execute(
-            "INSERT OR REPLACE INTO pairwise (run_a, run_b, item_id, variant, sample, turn, judge, "
-            "outcome, consistent, error, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO pairwise (run_a, run_b, item_id, condition, sample, turn, "
+            "judge, outcome, consistent, error, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.run_a,
                 record.run_b,
                 record.item_id,
-                record.variant.value,
+                record.condition,
                 record.sample,
                 record.turn,
                 record.judge,
@@ -92,6 +102,6 @@ class PairwiseStore:
         if run_a is not None and run_b is not None:
             query += " WHERE run_a = ? AND run_b = ?"
             args = (run_a, run_b)
-        query += " ORDER BY run_a, run_b, item_id, variant, sample, turn, judge"
+        query += " ORDER BY run_a, run_b, item_id, condition, sample, turn, judge"
         for (data,) in self._db.execute(query, args):
             yield PairRecord.model_validate_json(data)

@@ -16,11 +16,21 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from turnscope.core import Item, RunConfig, Score, TurnRecord, Variant
-from turnscope.engine.judging import Judgment
+from turnscope.core import (
+    TARGET_ROLE,
+    Condition,
+    Item,
+    Judgment,
+    RunConfig,
+    Score,
+    TurnRecord,
+    turn_score,
+)
 
 STORE_FILE = "run.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: turns keyed by (item, variant, sample, turn), the target only. 2: keyed by (item,
+condition, sample, turn, role); version-1 stores are migrated when opened."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,18 +38,39 @@ CREATE TABLE IF NOT EXISTS items (
     position INTEGER NOT NULL, id TEXT PRIMARY KEY, category TEXT NOT NULL, data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS turns (
-    item_id TEXT NOT NULL, variant TEXT NOT NULL, sample INTEGER NOT NULL, turn INTEGER NOT NULL,
+    item_id TEXT NOT NULL, condition TEXT NOT NULL, sample INTEGER NOT NULL,
+    turn INTEGER NOT NULL, role TEXT NOT NULL DEFAULT 'target',
     error TEXT, score REAL, record TEXT NOT NULL,
-    PRIMARY KEY (item_id, variant, sample, turn)
+    PRIMARY KEY (item_id, condition, sample, turn, role)
+);
+CREATE TABLE IF NOT EXISTS judgments (
+    item_id TEXT NOT NULL, condition TEXT NOT NULL, sample INTEGER NOT NULL,
+    turn INTEGER NOT NULL, spec INTEGER NOT NULL, judge TEXT NOT NULL, error TEXT,
+    data TEXT NOT NULL,
+    PRIMARY KEY (item_id, condition, sample, turn, spec, judge)
 );
 """
-# Runs made before the judge role lack this table; it is created when such a run is opened.
-_JUDGMENTS_SCHEMA = """
+# Version 1 named the condition "variant" and had no role; runs made before the judge role
+# have no judgments table at all. Records keep their JSON as written (TurnRecord reads the
+# old field name), only the key columns move.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE turns RENAME TO turns_v1;
+CREATE TABLE turns (
+    item_id TEXT NOT NULL, condition TEXT NOT NULL, sample INTEGER NOT NULL,
+    turn INTEGER NOT NULL, role TEXT NOT NULL DEFAULT 'target',
+    error TEXT, score REAL, record TEXT NOT NULL,
+    PRIMARY KEY (item_id, condition, sample, turn, role)
+);
+INSERT INTO turns (item_id, condition, sample, turn, role, error, score, record)
+    SELECT item_id, variant, sample, turn, 'target', error, score, record FROM turns_v1;
+DROP TABLE turns_v1;
 CREATE TABLE IF NOT EXISTS judgments (
     item_id TEXT NOT NULL, variant TEXT NOT NULL, sample INTEGER NOT NULL, turn INTEGER NOT NULL,
     spec INTEGER NOT NULL, judge TEXT NOT NULL, error TEXT, data TEXT NOT NULL,
     PRIMARY KEY (item_id, variant, sample, turn, spec, judge)
 );
+ALTER TABLE judgments RENAME COLUMN variant TO condition;
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
 """
 
 
@@ -47,17 +78,17 @@ class StoredJudgment(NamedTuple):
     """A judgment with the turn and scorer spec it belongs to."""
 
     item_id: str
-    variant: Variant
+    condition: Condition
     sample: int
     turn: int
     spec: int
-    """Position of the judged `type: judge` spec among the turn's scorer specs."""
+    """Position of the judged deferred spec among the turn's scorer specs."""
     judgment: Judgment
 
     @property
     def subject(self) -> str:
         """What was judged; judgments of one answer by different judges share it."""
-        return f"{self.item_id}|{self.variant.value}|{self.sample}|{self.turn}|{self.spec}"
+        return f"{self.item_id}|{self.condition}|{self.sample}|{self.turn}|{self.spec}"
 
 
 class TurnScores(BaseModel):
@@ -69,8 +100,8 @@ class TurnScores(BaseModel):
     """The item this turn belongs to."""
     turn: int
     """1-based turn index."""
-    variant: Variant
-    """Which scripted variant produced it."""
+    condition: Condition
+    """The condition the conversation was played under."""
     sample: int
     """Sample index."""
     error: str | None
@@ -82,9 +113,8 @@ class TurnScores(BaseModel):
 
     @property
     def score(self) -> float | None:
-        """Mean of the successful scores, None when nothing scored (as TurnRecord.score)."""
-        values = [s.value for s in self.scores if s.value is not None]
-        return sum(values) / len(values) if values else None
+        """The turn's score, as TurnRecord.score defines it."""
+        return turn_score(self.scores)
 
 
 _TURN_SCORES = TypeAdapter(list[TurnScores])
@@ -171,7 +201,7 @@ class RunStore:
         """Make a new run directory with its config and the exact items it will play."""
         run_dir.mkdir(parents=True, exist_ok=False)
         db = cls._connect(run_dir / STORE_FILE)
-        db.executescript(_SCHEMA + _JUDGMENTS_SCHEMA)
+        db.executescript(_SCHEMA)
         with db:
             db.execute("BEGIN")
             db.executemany(
@@ -201,7 +231,17 @@ class RunStore:
             raise StoreError(f"{path}: not a turnscope run store (no schema version)")
         if int(row[0]) > SCHEMA_VERSION:
             raise StoreError(f"{path}: written by a newer turnscope (schema {row[0]})")
-        db.executescript(_JUDGMENTS_SCHEMA)
+        if int(row[0]) < SCHEMA_VERSION:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                # Another process may have migrated it while this one waited for the lock.
+                current = db.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'"
+                ).fetchone()
+                if int(current[0]) < SCHEMA_VERSION:
+                    for statement in _MIGRATE_1_TO_2.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
         return cls(run_dir, db)
 
     def close(self) -> None:
@@ -234,104 +274,136 @@ class RunStore:
 
     def commit(self, record: TurnRecord) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO turns (item_id, variant, sample, turn, error, score, record) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO turns "
+            "(item_id, condition, sample, turn, role, error, score, record) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.item_id,
-                record.variant.value,
+                record.condition,
                 record.sample,
                 record.turn,
+                record.role,
                 record.error,
                 record.score,
                 record.model_dump_json(),
             ),
         )
 
-    def finished_turns(self, item_id: str, variant: Variant, sample: int) -> dict[int, TurnRecord]:
+    def conversation_records(
+        self, item_id: str, condition: Condition, sample: int
+    ) -> list[TurnRecord]:
+        """Every record of one conversation (all roles), in turn order, serving roles first
+        within a turn (a simulated user speaks before the model answers)."""
         rows = self._db.execute(
-            "SELECT record FROM turns WHERE item_id = ? AND variant = ? AND sample = ?",
-            (item_id, variant.value, sample),
+            "SELECT record FROM turns WHERE item_id = ? AND condition = ? AND sample = ? "
+            "ORDER BY turn, role = 'target'",
+            (item_id, condition, sample),
         ).fetchall()
-        records = (TurnRecord.model_validate_json(r[0]) for r in rows)
-        return {r.turn: r for r in records}
+        return [TurnRecord.model_validate_json(r[0]) for r in rows]
 
-    def records(self, item_id: str | None = None) -> Iterator[TurnRecord]:
-        """Every turn record, in item order then variant, sample and turn."""
+    def finished_turns(
+        self, item_id: str, condition: Condition, sample: int
+    ) -> dict[int, TurnRecord]:
+        """The target's records of one conversation, by turn."""
+        records = self.conversation_records(item_id, condition, sample)
+        return {r.turn: r for r in records if r.role == TARGET_ROLE}
+
+    def records(
+        self, item_id: str | None = None, *, role: str | None = TARGET_ROLE
+    ) -> Iterator[TurnRecord]:
+        """Every record of `role` (None: of every role), in item order then condition, sample
+        and turn."""
+        where = [
+            w
+            for w in (
+                "t.item_id = ?" if item_id is not None else "",
+                "t.role = ?" if role is not None else "",
+            )
+            if w
+        ]
+        args = tuple(a for a in (item_id, role) if a is not None)
         query = (
             "SELECT t.record FROM turns t JOIN items i ON i.id = t.item_id "
-            + ("WHERE t.item_id = ? " if item_id is not None else "")
-            + "ORDER BY i.position, t.variant, t.sample, t.turn"
+            + (f"WHERE {' AND '.join(where)} " if where else "")
+            + "ORDER BY i.position, t.condition, t.sample, t.turn, t.role = 'target'"
         )
-        args = (item_id,) if item_id is not None else ()
         for (raw,) in self._db.execute(query, args):
             yield TurnRecord.model_validate_json(raw)
 
     def turn_scores(self) -> list[TurnScores]:
-        """Every turn's scores and error, in the order of `records`, without decoding the
-        transcripts: SQLite cuts the few fields out of each stored record as one JSON object,
-        and pydantic validates them all in a single call."""
+        """Every target turn's scores and error, in the order of `records`, without decoding
+        the transcripts: SQLite cuts the few fields out of each stored record as one JSON
+        object, and pydantic validates them all in a single call."""
         query = (
-            "SELECT json_object('item_id', t.item_id, 'variant', t.variant, "
+            "SELECT json_object('item_id', t.item_id, 'condition', t.condition, "
             "'sample', t.sample, 'turn', t.turn, 'error', t.error, "
             "'cached', json(json_extract(t.record, '$.cached')), "
             "'scores', json(json_extract(t.record, '$.scores'))) "
-            "FROM turns t JOIN items i ON i.id = t.item_id "
-            "ORDER BY i.position, t.variant, t.sample, t.turn"
+            "FROM turns t JOIN items i ON i.id = t.item_id WHERE t.role = 'target' "
+            "ORDER BY i.position, t.condition, t.sample, t.turn"
         )
         with gc_paused():
             rows = [row for (row,) in self._db.execute(query)]
             return _TURN_SCORES.validate_json("[" + ",".join(rows) + "]")
 
-    def conversation(self, item_id: str, variant: Variant, sample: int) -> list[TurnRecord]:
-        """The full records of one played conversation, in turn order."""
-        return sorted(self.finished_turns(item_id, variant, sample).values(), key=lambda r: r.turn)
+    def conversation(self, item_id: str, condition: Condition, sample: int) -> list[TurnRecord]:
+        """The target's records of one played conversation, in turn order."""
+        return sorted(
+            self.finished_turns(item_id, condition, sample).values(), key=lambda r: r.turn
+        )
 
     def turn_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM turns").fetchone()[0])
+        """Target turns recorded (answered or failed)."""
+        row = self._db.execute("SELECT COUNT(*) FROM turns WHERE role = 'target'").fetchone()
+        return int(row[0])
 
     def answered_count(self) -> int:
-        """Turns that have an answer (what a resumed run will not ask again)."""
-        row = self._db.execute("SELECT COUNT(*) FROM turns WHERE error IS NULL").fetchone()
+        """Target turns that have an answer (what a resumed run will not ask again)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM turns WHERE error IS NULL AND role = 'target'"
+        ).fetchone()
         return int(row[0])
 
     def mean_score(self) -> float | None:
-        row = self._db.execute("SELECT AVG(score) FROM turns WHERE score IS NOT NULL").fetchone()
+        row = self._db.execute(
+            "SELECT AVG(score) FROM turns WHERE score IS NOT NULL AND role = 'target'"
+        ).fetchone()
         return float(row[0]) if row[0] is not None else None
 
     def commit_judgment(
-        self, item_id: str, variant: Variant, sample: int, turn: int, spec: int, j: Judgment
+        self, item_id: str, condition: Condition, sample: int, turn: int, spec: int, j: Judgment
     ) -> None:
         """Store one judge's judgment of one turn's `spec`-th scorer spec, at once."""
         self._db.execute(
             "INSERT OR REPLACE INTO judgments "
-            "(item_id, variant, sample, turn, spec, judge, error, data) "
+            "(item_id, condition, sample, turn, spec, judge, error, data) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (item_id, variant.value, sample, turn, spec, j.judge, j.error, j.model_dump_json()),
+            (item_id, condition, sample, turn, spec, j.judge, j.error, j.model_dump_json()),
         )
 
     def judgments(
-        self, item_id: str, variant: Variant, sample: int, turn: int
+        self, item_id: str, condition: Condition, sample: int, turn: int
     ) -> dict[tuple[int, str], Judgment]:
         """Judgments of one turn, by (scorer spec position, judge spec)."""
         rows = self._db.execute(
             "SELECT spec, judge, data FROM judgments "
-            "WHERE item_id = ? AND variant = ? AND sample = ? AND turn = ?",
-            (item_id, variant.value, sample, turn),
+            "WHERE item_id = ? AND condition = ? AND sample = ? AND turn = ?",
+            (item_id, condition, sample, turn),
         ).fetchall()
         return {(spec, judge): Judgment.model_validate_json(data) for spec, judge, data in rows}
 
     def all_judgments(self, item_id: str | None = None) -> Iterator[StoredJudgment]:
-        """Every judgment (of one item, if given), in item order then variant, sample, turn."""
+        """Every judgment (of one item, if given), in item order then condition, sample, turn."""
         query = (
-            "SELECT j.item_id, j.variant, j.sample, j.turn, j.spec, j.data FROM judgments j "
+            "SELECT j.item_id, j.condition, j.sample, j.turn, j.spec, j.data FROM judgments j "
             "JOIN items i ON i.id = j.item_id "
             + ("WHERE j.item_id = ? " if item_id is not None else "")
-            + "ORDER BY i.position, j.variant, j.sample, j.turn, j.spec, j.judge"
+            + "ORDER BY i.position, j.condition, j.sample, j.turn, j.spec, j.judge"
         )
         args = (item_id,) if item_id is not None else ()
-        for item, variant, sample, turn, spec, data in self._db.execute(query, args):
+        for item, condition, sample, turn, spec, data in self._db.execute(query, args):
             judgment = Judgment.model_validate_json(data)
-            yield StoredJudgment(item, Variant(variant), sample, turn, spec, judgment)
+            yield StoredJudgment(item, condition, sample, turn, spec, judgment)
 
     def judge_error_count(self) -> int:
         """Judgments recorded without a verdict."""

@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from turnscope.core import Item, Suite, Variant, error_text
+from turnscope.core import Item, Suite, error_text
+from turnscope.protocols import get_protocol
 from turnscope.scorers import ScorerConfigError, check_scorer_spec
 
 
@@ -40,8 +41,8 @@ class LoadedSuite:
     suite: Suite
     skipped: list[str] = field(default_factory=list)
     """One message per item left out because it was invalid."""
-    variants: tuple[Variant, ...] | None = None
-    """The variants the suite is meant to be played with when the user names none."""
+    conditions: tuple[str, ...] | None = None
+    """The conditions the suite is meant to be played under when the user names none."""
     max_tokens: int | None = None
     """The answer budget the suite is meant to be played with when the user gives none."""
 
@@ -101,6 +102,12 @@ def validate_item(raw: RawItem) -> Item:
                 raise SuiteError(
                     f"{raw.path}:{line}: item {item.id!r}, field {_field_path(loc)!r}: {exc}"
                 ) from None
+    try:
+        get_protocol(item.protocol).check_item(item)
+    except ValueError as exc:
+        field_name = "protocol" if str(exc).startswith("unknown protocol") else "setup"
+        line = _node_line(raw.node, (field_name,), raw.line)
+        raise SuiteError(f"{raw.path}:{line}: item {item.id!r}: {exc}") from None
     return item
 
 

@@ -76,12 +76,14 @@ def parse_seed(name: str, argument: str | None) -> int:
 
 
 def builtin_suite(name: str, seed: int) -> LoadedSuite:
-    """A generated built-in suite (core, full) for a seed, with the variants and answer budget
+    """A generated built-in suite (core, full) for a seed, with the conditions and answer budget
     it is meant to be played with."""
     from turnscope.suites.builtin import RECIPES, build
 
     recipe = RECIPES[name]
-    return LoadedSuite(build(recipe, seed), variants=recipe.variants, max_tokens=recipe.max_tokens)
+    return LoadedSuite(
+        build(recipe, seed), conditions=recipe.conditions, max_tokens=recipe.max_tokens
+    )
 
 
 def _register_builtin(name: str) -> None:

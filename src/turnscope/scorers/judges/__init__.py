@@ -4,14 +4,13 @@ position-swap resolution for pairwise comparisons, and jury aggregation and agre
 Calling judge models (engine, cache, retries, store) is not done here: a caller builds
 `judge_kind(name, params).messages(inp)`, asks a model, and parses its text with `.parse`."""
 
+from turnscope.core import Verdict, Winner
 from turnscope.scorers.judges._base import (
     JudgeInput,
     JudgeKind,
     JudgeKindFactory,
     JudgeParams,
-    Verdict,
     VerdictParseError,
-    Winner,
     judge_kind,
     judge_kind_names,
     register_judge_kind,

@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from turnscope.core import Message
+from turnscope.core import Message, Verdict
 from turnscope.scorers.base import ScorerParams
-
-Winner = Literal["a", "b", "tie"]
 
 
 class JudgeInput(BaseModel):
@@ -37,23 +35,6 @@ class JudgeInput(BaseModel):
         if not any(m.role == "user" for m in history):
             raise ValueError("the judged history has no user message for the answer to reply to")
         return history
-
-
-class Verdict(BaseModel):
-    """A judge's parsed verdict; `value` is what becomes a score."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    kind: str
-    """The judge kind that gave it: "grade", "pairwise", "checklist", "rubric" ..."""
-    value: float | None = Field(default=None, ge=0.0, le=1.0)
-    """In [0, 1]: grade/10, share of checklist yes, rubric 1/0; None for pairwise."""
-    grade: int | None = Field(default=None, ge=1, le=10)
-    """The 1..10 grade (kind grade; an aggregate only when it is a whole grade)."""
-    winner: Winner | None = None
-    """Pairwise: which answer is better in the labelling the judge was shown."""
-    items: tuple[bool, ...] = ()
-    """Checklist: the yes/no answers, in item order."""
 
 
 class VerdictParseError(ValueError):

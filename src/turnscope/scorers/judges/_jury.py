@@ -12,7 +12,7 @@ import krippendorff
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnscope.scorers.judges._base import Verdict, Winner
+from turnscope.core import Verdict, Winner
 
 AggregationMethod = Literal["mean", "median", "majority"]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from turnscope.core import Message
+from turnscope.core import Message, Verdict
 from turnscope.scorers.judges._base import (
     JudgeInput,
     JudgeParams,
-    Verdict,
     VerdictParseError,
     register_judge_kind,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from turnscope.scorers.judges._base import Verdict, Winner
+from turnscope.core import Verdict, Winner
 
 
 class PairwiseResult(BaseModel):

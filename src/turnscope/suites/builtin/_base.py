@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from turnscope.core import FeedbackSpec, Item, Turn, derive_seed
+from turnscope.core import Item, Turn, derive_seed
 from turnscope.suites.builtin._tasks import Spec, Task
 
 MAX_TURNS = 64
@@ -41,7 +41,8 @@ class Draft:
     """Family-specific metadata: probe_turns, distance, challenge_turn, budget, knobs used."""
     system: str | None = None
     protocol: str = "scripted"
-    feedback: FeedbackSpec | None = None
+    setup: dict[str, Any] = field(default_factory=dict)
+    """What the item's protocol needs beyond the turns (the feedback budget and messages)."""
 
 
 class Generator(Protocol):
@@ -101,7 +102,7 @@ def generate_item(family: str, index: int, suite_seed: int, knobs: Knobs) -> Ite
         category=family,
         metadata=metadata,
         protocol=draft.protocol,
-        feedback=draft.feedback,
+        setup=draft.setup,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from turnscope.core import FeedbackSpec
+from turnscope.protocols.feedback import FeedbackSpec
 from turnscope.suites.builtin._base import Draft, Knobs, register_generator, task_turn
 from turnscope.suites.builtin._tasks import HARD_TASKS
 
@@ -35,7 +35,7 @@ class Feedback:
                 "probe_turns": list(range(1, knobs.budget + 1)),
             },
             protocol="feedback",
-            feedback=spec,
+            setup=spec.model_dump(mode="json", exclude_defaults=True),
         )
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
 
-from turnscope.core import Item, Suite, Variant
+from turnscope.core import Item, Suite
 from turnscope.suites.builtin._base import Knobs, generate_item
 
 
@@ -19,8 +19,8 @@ class Recipe:
     summary: str
     plan: tuple[tuple[str, tuple[Knobs, ...]], ...]
     """Per family, the knobs of each of its items, in order."""
-    variants: tuple[Variant, ...]
-    """The variants `turnscope run` plays when no --variant is given."""
+    conditions: tuple[str, ...]
+    """The conditions `turnscope run` plays when no --variant is given."""
     max_tokens: int | None
     """The answer budget `turnscope run` uses when no --max-tokens is given (None: the CLI's)."""
 
@@ -62,7 +62,7 @@ def _k(**values: int | bool) -> Knobs:
     return Knobs.model_validate(values)
 
 
-ALL_VARIANTS = (Variant.OWN, Variant.GOLD, Variant.SINGLE)
+ALL_CONDITIONS = ("own", "gold", "single")
 
 CORE = Recipe(
     name="core",
@@ -107,7 +107,7 @@ CORE = Recipe(
         ("pushback", tuple(_k(turns=t) for t in (2, 2, 2, 3, 3, 3, 4, 4, 5, 6))),
         ("feedback", tuple(_k(budget=3, hints=h) for h in (False, True) * 4)),
     ),
-    variants=ALL_VARIANTS,
+    conditions=ALL_CONDITIONS,
     max_tokens=64,
 )
 
@@ -170,7 +170,7 @@ FULL = Recipe(
             ),
         ),
     ),
-    variants=ALL_VARIANTS,
+    conditions=ALL_CONDITIONS,
     max_tokens=None,
 )
 
