@@ -9,9 +9,10 @@ takes its place, and the result says the state was lost.
 
 RLIMIT_NPROC, the only process limit that needs no cgroup delegation, is not enforced for
 uid 0. As root, bwrap therefore runs privileged without a user namespace and `setpriv` drops
-the interpreter to a random unprivileged uid (unique to the sandbox, so no two sandboxes share
-a process count); as any other user, bwrap runs unprivileged in a user namespace and the
-interpreter keeps that user's non-zero uid. docs/sandbox.md has the measurements.
+the interpreter to an unprivileged uid drawn at random for each interpreter (so sandboxes
+practically never share a process count); as any other user, bwrap runs unprivileged in a
+user namespace and the interpreter keeps that user's non-zero uid. docs/sandbox.md has the
+measurements.
 """
 
 from __future__ import annotations
