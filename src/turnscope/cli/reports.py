@@ -1,0 +1,98 @@
+"""HTML reports and run comparison: `turnscope report` and `compare`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from turnscope.analysis.compare import NoCommonItems, compare_runs
+from turnscope.analysis.multiturn import analyse
+from turnscope.cli._app import (
+    app,
+    console,
+    fail,
+    open_run,
+)
+from turnscope.report.html import render_comparison_report, write_run_report
+from turnscope.report.terminal import render_comparison
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope report turnscope-runs/20261122-101500-llamacpp-core\n\n"
+        "  turnscope report RUN_DIR -o /tmp/report.html"
+    )
+)
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: RUN_DIR/report.html)."),
+    ] = None,
+) -> None:
+    """(Re)build a run's self-contained HTML report: headline figures, plots, worst transcripts."""
+    with open_run(run_dir) as store:
+        try:
+            path = write_run_report(store, output)
+        except OSError as exc:
+            fail(f"cannot write {output or run_dir}: {exc.strerror or exc}")
+    console.print(f"report: [bold]{path}[/bold]")
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope compare turnscope-runs/RUN_A turnscope-runs/RUN_B\n\n"
+        "  turnscope compare RUN_A RUN_B -o ab.html --resamples 5000"
+    )
+)
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run directory (A).")],
+    run_b: Annotated[Path, typer.Argument(help="The run compared against it (B).")],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="HTML file to write (default: compare-A-vs-B.html next to RUN_B).",
+        ),
+    ] = None,
+    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap resamples.")] = 0,
+) -> None:
+    """Compare two runs item by item: B minus A per family and overall, paired test, HTML."""
+    with open_run(run_a) as store_a, open_run(run_b) as store_b:
+        records_a, items_a = store_a.turn_scores(), store_a.items()
+        records_b, items_b = store_b.turn_scores(), store_b.items()
+        config_a, config_b = store_a.config(), store_b.config()
+    label_a, label_b = run_a.resolve().name, run_b.resolve().name
+    try:
+        comparison = compare_runs(
+            records_a,
+            items_a,
+            records_b,
+            items_b,
+            label_a=label_a,
+            label_b=label_b,
+            resamples=resamples,
+            seed=seed,
+        )
+    except NoCommonItems as exc:
+        fail(str(exc))
+    render_comparison(comparison, console)
+    html = render_comparison_report(
+        comparison,
+        analyse(records_a, items_a, resamples=resamples, seed=seed),
+        analyse(records_b, items_b, resamples=resamples, seed=seed),
+        config_a=config_a,
+        config_b=config_b,
+    )
+    target = output or run_b.resolve().parent / f"compare-{label_a}-vs-{label_b}.html"
+    try:
+        target.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    console.print(f"comparison report: [bold]{target}[/bold]")
