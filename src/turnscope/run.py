@@ -149,6 +149,7 @@ async def execute_run(
     the play: each answered turn with `type: judge` specs is judged as soon as it is committed,
     and turns left unjudged by an earlier, killed pass are judged too.
     `on_plan(plan, already_done)` is called once before playing, for progress display."""
+    store.claim()
     config = store.config()
     plan = plan_run(store.items(), config)
     store.set_meta("skipped", dict(plan.skipped))
@@ -157,7 +158,9 @@ async def execute_run(
     cache = (
         ResponseCache(Path(config.cache_path)) if config.use_cache and config.cache_path else None
     )
-    policy = RetryPolicy(max_retries=config.max_retries, timeout_s=config.timeout_s)
+    policy = RetryPolicy(
+        max_retries=config.max_retries, retry_for_s=config.retry_for_s, timeout_s=config.timeout_s
+    )
     caller = ModelCaller(client, config.params, policy, cache, seed=config.seed)
     callers = {TARGET_ROLE: caller}
     for name, role_client in (role_clients or {}).items():
@@ -196,7 +199,9 @@ async def execute_run(
             await judge_pass.cancel()
         if cache is not None:
             cache.close()
-    store.set_meta("status", "finished")
+    # A run whose turns all have answers is finished; one with failed turns is incomplete:
+    # --resume asks those again.
+    store.set_meta("status", "incomplete" if store.unfinished_count() else "finished")
     store.set_meta("finished_at", datetime.now(UTC).isoformat())
     return RunOutcome(
         plan,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from turnscope.cli import app
@@ -27,3 +32,31 @@ def assert_clean_failure(
         assert fragment in lines[0]
     else:
         assert fragment in " ".join(lines)
+
+
+COMMAND_TIMEOUT_S = 180
+"""No test command may hang: a subprocess that runs longer fails its test."""
+
+
+def turnscope(
+    *args: str, runs: Path, timeout: float = COMMAND_TIMEOUT_S, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`turnscope ARGS...` in a subprocess (a real process: its own event loop, signals,
+    stdout encoding) with TURNSCOPE_RUNS_DIR set to `runs`."""
+    return subprocess.run(
+        [sys.executable, "-m", "turnscope.cli", *args],
+        env={**os.environ, "TURNSCOPE_RUNS_DIR": str(runs), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def assert_one_error_line(done: subprocess.CompletedProcess[str], fragment: str) -> None:
+    """Exit code 2, no traceback, and exactly one line on stderr: `error: ...fragment...`."""
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], lines[0]

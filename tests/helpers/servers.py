@@ -388,7 +388,8 @@ class FakeOpenAIServer(ThreadedServer):
 
     `reply(messages, attempt)`, if given, chooses the answer text instead (attempt counts
     earlier requests with the same messages): a scripted judge that returns malformed, empty,
-    out-of-range or contradictory verdicts."""
+    out-of-range or contradictory verdicts. `refuse(messages)`, if given, may answer a request
+    with an HTTP error of its choosing instead (an outage, a hostile error message)."""
 
     def __init__(
         self,
@@ -398,9 +399,13 @@ class FakeOpenAIServer(ThreadedServer):
         chunk_delay_s: float = 0.005,
         api_key: str | None = None,
         reply: Callable[[list[dict[str, Any]], int], str] | None = None,
+        refuse: Callable[[list[dict[str, Any]]], tuple[int, str] | None] | None = None,
     ) -> None:
         super().__init__()
         self.reply = reply
+        self.refuse = refuse
+        """When set and it returns (status, message) for a request's messages, the request is
+        answered with that HTTP error and message (an outage, a hostile error text)."""
         self.api_key = api_key
         """When set, every request without `Authorization: Bearer <api_key>` gets a 401."""
         self.retry_after = retry_after
@@ -459,6 +464,14 @@ class FakeOpenAIServer(ThreadedServer):
 
     async def _chat(self, body: dict[str, Any], writer: asyncio.StreamWriter) -> bool:
         """Serve one chat request; False when the connection must not be reused."""
+        refusal = self.refuse(body["messages"]) if self.refuse is not None else None
+        if refusal is not None:
+            with self._lock:
+                self._exchanges.append(
+                    FakeExchange(time.monotonic(), body["messages"], str(refusal[0]))
+                )
+            await send_json(writer, refusal[0], {"error": {"message": refusal[1]}})
+            return True
         exchange = self._decide(body["messages"])
         outcome = exchange.outcome
         if outcome in _ERROR_RESPONSES:

@@ -4,17 +4,23 @@ runs directory, opening a run."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+import typer.core
+from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
+
+# Typer raises the usage errors of the Click it vendors.
+from typer._click import exceptions as _cli_errors
 
 from turnscope import __version__
+from turnscope.report.safe import markup
 from turnscope.run import (
     DEFAULT_RUNS_ROOT,
 )
@@ -23,7 +29,48 @@ from turnscope.store import (
     StoreError,
 )
 
+
+class _OneLineErrors(typer.core.TyperGroup):
+    """The command group: a bad option value or usage (`--concurrency 0`, an unknown option)
+    ends in one `error:` line and exit code 2, like every other bad input, instead of Click's
+    boxed usage message."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        def run() -> Any:
+            return super(_OneLineErrors, self).main(
+                args, prog_name, complete_var, False, windows_expand_args, **extra
+            )
+
+        if not standalone_mode:
+            return run()
+        try:
+            result = run()
+        except _cli_errors.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(0)
+        except _cli_errors.ClickException as exc:
+            hint = ""
+            context = getattr(exc, "ctx", None)
+            if isinstance(exc, _cli_errors.UsageError) and context is not None:
+                hint = f" (see: {context.command_path} --help)"
+            _print_error(exc.format_message() + hint)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            err_console.print("aborted")
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     name="turnscope",
     help=(
         "Evaluate language models turn by turn in multi-turn conversations.\n\n"
@@ -42,13 +89,22 @@ RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
 T = TypeVar("T")
 DEFAULT_MAX_TOKENS = 192
 DEFAULT_ROLE_N_CTX = 4096
+MAX_ERROR_CHARS = 2000
+"""An error line longer than this (a server that sends a whole page back) is cut."""
+
+
+def _print_error(message: str) -> None:
+    line = " ".join(message.split())  # one line, whatever the message held
+    if len(line) > MAX_ERROR_CHARS:
+        line = line[:MAX_ERROR_CHARS] + " …"
+    err_console.print(
+        f"[bold red]error:[/bold red] {markup(line)}", highlight=False, emoji=False, soft_wrap=True
+    )
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: no traceback for a user's mistake."""
-    err_console.print(
-        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, emoji=False
-    )
+    _print_error(message)
     raise typer.Exit(code)
 
 
@@ -58,14 +114,33 @@ def runs_root(option: Path | None) -> Path:
     return Path(os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_ROOT)
 
 
+DAMAGE = (sqlite3.DatabaseError, ValidationError, UnicodeDecodeError)
+"""What reading a damaged run store raises: SQLite's "malformed", a record that no longer
+parses (flipped bytes in its JSON), text that is no longer UTF-8."""
+
+
+def damaged(run_dir: Path, exc: Exception) -> str:
+    """The one-line message for a run store that fails while being read."""
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"{run_dir}: the run store is damaged ({detail[:200]}); its other runs are unaffected"
+
+
 @contextmanager
 def open_run(run_dir: Path) -> Iterator[RunStore]:
+    """Open a run for a command; a store that is not a run, or is damaged anywhere the
+    command reads, ends the command with one line instead of a traceback."""
     try:
         store = RunStore.open(run_dir)
     except StoreError as exc:
         fail(str(exc))
+    except DAMAGE as exc:
+        fail(damaged(run_dir, exc))
     try:
         yield store
+    except DAMAGE as exc:
+        fail(damaged(run_dir, exc))
+    except StoreError as exc:
+        fail(str(exc))
     finally:
         store.close()
 

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from turnscope.cli._app import (
+    DAMAGE,
     app,
     console,
+    damaged,
     err_console,
     fail,
     open_run,
@@ -25,6 +27,7 @@ from turnscope.core import (
     content_text,
 )
 from turnscope.protocols import get_protocol
+from turnscope.report.safe import cell, markup
 from turnscope.store import (
     EXPORT_FORMATS,
     STORE_FILE,
@@ -51,37 +54,45 @@ def runs(
     root = runs_root(runs_dir)
     dirs = _run_dirs(root)
     if not dirs:
-        console.print(f"no runs under {root}")
+        console.print(f"no runs under {markup(root)}")
         return
-    table = Table(title=f"runs under {root}", title_justify="left")
+    table = Table(title=f"runs under {markup(root)}", title_justify="left")
     table.add_column("run", no_wrap=True)
     counts = ("turns", "errors", "judge errors")
     for column in ("model", "suite", "started", *counts, "mean", "status"):
         table.add_column(column, justify="right" if column in counts else "left")
     for run_dir in dirs:
         try:
-            store = RunStore.open(run_dir)
+            table.add_row(*_run_row(run_dir))
         except StoreError as exc:
-            table.add_row(run_dir.name, "-", "-", "-", "-", "-", "-", "-", f"unreadable: {exc}")
-            continue
-        try:
-            config = store.config()
-            mean = store.mean_score()
-            errors = store.turn_count() - store.answered_count()
+            table.add_row(cell(run_dir.name), *"-------", cell(f"unreadable: {exc}"))
+        except DAMAGE as exc:
             table.add_row(
-                run_dir.name,
-                config.model,
-                config.suite,
-                f"{config.created_at:%m-%d %H:%M}",
-                str(store.turn_count()),
-                str(errors),
-                str(store.judge_error_count()),
-                f"{mean:.3f}" if mean is not None else "-",
-                store.status(),
+                cell(run_dir.name), *"-------", cell(f"unreadable: {damaged(run_dir, exc)}")
             )
-        finally:
-            store.close()
     console.print(table)
+
+
+def _run_row(run_dir: Path) -> list[str | Text]:
+    """One row of `turnscope runs`; StoreError (or a damage error) if the run cannot be read."""
+    store = RunStore.open(run_dir)
+    try:
+        config = store.config()
+        mean = store.mean_score()
+        turns = store.turn_count()
+        return [
+            cell(run_dir.name),
+            cell(config.model),
+            cell(config.suite),
+            f"{config.created_at:%m-%d %H:%M}",
+            str(turns),
+            str(turns - store.answered_count()),
+            str(store.judge_error_count()),
+            f"{mean:.3f}" if mean is not None else "-",
+            store.status(),
+        ]
+    finally:
+        store.close()
 
 
 def _turns_at_most(item: Item, condition: str) -> int:
@@ -91,14 +102,16 @@ def _turns_at_most(item: Item, condition: str) -> int:
 
 def _score_text(record: TurnRecord) -> str:
     if record.error:
-        return f"[red]error: {escape(record.error)}[/red]"
+        return f"[red]error: {markup(record.error)}[/red]"
     parts = []
     for score in record.scores:
         if score.error:
-            parts.append(f"[red]{score.scorer}: error: {escape(score.error)}[/red]")
+            parts.append(f"[red]{markup(score.scorer)}: error: {markup(score.error)}[/red]")
+        elif score.value is None:
+            parts.append(f"{markup(score.scorer)}: not scored ({markup(score.detail or '')})")
         else:
-            detail = f" ({escape(score.detail)})" if score.detail else ""
-            parts.append(f"{score.scorer}={score.value:.2f}{detail}")
+            detail = f" ({markup(score.detail)})" if score.detail else ""
+            parts.append(f"{markup(score.scorer)}={score.value:.2f}{detail}")
     return "; ".join(parts) or "not scored"
 
 
@@ -107,17 +120,19 @@ def _print_judgment(stored: StoredJudgment) -> None:
     text of every attempt."""
     j = stored.judgment
     parsed = (
-        f"[red]judge error: {escape(j.error or 'no verdict')}[/red]"
+        f"[red]judge error: {markup(j.error or 'no verdict')}[/red]"
         if j.verdict is None
-        else f"parsed: {escape(j.verdict.label)}"
+        else f"parsed: {markup(j.verdict.label)}"
     )
-    console.print(f"[bold magenta]judge {escape(j.judge)}[/bold magenta] ({j.kind}): {parsed}")
+    console.print(
+        f"[bold magenta]judge {markup(j.judge)}[/bold magenta] ({markup(j.kind)}): {parsed}"
+    )
     for number, attempt in enumerate(j.attempts, start=1):
-        raw = escape(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
+        raw = markup(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
         note = " (cached)" if attempt.cached else ""
         console.print(f"  [dim]attempt {number}{note} raw:[/dim] {raw}")
         if attempt.error:
-            console.print(f"    [red]-> {escape(attempt.error)}[/red]")
+            console.print(f"    [red]-> {markup(attempt.error)}[/red]")
 
 
 @app.command(
@@ -137,7 +152,7 @@ def show(
     with open_run(run_dir) as store:
         items = {it.id: it for it in store.items()}
         if item is None:
-            table = Table(title=f"{run_dir}: items", title_justify="left")
+            table = Table(title=f"{markup(run_dir)}: items", title_justify="left")
             for column in ("item", "category", "condition", "sample", "turns", "mean", "errors"):
                 table.add_column(column)
             grouped: dict[tuple[str, str, int], list[TurnRecord]] = {}
@@ -149,9 +164,9 @@ def show(
                 mean = f"{sum(values) / len(values):.3f}" if values else "-"
                 errs = sum(r.error is not None for r in records)
                 table.add_row(
-                    escape(item_id),
-                    escape(items[item_id].category),
-                    escape(condition),
+                    cell(item_id),
+                    cell(items[item_id].category),
+                    cell(condition),
                     str(sample),
                     f"{len(records)}/{_turns_at_most(items[item_id], condition)}",
                     mean,
@@ -164,7 +179,7 @@ def show(
             fail(f"{run_dir}: no item {item!r} in this run")
         records = list(store.records(item_id=item, role=None))
         if not records:
-            console.print(f"item {escape(repr(item))} has no recorded turns yet")
+            console.print(f"item {markup(repr(item))} has no recorded turns yet")
             return
         judgments: dict[tuple[str, int, int], list[StoredJudgment]] = {}
         for stored in store.all_judgments(item_id=item):
@@ -172,17 +187,19 @@ def show(
         for record in records:
             who = "" if record.role == TARGET_ROLE else f" | {record.role}"
             console.rule(
-                escape(
+                markup(
                     f"{item} | {record.condition} | sample {record.sample} | turn {record.turn}"
                     + who
                 )
             )
             for message in record.new_messages:
                 console.print(
-                    f"[bold]{message.role}:[/bold] {escape(content_text(message.content))}"
+                    f"[bold]{markup(message.role)}:[/bold] {markup(content_text(message.content))}"
                 )
             if record.response is not None:
-                console.print(f"[bold green]assistant:[/bold green] {escape(record.response)}")
+                console.print(f"[bold green]assistant:[/bold green] {markup(record.response)}")
+            if record.flags:
+                console.print(f"[yellow]flags: {markup(', '.join(record.flags))}[/yellow]")
             console.print(f"[dim]score:[/dim] {_score_text(record)}")
             meta = (
                 f"tokens {record.prompt_tokens}/{record.completion_tokens}, "
@@ -223,4 +240,4 @@ def export(
                 count = export_records(store.records(role=None), fmt, handle)
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror}")
-        err_console.print(f"wrote {count} records to {output}")
+        err_console.print(f"wrote {count} records to {markup(output)}")

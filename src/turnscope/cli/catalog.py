@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from turnscope.cli._app import (
@@ -16,6 +15,7 @@ from turnscope.cli._app import (
     fail,
 )
 from turnscope.models import backends
+from turnscope.report.safe import cell, markup
 from turnscope.suites import DEFAULT_SUITE, SuiteError, parse_seed, suites
 
 
@@ -25,10 +25,10 @@ from turnscope.suites import DEFAULT_SUITE, SuiteError, parse_seed, suites
 def models() -> None:
     """List model backends, whether they are ready, and spec examples."""
     for info in backends():
-        console.print(f"[bold]{info.name}[/bold]  {escape(info.summary)}")
-        console.print(f"  status:   {escape(info.status())}", soft_wrap=True)
+        console.print(f"[bold]{markup(info.name)}[/bold]  {markup(info.summary)}")
+        console.print(f"  status:   {markup(info.status())}", soft_wrap=True)
         for example in info.examples:
-            console.print(f"  example:  --model {escape(example)}", soft_wrap=True)
+            console.print(f"  example:  --model {markup(example)}", soft_wrap=True)
     console.print("Use a spec with:  turnscope run --model SPEC")
 
 
@@ -40,7 +40,8 @@ def list_suites() -> None:
     table.add_column("what")
     for info in suites():
         table.add_row(
-            info.usage + (" (default)" if info.name == DEFAULT_SUITE else ""), info.summary
+            cell(info.usage + (" (default)" if info.name == DEFAULT_SUITE else "")),
+            cell(info.summary),
         )
     console.print(table)
 
@@ -83,4 +84,6 @@ def generate(
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     turns = sum(len(item.turns) for item in built.items)
-    err_console.print(f"wrote {count} items ({turns} turns) of {built.name} to {output}")
+    err_console.print(
+        f"wrote {count} items ({turns} turns) of {markup(built.name)} to {markup(output)}"
+    )

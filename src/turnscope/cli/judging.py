@@ -44,6 +44,7 @@ from turnscope.pairwise import PairwiseResult, compare_all, judge_runs, rate, ru
 from turnscope.report import (
     render_judge_report,
 )
+from turnscope.report.safe import cell, markup
 from turnscope.run import (
     default_cache_path,
     judge_clients_for,
@@ -129,7 +130,7 @@ def _judge_pairs(
         except KeyboardInterrupt:
             err_console.print(
                 f"\n[yellow]interrupted.[/yellow] Comparisons made so far are stored in "
-                f"{pairs.path}; the same command continues from there."
+                f"{markup(pairs.path)}; the same command continues from there."
             )
             raise typer.Exit(130) from None
         finally:
@@ -171,8 +172,8 @@ def _render_pairs(results: Sequence[PairwiseResult]) -> None:
         table.add_column(column, justify="left" if column.startswith("run") else "right")
     for r in results:
         table.add_row(
-            r.run_a,
-            r.run_b,
+            cell(r.run_a),
+            cell(r.run_b),
             str(r.count("a")),
             str(r.count("b")),
             str(r.count("tie")),
@@ -226,7 +227,7 @@ def pairwise(
     if not result.records:
         fail(f"{run_a} and {run_b} have no answered turn of the same item in common")
     _render_pairs([result])
-    console.print(f"pairwise verdicts: [bold]{root / PAIRWISE_FILE}[/bold]")
+    console.print(f"pairwise verdicts: [bold]{markup(root / PAIRWISE_FILE)}[/bold]")
 
 
 @app.command(
@@ -281,8 +282,8 @@ def leaderboard_command(
     for rank, rating in enumerate(ratings, start=1):
         table.add_row(
             str(rank),
-            rating.model,
-            models.get(rating.model, "?"),
+            cell(rating.model),
+            cell(models.get(rating.model, "?")),
             f"{rating.rating:.0f}",
             f"{rating.low:.0f} – {rating.high:.0f}",
             str(rating.wins),

@@ -15,7 +15,8 @@ from turnscope.cli._app import (
     fail,
     open_run,
 )
-from turnscope.report.html import render_comparison_report, write_run_report
+from turnscope.report.html import render_comparison_report, write_atomically, write_run_report
+from turnscope.report.safe import markup
 from turnscope.report.terminal import render_comparison
 
 
@@ -39,7 +40,7 @@ def report(
             path = write_run_report(store, output)
         except OSError as exc:
             fail(f"cannot write {output or run_dir}: {exc.strerror or exc}")
-    console.print(f"report: [bold]{path}[/bold]")
+    console.print(f"report: [bold]{markup(path)}[/bold]")
 
 
 @app.command(
@@ -92,7 +93,7 @@ def compare(
     )
     target = output or run_b.resolve().parent / f"compare-{label_a}-vs-{label_b}.html"
     try:
-        target.write_text(html, encoding="utf-8")
+        write_atomically(target, html)
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
-    console.print(f"comparison report: [bold]{target}[/bold]")
+    console.print(f"comparison report: [bold]{markup(target)}[/bold]")

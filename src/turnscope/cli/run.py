@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -61,6 +62,7 @@ from turnscope.report import (
     render_summary,
 )
 from turnscope.report.html import write_run_report
+from turnscope.report.safe import markup
 from turnscope.report.terminal import render_multiturn
 from turnscope.run import (
     DEFAULT_RUNS_ROOT,
@@ -73,10 +75,12 @@ from turnscope.run import (
     judged_turns,
     role_clients_for,
 )
-from turnscope.store import (
-    RunStore,
-)
+from turnscope.store import RunStore, StoreError
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite
+
+MAX_SAMPLES = 1000
+"""Plays per conversation at most: more is a mistake (a typo of 100), and it is planned up front."""
+MAX_RETRY_FOR_S = 86400.0
 
 
 class _ProgressDisplay:
@@ -155,16 +159,38 @@ def _play(
         asyncio.run(go())
     except ModelConfigError as exc:
         fail(str(exc))
+    except StoreError as exc:
+        fail(str(exc))
+    except (sqlite3.OperationalError, OSError) as exc:
+        # The disk filled up, or the run or cache directory became read-only, mid-run: every
+        # turn committed before is safe; say so and how to continue.
+        where = f" in {opened[0].run_dir}" if opened else ""
+        resume = f"; then resume with: turnscope run --resume {opened[0].run_dir}" if opened else ""
+        fail(
+            f"cannot write the run store or the response cache{where}: {exc}; free some space "
+            f"or fix the permissions{resume}"
+        )
     except KeyboardInterrupt:
         if not opened:
             raise typer.Exit(130) from None
         run_dir = opened[0].run_dir
         err_console.print(
-            f"\n[yellow]interrupted.[/yellow] Every finished turn is saved in {run_dir}.\n"
-            f"Resume with:  turnscope run --resume {run_dir}"
+            f"\n[yellow]interrupted.[/yellow] Every finished turn is saved in {markup(run_dir)}.\n"
+            f"Resume with:  turnscope run --resume {markup(run_dir)}"
         )
         raise typer.Exit(130) from None
     return opened[0]
+
+
+def _duration(text: str, option: str) -> float:
+    """Seconds from "90", "90s", "5m" or "1h"; one-line error otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if match is None:
+        fail(f"{option} {text!r}: expected a duration such as 90s, 5m or 1h")
+    seconds = float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+    if not 0 < seconds <= MAX_RETRY_FOR_S:
+        fail(f"{option} {text!r}: must be more than 0 s and at most 24 h")
+    return seconds
 
 
 def _print_summary(store: RunStore) -> None:
@@ -187,10 +213,20 @@ def _print_summary(store: RunStore) -> None:
     left_out = store.meta("skipped") or {}
     for reason, count in left_out.items() if isinstance(left_out, dict) else ():
         noun = "item" if count == 1 else "items"
-        console.print(f"[yellow]left out: {count} {noun} under {escape(str(reason))}[/yellow]")
+        console.print(f"[yellow]left out: {count} {noun} under {markup(reason)}[/yellow]")
     render_multiturn(analyse(records, items), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
+    failed, outages = store.failed_count(), store.judge_outage_count()
+    if failed or outages:
+        what = [f"{failed} turns failed, each ending its conversation there"] if failed else []
+        if outages:
+            what.append(f"{outages} judgments were lost to a judge outage")
+        err_console.print(
+            f"[yellow]incomplete:[/yellow] {'; '.join(what)} (see the errors above). Once the "
+            "cause is fixed, play them with:\n"
+            f"  turnscope run --resume {markup(store.run_dir)}"
+        )
 
 
 def _write_report(store: RunStore) -> None:
@@ -198,9 +234,9 @@ def _write_report(store: RunStore) -> None:
     try:
         path = write_run_report(store)
     except OSError as exc:
-        err_console.print(f"[yellow]could not write the HTML report: {escape(str(exc))}[/yellow]")
+        err_console.print(f"[yellow]could not write the HTML report: {markup(exc)}[/yellow]")
         return
-    console.print(f"report: [bold]{path}[/bold]")
+    console.print(f"report: [bold]{markup(path)}[/bold]")
 
 
 @app.command(
@@ -246,13 +282,16 @@ def run(
             "single), else own.",
         ),
     ] = None,
-    samples: Annotated[int, typer.Option(min=1, help="Times each conversation is played.")] = 1,
+    samples: Annotated[
+        int, typer.Option(min=1, max=MAX_SAMPLES, help="Times each conversation is played.")
+    ] = 1,
     concurrency: Annotated[
         int,
         typer.Option(
             "--concurrency",
             "-c",
             min=1,
+            max=4096,
             help="Conversations "
             "in flight (the embedded model plays one at a "
             "time to keep its cache warm).",
@@ -269,10 +308,11 @@ def run(
         int | None,
         typer.Option(
             min=1,
+            max=1_000_000,
             help=f"Max tokens per answer (default: the suite's own, else {DEFAULT_MAX_TOKENS}).",
         ),
     ] = None,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.0,
+    temperature: Annotated[float, typer.Option(min=0.0, max=10.0, help="0 is greedy.")] = 0.0,
     limit: Annotated[int | None, typer.Option(min=1, help="Play only the first N items.")] = None,
     runs_dir: Annotated[
         Path | None,
@@ -290,8 +330,23 @@ def run(
         bool,
         typer.Option("--no-cache", help="Do not reuse or store answers in the response cache."),
     ] = False,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Per-request timeout, seconds.")] = 120.0,
-    max_retries: Annotated[int, typer.Option(min=0, help="Retries of a transient failure.")] = 4,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, max=86400.0, help="Per-request timeout, seconds.")
+    ] = 120.0,
+    retry_for: Annotated[
+        str,
+        typer.Option(
+            metavar="DURATION",
+            help="How long a transient failure (timeout, 429, 5xx, reset) is retried with "
+            "back-off before the turn is recorded as an error: 90s, 5m, 1h.",
+        ),
+    ] = "120s",
+    max_retries: Annotated[
+        int | None,
+        typer.Option(
+            min=0, help="Retries of one request at most (default: what --retry-for allows)."
+        ),
+    ] = None,
     api_key_env: Annotated[
         str | None,
         typer.Option(
@@ -342,6 +397,7 @@ def run(
     Turns scored `type: judge` are judged by the --judge models while the run plays."""
     if resume is not None:
         with open_run(resume) as store:
+            store.claim()
             config = store.config()
             try:
                 client = client_for(config)
@@ -349,9 +405,13 @@ def run(
                 judge_clients = judge_clients_for(config.judging, config.timeout_s)
             except ModelConfigError as exc:
                 fail(str(exc))
-            err_console.print(f"resuming {store.run_dir}: {store.answered_count()} turns done")
+            err_console.print(
+                f"resuming {markup(store.run_dir)}: {store.answered_count()} turns done"
+            )
             _play(client, lambda: store, judge_clients, role_clients)
             _print_summary(store)
+            failed = store.unfinished_count()
+        _exit_for(failed)
         return
 
     try:
@@ -359,7 +419,7 @@ def run(
     except SuiteError as exc:
         fail(str(exc))
     for message in loaded.skipped:
-        err_console.print(f"[yellow]skipped:[/yellow] {escape(message)}")
+        err_console.print(f"[yellow]skipped:[/yellow] {markup(message)}")
     items = loaded.suite.items[:limit] if limit else loaded.suite.items
     try:
         check_protocols(items)
@@ -408,6 +468,7 @@ def run(
         seed=seed,
         concurrency=concurrency,
         max_retries=max_retries,
+        retry_for_s=_duration(retry_for, "--retry-for"),
         timeout_s=timeout,
         use_cache=not no_cache,
         cache_path=None if no_cache else str(default_cache_path(root)),
@@ -425,7 +486,13 @@ def run(
         fail(str(exc))
 
     def make_store() -> RunStore:
-        store = create_run(config, items, root)
+        try:
+            store = create_run(config, items, root)
+        except OSError as exc:
+            fail(
+                f"cannot create a run directory under {root}: {exc.strerror or exc}; "
+                "choose a writable directory with --runs-dir"
+            )
         if loaded.skipped:
             store.set_meta("skipped_invalid", len(loaded.skipped))
         return store
@@ -433,5 +500,14 @@ def run(
     store = _play(client, make_store, judge_clients, role_clients)
     try:
         _print_summary(store)
+        failed = store.unfinished_count()
     finally:
         store.close()
+    _exit_for(failed)
+
+
+def _exit_for(failed: int) -> None:
+    """Exit code 1 when some turns or judgments failed (the summary said how many and how to
+    resume)."""
+    if failed:
+        raise typer.Exit(1)

@@ -33,6 +33,7 @@ from turnscope.core.records import (
     renamed_field,
     turn_score,
 )
+from turnscope.core.text import has_lone_surrogates, without_lone_surrogates
 from turnscope.core.validation import error_text
 
 __all__ = [
@@ -71,8 +72,10 @@ __all__ = [
     "derive_seed",
     "error_text",
     "has_images",
+    "has_lone_surrogates",
     "renamed_field",
     "request_key",
     "stable_hash",
     "turn_score",
+    "without_lone_surrogates",
 ]

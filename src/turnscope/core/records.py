@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from turnscope.core.messages import Message, ToolCall, ToolSpec
+from turnscope.core.text import has_lone_surrogates, without_lone_surrogates
 
 Condition = str
 """How a conversation is played: a name its protocol registers ("own", "gold", "single",
@@ -78,6 +79,37 @@ class Completion(BaseModel):
     """Wall time of the request, seconds."""
     ttft_s: float | None = None
     """Time to the first generated token, seconds."""
+    sanitised: bool = False
+    """Whether the answer held text that cannot be stored as UTF-8 (a lone surrogate from a
+    JSON escape), replaced by U+FFFD; the record is flagged "sanitised"."""
+
+    def storable(self) -> Completion:
+        """This completion with every lone surrogate replaced (and `sanitised` set) if it has
+        any; itself otherwise, so a normal answer is stored exactly as it came."""
+        texts = [self.text, *(c.function.arguments for c in self.tool_calls or ())]
+        texts += [c.function.name for c in self.tool_calls or ()]
+        if not any(has_lone_surrogates(t) for t in texts):
+            return self
+        calls = tuple(
+            c.model_copy(
+                update={
+                    "function": c.function.model_copy(
+                        update={
+                            "name": without_lone_surrogates(c.function.name),
+                            "arguments": without_lone_surrogates(c.function.arguments),
+                        }
+                    )
+                }
+            )
+            for c in self.tool_calls or ()
+        )
+        return self.model_copy(
+            update={
+                "text": without_lone_surrogates(self.text),
+                "tool_calls": calls or self.tool_calls,
+                "sanitised": True,
+            }
+        )
 
     @property
     def message(self) -> Message:
@@ -270,8 +302,12 @@ class RunConfig(BaseModel):
     """Run seed; each request's seed derives from it deterministically."""
     concurrency: int = Field(default=8, ge=1)
     """Conversations in flight at once (a backend may allow fewer)."""
-    max_retries: int = Field(default=4, ge=0)
-    """Retries of a transient failure before the turn is recorded as an error."""
+    max_retries: int | None = Field(default=None, ge=0)
+    """Retries of a transient failure at most before the turn is recorded as an error (None:
+    as many as `retry_for_s` allows)."""
+    retry_for_s: float = Field(default=120.0, gt=0)
+    """How long a transient failure is retried (from the request's first attempt) before the
+    turn is recorded as an error."""
     timeout_s: float = Field(default=120.0, gt=0)
     """Per-request timeout, seconds."""
     use_cache: bool = True

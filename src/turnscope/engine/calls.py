@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from turnscope.core import Completion, GenerationParams, Message, request_key
+from turnscope.core import (
+    Completion,
+    GenerationParams,
+    Message,
+    request_key,
+    without_lone_surrogates,
+)
 from turnscope.engine.cache import ResponseCache
 from turnscope.models import ModelClient, PermanentModelError, TransientModelError
 from turnscope.protocols import CallOutcome
@@ -15,12 +22,24 @@ from turnscope.protocols import CallOutcome
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential back-off with full jitter, bounded in attempts and in delay."""
+    """Exponential back-off with jitter, bounded by a time budget (and optionally a count).
 
-    max_retries: int = 4
+    The budget is a duration because outages are: a server restarting for 20 s must not
+    exhaust a handful of quick retries, and a long outage must not retry forever."""
+
+    max_retries: int | None = None
+    """Retries of one request at most; None: as many as the time budget allows."""
+    retry_for_s: float = 120.0
+    """Stop retrying once this long has passed since the request's first attempt."""
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     timeout_s: float = 120.0
+
+    def gives_up(self, retries: int, elapsed_s: float, next_delay_s: float) -> bool:
+        """Whether a request that failed `retries` + 1 times over `elapsed_s` stops here."""
+        if self.max_retries is not None and retries >= self.max_retries:
+            return True
+        return elapsed_s + next_delay_s > self.retry_for_s
 
     def delay(self, attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry number `attempt` (0-based)."""
@@ -108,20 +127,24 @@ class ModelCaller:
     ) -> CallOutcome:
         """Ask the model, retrying transient failures; store a success in the cache."""
         attempt = 0
+        started = time.monotonic()
         while True:
             try:
                 self.requests_sent += 1
                 completion = await self._generate(messages, params, seed)
             except (TransientModelError, TimeoutError) as exc:
-                if attempt >= self.policy.max_retries:
+                retry_after = getattr(exc, "retry_after_s", None)
+                delay = self.policy.delay(attempt, retry_after, self._rng)
+                elapsed = time.monotonic() - started
+                if self.policy.gives_up(attempt, elapsed, delay):
                     return CallOutcome(
                         request_hash=key,
                         seed=seed,
                         retries=attempt,
-                        error=f"gave up after {attempt + 1} attempts: {_describe(exc)}",
+                        error=f"gave up after {attempt + 1} attempts in {elapsed:.0f} s: "
+                        f"{_describe(exc)}",
                     )
-                retry_after = getattr(exc, "retry_after_s", None)
-                await self._sleep(self.policy.delay(attempt, retry_after, self._rng))
+                await self._sleep(delay)
                 attempt += 1
                 continue
             except PermanentModelError as exc:
@@ -133,8 +156,10 @@ class ModelCaller:
                     request_hash=key,
                     seed=seed,
                     retries=attempt,
-                    error=f"{type(exc).__name__}: {exc}",
+                    error=f"{type(exc).__name__}: {_describe(exc)}",
                 )
+            # An answer must survive being stored (run store, cache) as UTF-8.
+            completion = completion.storable()
             if self.cache is not None:
                 self.cache.put(key, completion)
             return CallOutcome(request_hash=key, seed=seed, completion=completion, retries=attempt)
@@ -156,4 +181,4 @@ class ModelCaller:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timeout: no answer within the request timeout"
-    return str(exc) or type(exc).__name__
+    return without_lone_surrogates(str(exc)) or type(exc).__name__

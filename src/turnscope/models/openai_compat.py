@@ -255,7 +255,11 @@ def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
         base_url = str(
             options.extra.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         )
-    parsed = urlparse(base_url)
+    try:
+        parsed = urlparse(base_url)
+        parsed.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        raise ModelConfigError(f"invalid base URL {base_url!r}: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ModelConfigError(f"invalid base URL {base_url!r}: expected http(s)://HOST[:PORT]/v1")
     return model, base_url

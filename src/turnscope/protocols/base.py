@@ -384,7 +384,7 @@ async def make_record(
             "params": caller.params,
             "seed": outcome.seed,
             "scores": scores,
-            "flags": flags,
+            "flags": (*flags, "sanitised") if completion and completion.sanitised else flags,
             "finished_at": datetime.now(UTC),
         }
     )

@@ -7,6 +7,8 @@ autoescaping.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -341,8 +343,24 @@ def write_run_report(store: RunStore, path: Path | None = None) -> Path:
             judges=judge_report(store.all_judgments()),
         )
     target = path or store.run_dir / REPORT_FILE
-    target.write_text(html, encoding="utf-8")
+    write_atomically(target, html)
     return target
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write `text` to `target` so that a reader (or a kill mid-write) sees the old file or
+    the new one, never half of one: write a temporary file beside it, then rename it over."""
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def render_comparison_report(

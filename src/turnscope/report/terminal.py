@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from turnscope.analysis import (
@@ -18,6 +17,7 @@ from turnscope.analysis import (
     RunSummary,
     ordered_conditions,
 )
+from turnscope.report.safe import cell, markup
 
 
 def fmt_cell(cell: Cell | None) -> str:
@@ -34,12 +34,12 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
     """Print tables: by turn index (one column per condition), by category, errors."""
     conditions = ordered_conditions(summary.by_turn)
     turns = sorted({t for cells in summary.by_turn.values() for t in cells})
-    console.print(f"[bold]{escape(title)}[/bold]")
+    console.print(f"[bold]{markup(title)}[/bold]")
     console.print("[bold]mean score by turn index[/bold]")
     by_turn = Table()
     by_turn.add_column("turn", justify="right")
     for condition in conditions:
-        by_turn.add_column(condition, justify="right")
+        by_turn.add_column(cell(condition), justify="right")
     for turn in turns:
         by_turn.add_row(str(turn), *(fmt_cell(summary.by_turn[v].get(turn)) for v in conditions))
     by_turn.add_row(
@@ -52,10 +52,10 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
     by_cat = Table()
     by_cat.add_column("category")
     for condition in conditions:
-        by_cat.add_column(condition, justify="right")
+        by_cat.add_column(cell(condition), justify="right")
     for category in categories:
         by_cat.add_row(
-            category, *(fmt_cell(summary.by_category[v].get(category)) for v in conditions)
+            cell(category), *(fmt_cell(summary.by_category[v].get(category)) for v in conditions)
         )
     console.print(by_cat)
 
@@ -71,12 +71,12 @@ def render_summary(summary: RunSummary, console: Console, *, title: str) -> None
         errors.add_column("count", justify="right")
         errors.add_column("message")
         for message, count in list(summary.error_messages.items())[:10]:
-            errors.add_row(str(count), message)
+            errors.add_row(str(count), cell(message))
         console.print(errors)
 
 
 def render_run_location(run_dir: Path, console: Console) -> None:
-    console.print(f"run directory: [bold]{run_dir}[/bold]")
+    console.print(f"run directory: [bold]{markup(run_dir)}[/bold]")
 
 
 def render_instruction_report(report: InstructionReport, console: Console) -> None:
@@ -90,19 +90,19 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
     table.add_column("all followed", justify="right")
     for condition, cells in report.by_turn.items():
         rows = [*((str(t), c) for t, c in cells.items()), ("all", report.overall[condition])]
-        for turn, cell in rows:
+        for turn, accuracy in rows:
             table.add_row(
-                condition,
+                cell(condition),
                 turn,
-                str(cell.answers),
-                f"{cell.instruction_strict:.3f} / {cell.instruction_loose:.3f}",
-                f"{cell.all_followed_strict:.3f} / {cell.all_followed_loose:.3f}",
+                str(accuracy.answers),
+                f"{accuracy.instruction_strict:.3f} / {accuracy.instruction_loose:.3f}",
+                f"{accuracy.all_followed_strict:.3f} / {accuracy.all_followed_loose:.3f}",
             )
     console.print(table)
     if report.samples > 1:
         n = report.samples
         ks = ", ".join(
-            f"{condition}: " + " ".join(f"K={k}:{share:.3f}" for k, share in shares.items())
+            f"{markup(condition)}: " + " ".join(f"K={k}:{share:.3f}" for k, share in shares.items())
             for condition, shares in report.pif_n_k.items()
         )
         console.print(f"PIF-{n}-K (share of item turns where >= K of {n} samples follow all): {ks}")
@@ -113,14 +113,16 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
     types.add_column("strict", justify="right")
     types.add_column("loose", justify="right")
     for row in report.by_type[:15]:
-        types.add_row(row.instruction, str(row.checks), f"{row.strict:.3f}", f"{row.loose:.3f}")
+        types.add_row(
+            cell(row.instruction), str(row.checks), f"{row.strict:.3f}", f"{row.loose:.3f}"
+        )
     console.print(types)
 
 
 def render_comparison(comparison: Comparison, console: Console) -> None:
     """The paired table: per condition and family, A, B, B - A with its interval, p-value."""
     table = Table(
-        title=f"{comparison.label_b} minus {comparison.label_a} (paired by item)",
+        title=f"{markup(comparison.label_b)} minus {markup(comparison.label_a)} (paired by item)",
         title_justify="left",
     )
     for column in ("condition", "family", "items", "A", "B", "B - A [95 %]", "p"):
@@ -133,8 +135,8 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
             else "-"
         )
         table.add_row(
-            row.condition,
-            row.family,
+            cell(row.condition),
+            cell(row.family),
             str(row.n),
             f"{row.mean_a:.3f}",
             f"{row.mean_b:.3f}",
@@ -164,17 +166,17 @@ def _interval(e: Estimate | None, *, signed: bool = False) -> str:
 
 def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
     """The multi-turn headline with 95 % intervals over items; lines without data are left out."""
-    lines = [f"score ({c}): {_interval(e)}" for c, e in analysis.overall.items()]
+    lines = [f"score ({markup(c)}): {_interval(e)}" for c, e in analysis.overall.items()]
     for name, gap in analysis.gaps.items():
-        lines.append(f"{name}: {_interval(gap.overall.difference, signed=True)}")
+        lines.append(f"{markup(name)}: {_interval(gap.overall.difference, signed=True)}")
     for condition, flips in analysis.flip_rate.items():
         lines.append(
-            f"flip rate ({condition}): {_interval(flips.rate)}, "
+            f"flip rate ({markup(condition)}): {_interval(flips.rate)}, "
             f"{flips.flips} of {flips.conversations} correct answers abandoned"
         )
     for condition, curve in analysis.success_at_k.items():
         ks = " ".join(f"@{k}={e.mean:.3f}" for k, e in curve.by_k.items() if e.mean is not None)
-        lines.append(f"success at k ({condition}): {ks}")
+        lines.append(f"success at k ({markup(condition)}): {ks}")
     console.print("[bold]multi-turn figures (95 % bootstrap intervals over items)[/bold]")
     for line in lines:
         console.print(f"  {line}", highlight=False)
@@ -195,12 +197,12 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
     table.add_column("verdicts")
     for stats in report.by_judge:
         table.add_row(
-            escape(stats.judge),
+            cell(stats.judge),
             str(stats.judgments),
             str(stats.errors),
             str(stats.requests),
             str(stats.retried),
-            ", ".join(f"{label}: {n}" for label, n in stats.verdicts.items()) or "-",
+            cell(", ".join(f"{label}: {n}" for label, n in stats.verdicts.items()) or "-"),
         )
     console.print(table)
     if report.jury is not None:
@@ -211,7 +213,9 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
         )
         for kind, alpha in report.jury.alpha.items():
             value = "-" if alpha.value is None else f"{alpha.value:.3f}"
-            console.print(f"  {kind}: {alpha.method} = {value} over {alpha.n_items} answers")
+            console.print(
+                f"  {markup(kind)}: {alpha.method} = {value} over {alpha.n_items} answers"
+            )
     if report.pairwise is not None:
         pw = report.pairwise
         rate = "-" if pw.inconsistency_rate is None else f"{pw.inconsistency_rate:.3f}"
@@ -225,5 +229,5 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
         errors.add_column("count", justify="right")
         errors.add_column("message")
         for message, count in list(report.error_messages.items())[:10]:
-            errors.add_row(str(count), escape(message))
+            errors.add_row(str(count), cell(message))
         console.print(errors)

@@ -10,6 +10,7 @@ from turnscope.store.run_store import (
     TurnScores,
     gc_paused,
     new_run_dir,
+    private_file,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "export_records",
     "gc_paused",
     "new_run_dir",
+    "private_file",
 ]

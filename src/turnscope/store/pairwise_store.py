@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from turnscope.core import Condition, PairJudgment, renamed_field
+from turnscope.store.run_store import private_file
 
 PAIRWISE_FILE = "pairwise.sqlite"
 
@@ -63,6 +64,7 @@ class PairwiseStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        private_file(path)  # it holds both runs' answers
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
 import os
@@ -14,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from turnscope.core import (
     TARGET_ROLE,
@@ -28,6 +29,8 @@ from turnscope.core import (
 )
 
 STORE_FILE = "run.sqlite"
+LOCK_FILE = "run.lock"
+"""Held (flock) by the one process playing the run."""
 SCHEMA_VERSION = 2
 """1: turns keyed by (item, variant, sample, turn), the target only. 2: keyed by (item,
 condition, sample, turn, role); version-1 stores are migrated when opened."""
@@ -168,6 +171,12 @@ def _process_gone(owner: Any) -> bool:
     return False
 
 
+def private_file(path: Path) -> None:
+    """Create `path` readable and writable by its owner only (0600), if it does not exist; a
+    SQLite file made afterwards in it keeps those permissions, and so do its WAL files."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 def new_run_dir(root: Path, model_spec: str, suite: str, now: datetime) -> Path:
     """A fresh, readable directory name: <date>-<time>-<model>-<suite>[-N]."""
     suite_name = _suite_label(suite)
@@ -186,6 +195,7 @@ class RunStore:
     def __init__(self, run_dir: Path, db: sqlite3.Connection) -> None:
         self.run_dir = run_dir
         self._db = db
+        self._lock: int | None = None
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -198,8 +208,13 @@ class RunStore:
 
     @classmethod
     def create(cls, run_dir: Path, config: RunConfig, items: Sequence[Item]) -> RunStore:
-        """Make a new run directory with its config and the exact items it will play."""
-        run_dir.mkdir(parents=True, exist_ok=False)
+        """Make a new run directory with its config and the exact items it will play.
+
+        The directory is private to its owner (0700) and the store file too (0600): it holds
+        every prompt and answer. SQLite gives its WAL files the store's permissions."""
+        run_dir.parent.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(mode=0o700)
+        private_file(run_dir / STORE_FILE)
         db = cls._connect(run_dir / STORE_FILE)
         db.executescript(_SCHEMA)
         with db:
@@ -229,9 +244,17 @@ class RunStore:
             raise StoreError(f"{path}: cannot read the run store: {exc}") from None
         if row is None:
             raise StoreError(f"{path}: not a turnscope run store (no schema version)")
-        if int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(f"{path}: written by a newer turnscope (schema {row[0]})")
-        if int(row[0]) < SCHEMA_VERSION:
+        try:
+            version = int(row[0])
+        except ValueError:
+            raise StoreError(
+                f"{path}: damaged run store (schema version {str(row[0])[:40]!r})"
+            ) from None
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path}: written by a newer turnscope (schema {version}); upgrade turnscope"
+            )
+        if version < SCHEMA_VERSION:
             with db:
                 db.execute("BEGIN IMMEDIATE")
                 # Another process may have migrated it while this one waited for the lock.
@@ -242,14 +265,57 @@ class RunStore:
                     for statement in _MIGRATE_1_TO_2.split(";"):
                         if statement.strip():
                             db.execute(statement)
-        return cls(run_dir, db)
+        store = cls(run_dir, db)
+        store.config()  # a config this version cannot read fails here, in one line
+        return store
 
     def close(self) -> None:
         self._db.close()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the claim
+            self._lock = None
+
+    def claim(self) -> None:
+        """Become the one process that plays this run, until `close` or exit (even kill -9:
+        the operating system drops the lock with the process). StoreError naming the owner if
+        another live process holds it: two processes playing one run would ask turns twice and
+        build later turns on answers that are not the stored ones."""
+        if self._lock is not None:
+            return
+        handle = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            owner = self.meta("owner")
+            who = (
+                f"process {owner.get('pid')} on {owner.get('host')}"
+                if isinstance(owner, dict)
+                else "another process"
+            )
+            raise StoreError(
+                f"{self.run_dir}: {who} is playing this run right now; wait for it to finish "
+                "(or stop it) before resuming"
+            ) from None
+        self._lock = handle
 
     def config(self) -> RunConfig:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-        return RunConfig.model_validate_json(row[0])
+        if row is None:
+            raise StoreError(f"{self.run_dir}: damaged run store (no config)")
+        try:
+            return RunConfig.model_validate_json(row[0])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            if first["type"] == "extra_forbidden":
+                raise StoreError(
+                    f"{self.run_dir}: the run config has a field this turnscope does not know "
+                    f"({where!r}): written by a newer version? upgrade turnscope"
+                ) from None
+            raise StoreError(
+                f"{self.run_dir}: damaged run config (field {where!r}: {first['msg']})"
+            ) from None
 
     def set_meta(self, key: str, value: Any) -> None:
         self._db.execute(
@@ -261,8 +327,9 @@ class RunStore:
         return json.loads(row[0]) if row else None
 
     def status(self) -> str:
-        """ "created", "running", "finished", or "stopped": marked running, but the process
-        that played it on this host is gone (killed or crashed); it continues with --resume."""
+        """ "created", "running", "finished", "incomplete" (played through, but some turns
+        failed: --resume asks them again), or "stopped": marked running, but the process that
+        played it on this host is gone (killed or crashed); it continues with --resume."""
         status = str(self.meta("status") or "created")
         if status == "running" and _process_gone(self.meta("owner")):
             return "stopped"
@@ -364,6 +431,12 @@ class RunStore:
         ).fetchone()
         return int(row[0])
 
+    def failed_count(self) -> int:
+        """Records of any role that ended in an error: each stopped its conversation, and a
+        resumed run asks it again."""
+        row = self._db.execute("SELECT COUNT(*) FROM turns WHERE error IS NOT NULL").fetchone()
+        return int(row[0])
+
     def mean_score(self) -> float | None:
         row = self._db.execute(
             "SELECT AVG(score) FROM turns WHERE score IS NOT NULL AND role = 'target'"
@@ -404,6 +477,19 @@ class RunStore:
         for item, condition, sample, turn, spec, data in self._db.execute(query, args):
             judgment = Judgment.model_validate_json(data)
             yield StoredJudgment(item, condition, sample, turn, spec, judgment)
+
+    def judge_outage_count(self) -> int:
+        """Judgments that ended because the judge model could not be asked (not because its
+        text never parsed): a resumed run asks them again."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM judgments WHERE error IS NOT NULL "
+            "AND json_extract(data, '$.attempts[#-1].text') IS NULL"
+        ).fetchone()
+        return int(row[0])
+
+    def unfinished_count(self) -> int:
+        """What a resumed run would still do: failed records plus judgments lost to an outage."""
+        return self.failed_count() + self.judge_outage_count()
 
     def judge_error_count(self) -> int:
         """Judgments recorded without a verdict."""
