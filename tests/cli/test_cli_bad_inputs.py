@@ -121,10 +121,34 @@ def test_bad_option_values_are_rejected_by_the_parser() -> None:
     assert result.exit_code == 2
 
 
-@pytest.mark.parametrize(
-    "command", ["run", "runs", "show", "export", "models", "suites", "generate"]
+COMMANDS = (
+    "run",
+    "runs",
+    "show",
+    "export",
+    "models",
+    "suites",
+    "generate",
+    "report",
+    "compare",
+    "pairwise",
+    "leaderboard",
 )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(command: str) -> None:
-    result = CliRunner().invoke(app, [command, "--help"])
+    result = CliRunner().invoke(app, [command, "--help"], terminal_width=200)
     assert result.exit_code == 0
     assert "Example" in result.stdout
+    # No placeholder of the CLI library leaks into the help: flags take no value, values are
+    # named for what they are, required arguments are not in braces.
+    for internal in ("<bool>", "<str>", "<int", "<float", "<list", "{"):
+        assert internal not in result.stdout, (command, internal)
+
+
+def test_top_level_help_and_version_read_cleanly() -> None:
+    result = CliRunner().invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0 and "<bool>" not in result.stdout
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("turnscope ")

@@ -4,6 +4,7 @@ runs directory, opening a run."""
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,38 @@ from turnscope.store import (
 )
 
 
-class _OneLineErrors(typer.core.TyperGroup):
+class _QuietHelp:
+    """`--help` is a flag: show it without a value placeholder, like every other flag."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class Command(_QuietHelp, typer.core.TyperCommand):
+    """Every turnscope command (declared with `cls=Command`): its usage line names a required
+    argument plainly (`RUN_DIR`, not Typer's `{RUN_DIR}`)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [re.sub(r"^\{(.+?)\}", r"\1", piece) for piece in pieces]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            if isinstance(param, typer.core.TyperArgument):
+                # The argument's name says what it is; Typer would add its Python type.
+                param.display_type_rich = _no_type  # type: ignore[method-assign]
+        return params
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+class _OneLineErrors(_QuietHelp, typer.core.TyperGroup):
     """The command group: a bad option value or usage (`--concurrency 0`, an unknown option)
     ends in one `error:` line and exit code 2, like every other bad input, instead of Click's
     boxed usage message."""
@@ -156,7 +188,11 @@ def main_options(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=version_callback, is_eager=True, help="Print the version."
+            "--version",
+            callback=version_callback,
+            is_eager=True,
+            help="Print the version.",
+            metavar="",
         ),
     ] = False,
 ) -> None:

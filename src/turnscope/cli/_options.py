@@ -117,10 +117,14 @@ JudgeOption = Annotated[
         "--judge",
         help="Judge model spec (same syntax as --model) for turns scored `type: judge`; "
         "repeat for a jury.",
+        metavar="SPEC",
     ),
 ]
 JudgeConcurrencyOption = Annotated[
-    int, typer.Option(min=1, help="Judge requests in flight per judge (apart from --concurrency).")
+    int,
+    typer.Option(
+        min=1, help="Judge requests in flight per judge (apart from --concurrency).", metavar="N"
+    ),
 ]
 
 
@@ -133,18 +137,25 @@ class Jury(StrEnum):
 
 
 JuryOption = Annotated[
-    Jury, typer.Option(help="How a jury's verdicts on one answer become one score.")
+    Jury,
+    typer.Option(help="How a jury's verdicts on one answer become one score.", metavar="METHOD"),
 ]
-JudgeMaxTokensOption = Annotated[int, typer.Option(min=1, help="Max tokens per judge answer.")]
+JudgeMaxTokensOption = Annotated[
+    int, typer.Option(min=1, help="Max tokens per judge answer.", metavar="N")
+]
 JudgeAttemptsOption = Annotated[
     int,
     typer.Option(
-        min=1, help="Judge requests per judgment before unparseable text is a judge error."
+        min=1,
+        help="Judge requests per judgment before unparseable text is a judge error.",
+        metavar="N",
     ),
 ]
 JudgeKeyOption = Annotated[
     str | None,
-    typer.Option(help="Environment variable holding the judges' API key (never stored)."),
+    typer.Option(
+        help="Environment variable holding the judges' API key (never stored).", metavar="VAR"
+    ),
 ]
 
 

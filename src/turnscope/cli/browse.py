@@ -12,6 +12,7 @@ from rich.text import Text
 
 from turnscope.cli._app import (
     DAMAGE,
+    Command,
     app,
     console,
     damaged,
@@ -44,10 +45,10 @@ def _run_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / STORE_FILE).is_file())
 
 
-@app.command(epilog="Example:  turnscope runs --runs-dir /data/turnscope-runs")
+@app.command(cls=Command, epilog="Example:  turnscope runs --runs-dir /data/turnscope-runs")
 def runs(
     runs_dir: Annotated[
-        Path | None, typer.Option(help="Directory holding run directories.")
+        Path | None, typer.Option(help="Directory holding run directories.", metavar="DIR")
     ] = None,
 ) -> None:
     """List run directories with model, suite, date, turns and mean score."""
@@ -136,16 +137,18 @@ def _print_judgment(stored: StoredJudgment) -> None:
 
 
 @app.command(
+    cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter\n\n"
         "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet"
-    )
+    ),
 )
 def show(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", metavar="RUN_DIR")],
     item: Annotated[
-        str | None, typer.Option(help="Show this item's conversation turn by turn.")
+        str | None,
+        typer.Option(help="Show this item's conversation turn by turn.", metavar="ITEM_ID"),
     ] = None,
 ) -> None:
     """Show a run: per-item scores, or one conversation with per-turn scores and errors."""
@@ -214,18 +217,23 @@ def show(
 
 
 @app.command(
+    cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope export RUN_DIR > turns.jsonl\n\n"
         "  turnscope export RUN_DIR --format csv -o turns.csv"
-    )
+    ),
 )
 def export(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", metavar="RUN_DIR")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="jsonl or csv.", metavar="FORMAT")
+    ] = "jsonl",
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="File to write (default: standard output)."),
+        typer.Option(
+            "--output", "-o", help="File to write (default: standard output).", metavar="FILE"
+        ),
     ] = None,
 ) -> None:
     """Export one record per turn: item, turn, condition, role, sample, answer, error, scores."""

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from turnscope.cli._app import (
+    Command,
     app,
     console,
     err_console,
@@ -20,7 +21,8 @@ from turnscope.suites import DEFAULT_SUITE, SuiteError, parse_seed, suites
 
 
 @app.command(
-    epilog="Example:  turnscope models && turnscope run -m openai:NAME@http://127.0.0.1:8080/v1"
+    cls=Command,
+    epilog="Example:  turnscope models && turnscope run -m openai:NAME@http://127.0.0.1:8080/v1",
 )
 def models() -> None:
     """List model backends, whether they are ready, and spec examples."""
@@ -32,7 +34,9 @@ def models() -> None:
     console.print("Use a spec with:  turnscope run --model SPEC")
 
 
-@app.command(name="suites", epilog="Example:  turnscope suites && turnscope run -s core:7")
+@app.command(
+    cls=Command, name="suites", epilog="Example:  turnscope suites && turnscope run -s core:7"
+)
 def list_suites() -> None:
     """List the built-in suites (any .jsonl/.yaml file works too: --suite FILE)."""
     table = Table(title="built-in suites", title_justify="left")
@@ -47,21 +51,28 @@ def list_suites() -> None:
 
 
 @app.command(
+    cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope generate core -o core.jsonl\n\n"
         "  turnscope generate full --seed 7 -o full-7.jsonl && turnscope run -s full-7.jsonl"
-    )
+    ),
 )
 def generate(
     suite: Annotated[
-        str, typer.Argument(help="A generated built-in suite: core or full (or core:SEED).")
+        str,
+        typer.Argument(
+            help="A generated built-in suite: core or full (or core:SEED).", metavar="SUITE"
+        ),
     ],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="The JSONL file to write (one item a line).")
+        Path,
+        typer.Option(
+            "--output", "-o", help="The JSONL file to write (one item a line).", metavar="FILE"
+        ),
     ],
     seed: Annotated[
-        int, typer.Option(min=0, help="Suite seed: the same seed gives the same file.")
+        int, typer.Option(min=0, help="Suite seed: the same seed gives the same file.", metavar="N")
     ] = 0,
 ) -> None:
     """Write a generated built-in suite as JSONL, for inspection or reuse (--suite FILE)."""

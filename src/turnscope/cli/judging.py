@@ -19,6 +19,7 @@ from rich.table import Table
 from turnscope.analysis import judge_report
 from turnscope.analysis.ratings import RatingError
 from turnscope.cli._app import (
+    Command,
     T,
     app,
     console,
@@ -189,16 +190,19 @@ def _render_pairs(results: Sequence[PairwiseResult]) -> None:
 
 
 @app.command(
+    cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope pairwise RUN_A RUN_B --judge llamacpp\n\n"
         "  turnscope pairwise RUN_A RUN_B --judge openai:judge@http://127.0.0.1:8080/v1 "
         "--judge-concurrency 16"
-    )
+    ),
 )
 def pairwise(
-    run_a: Annotated[Path, typer.Argument(help="A run directory.")],
-    run_b: Annotated[Path, typer.Argument(help="Another run directory, of the same suite.")],
+    run_a: Annotated[Path, typer.Argument(help="A run directory.", metavar="RUN_A")],
+    run_b: Annotated[
+        Path, typer.Argument(help="Another run directory, of the same suite.", metavar="RUN_B")
+    ],
     judge: JudgeOption = None,
     judge_concurrency: JudgeConcurrencyOption = 4,
     judge_max_tokens: JudgeMaxTokensOption = 512,
@@ -206,7 +210,10 @@ def pairwise(
     judge_api_key_env: JudgeKeyOption = None,
     runs_dir: Annotated[
         Path | None,
-        typer.Option(help="Where pairwise.sqlite and the cache live (default: RUN_A's parent)."),
+        typer.Option(
+            help="Where pairwise.sqlite and the cache live (default: RUN_A's parent).",
+            metavar="DIR",
+        ),
     ] = None,
 ) -> None:
     """Judge two runs' answers turn by turn, each pair in both orders (position swap)."""
@@ -231,6 +238,7 @@ def pairwise(
 
 
 @app.command(
+    cls=Command,
     name="leaderboard",
     epilog=(
         "Examples:\n\n"
@@ -239,17 +247,22 @@ def pairwise(
     ),
 )
 def leaderboard_command(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories.")],
+    run_dirs: Annotated[
+        list[Path], typer.Argument(help="Two or more run directories.", metavar="RUN_DIR")
+    ],
     judge: JudgeOption = None,
     judge_concurrency: JudgeConcurrencyOption = 4,
     judge_max_tokens: JudgeMaxTokensOption = 512,
     judge_attempts: JudgeAttemptsOption = 3,
     judge_api_key_env: JudgeKeyOption = None,
-    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples of items.")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Bootstrap resamples of items.", metavar="N")
+    ] = 1000,
     runs_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Where pairwise.sqlite and the cache live (default: first run's parent)."
+            help="Where pairwise.sqlite and the cache live (default: first run's parent).",
+            metavar="DIR",
         ),
     ] = None,
 ) -> None:

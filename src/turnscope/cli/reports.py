@@ -10,6 +10,7 @@ import typer
 from turnscope.analysis.compare import NoCommonItems, compare_runs
 from turnscope.analysis.multiturn import analyse
 from turnscope.cli._app import (
+    Command,
     app,
     console,
     fail,
@@ -21,17 +22,20 @@ from turnscope.report.terminal import render_comparison
 
 
 @app.command(
+    cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope report turnscope-runs/20261122-101500-llamacpp-core\n\n"
         "  turnscope report RUN_DIR -o /tmp/report.html"
-    )
+    ),
 )
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", metavar="RUN_DIR")],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="File to write (default: RUN_DIR/report.html)."),
+        typer.Option(
+            "--output", "-o", help="File to write (default: RUN_DIR/report.html).", metavar="FILE"
+        ),
     ] = None,
 ) -> None:
     """(Re)build a run's self-contained HTML report: headline figures, plots, worst transcripts."""
@@ -44,25 +48,31 @@ def report(
 
 
 @app.command(
+    cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope compare turnscope-runs/RUN_A turnscope-runs/RUN_B\n\n"
         "  turnscope compare RUN_A RUN_B -o ab.html --resamples 5000"
-    )
+    ),
 )
 def compare(
-    run_a: Annotated[Path, typer.Argument(help="The baseline run directory (A).")],
-    run_b: Annotated[Path, typer.Argument(help="The run compared against it (B).")],
+    run_a: Annotated[Path, typer.Argument(help="The baseline run directory (A).", metavar="RUN_A")],
+    run_b: Annotated[
+        Path, typer.Argument(help="The run compared against it (B).", metavar="RUN_B")
+    ],
     output: Annotated[
         Path | None,
         typer.Option(
             "--output",
             "-o",
             help="HTML file to write (default: compare-A-vs-B.html next to RUN_B).",
+            metavar="FILE",
         ),
     ] = None,
-    resamples: Annotated[int, typer.Option(min=100, help="Bootstrap resamples.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap resamples.")] = 0,
+    resamples: Annotated[
+        int, typer.Option(min=100, help="Bootstrap resamples.", metavar="N")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap resamples.", metavar="N")] = 0,
 ) -> None:
     """Compare two runs item by item: B minus A per family and overall, paired test, HTML."""
     with open_run(run_a) as store_a, open_run(run_b) as store_b:

@@ -26,6 +26,7 @@ from turnscope.analysis.multiturn import analyse
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
     RUNS_DIR_ENV,
+    Command,
     app,
     console,
     err_console,
@@ -240,6 +241,7 @@ def _write_report(store: RunStore) -> None:
 
 
 @app.command(
+    cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope run                                   # core suite, embedded model\n\n"
@@ -247,7 +249,7 @@ def _write_report(store: RunStore) -> None:
         "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
         "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
         "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
-    )
+    ),
 )
 def run(
     suite: Annotated[
@@ -256,6 +258,7 @@ def run(
             "--suite",
             "-s",
             help="Built-in suite name (see `turnscope suites`) or a .jsonl/.yaml file.",
+            metavar="SUITE",
         ),
     ] = DEFAULT_SUITE,
     model: Annotated[
@@ -266,6 +269,7 @@ def run(
             help="Model spec (see `turnscope "
             "models`): llamacpp, llamacpp:FILE.gguf, "
             "openai:NAME@URL.",
+            metavar="SPEC",
         ),
     ] = "llamacpp",
     variant: Annotated[
@@ -283,7 +287,10 @@ def run(
         ),
     ] = None,
     samples: Annotated[
-        int, typer.Option(min=1, max=MAX_SAMPLES, help="Times each conversation is played.")
+        int,
+        typer.Option(
+            min=1, max=MAX_SAMPLES, help="Times each conversation is played.", metavar="N"
+        ),
     ] = 1,
     concurrency: Annotated[
         int,
@@ -295,6 +302,7 @@ def run(
             help="Conversations "
             "in flight (the embedded model plays one at a "
             "time to keep its cache warm).",
+            metavar="N",
         ),
     ] = 8,
     seed: Annotated[
@@ -302,6 +310,7 @@ def run(
         typer.Option(
             help="Run seed; per-request seeds derive from it (a generated suite's own seed is "
             "given as core:N).",
+            metavar="N",
         ),
     ] = 0,
     max_tokens: Annotated[
@@ -310,28 +319,38 @@ def run(
             min=1,
             max=1_000_000,
             help=f"Max tokens per answer (default: the suite's own, else {DEFAULT_MAX_TOKENS}).",
+            metavar="N",
         ),
     ] = None,
-    temperature: Annotated[float, typer.Option(min=0.0, max=10.0, help="0 is greedy.")] = 0.0,
-    limit: Annotated[int | None, typer.Option(min=1, help="Play only the first N items.")] = None,
+    temperature: Annotated[
+        float, typer.Option(min=0.0, max=10.0, help="0 is greedy.", metavar="T")
+    ] = 0.0,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Play only the first N items.", metavar="N")
+    ] = None,
     runs_dir: Annotated[
         Path | None,
         typer.Option(
-            help=f"Where run directories go (default ${RUNS_DIR_ENV} or ./{DEFAULT_RUNS_ROOT})."
+            help=f"Where run directories go (default ${RUNS_DIR_ENV} or ./{DEFAULT_RUNS_ROOT}).",
+            metavar="DIR",
         ),
     ] = None,
     resume: Annotated[
         Path | None,
         typer.Option(
-            help="Continue a run directory at the first unfinished turn of each conversation."
+            help="Continue a run directory at the first unfinished turn of each conversation.",
+            metavar="RUN_DIR",
         ),
     ] = None,
     no_cache: Annotated[
         bool,
-        typer.Option("--no-cache", help="Do not reuse or store answers in the response cache."),
+        typer.Option(
+            "--no-cache", help="Do not reuse or store answers in the response cache.", metavar=""
+        ),
     ] = False,
     timeout: Annotated[
-        float, typer.Option(min=0.1, max=86400.0, help="Per-request timeout, seconds.")
+        float,
+        typer.Option(min=0.1, max=86400.0, help="Per-request timeout, seconds.", metavar="SECONDS"),
     ] = 120.0,
     retry_for: Annotated[
         str,
@@ -344,16 +363,21 @@ def run(
     max_retries: Annotated[
         int | None,
         typer.Option(
-            min=0, help="Retries of one request at most (default: what --retry-for allows)."
+            min=0,
+            help="Retries of one request at most (default: what --retry-for allows).",
+            metavar="N",
         ),
     ] = None,
     api_key_env: Annotated[
         str | None,
         typer.Option(
-            help="Environment variable holding the API key (default OPENAI_API_KEY; never stored)."
+            help="Environment variable holding the API key (default OPENAI_API_KEY; never stored).",
+            metavar="VAR",
         ),
     ] = None,
-    n_ctx: Annotated[int, typer.Option(min=256, help="Context size of the embedded model.")] = 4096,
+    n_ctx: Annotated[
+        int, typer.Option(min=256, help="Context size of the embedded model.", metavar="TOKENS")
+    ] = 4096,
     model_option: Annotated[
         list[str] | None,
         typer.Option(
@@ -383,7 +407,10 @@ def run(
         ),
     ] = None,
     skip_invalid: Annotated[
-        bool, typer.Option(help="Skip invalid items instead of stopping; the count is reported.")
+        bool,
+        typer.Option(
+            help="Skip invalid items instead of stopping; the count is reported.", metavar=""
+        ),
     ] = False,
     judge: JudgeOption = None,
     judge_concurrency: JudgeConcurrencyOption = 4,
