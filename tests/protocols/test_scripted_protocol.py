@@ -4,12 +4,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers.protocols import play_context
-from turnscope.core import GenerationParams, Item, Message, TurnRecord, content_text
+from turnscope.core import Completion, GenerationParams, Item, Message, TurnRecord, content_text
 from turnscope.engine import ModelCaller, RetryPolicy
 from turnscope.models import PermanentModelError
 from turnscope.models.llamacpp import LlamaCppClient
 from turnscope.protocols import CallOutcome, PlayContext, ScriptedProtocol, merge_turns
-from turnscope.protocols.scripted import RESTATEMENT
+from turnscope.protocols.scripted import RESTATEMENT, without_echo
 from turnscope.scorers.instructions import restated_instructions
 from turnscope.suites import load_suite_file
 
@@ -186,3 +186,49 @@ def test_restated_and_gold_are_skipped_where_they_cannot_apply(mini_suite: Path)
     assert protocol.skip_reason(INSTRUCTED, "restated") is None
     assert protocol.skip_reason(INSTRUCTED, "gold") is not None  # no references
     assert protocol.skip_reason(recall, "gold") is None
+
+
+PET = Item.model_validate(
+    {
+        "id": "pet",
+        "turns": [
+            {"user": "My dog is called Biscuit. Say OK.", "reference": "OK"},
+            {"user": "What is 2 plus 2?", "reference": "4"},
+            {
+                "user": "What is my dog called?",
+                "reference": "Biscuit",
+                "scorers": [{"type": "contains"}],
+            },
+        ],
+    }
+)
+
+
+def test_an_answer_that_echoes_the_twins_prompt_does_not_pass_recall() -> None:
+    prompt = content_text(merge_turns(PET))
+    echo = f"Your message is: {prompt}"
+    scored, removed = without_echo(echo, prompt)
+    assert "Biscuit" not in scored and removed >= 20
+    # An answer in the model's own words keeps every word, the fact included.
+    honest = "Your dog is called Biscuit."
+    assert without_echo(honest, prompt) == (honest, 0)
+
+
+async def test_the_twin_is_scored_without_what_it_echoes(embedded: LlamaCppClient) -> None:
+    prompt = content_text(merge_turns(PET))
+
+    async def echoing(
+        messages: Sequence[Message],
+        seed: int,
+        sample: int,
+        *,
+        params: GenerationParams | None = None,
+    ) -> CallOutcome:
+        return CallOutcome(
+            request_hash="h", seed=seed, completion=Completion(text=f"Sure. {prompt}")
+        )
+
+    (record,) = await play(PET, play_context("single", embedded.identity, echoing))
+    assert record.response == f"Sure. {prompt}"  # stored as the model gave it
+    assert record.scores[0].value == 0.0  # the echoed fact does not count
+    assert any(flag.startswith("echo-removed:") for flag in record.flags)

@@ -343,16 +343,19 @@ async def make_record(
     scored_turn: int | None,
     role: str = TARGET_ROLE,
     flags: tuple[str, ...] = (),
+    scored_text: str | None = None,
 ) -> TurnRecord:
     """The record of one answered (or failed) request by `role`; an answer is scored with the
-    scorers of item turn `scored_turn` (None: not scored, e.g. a simulated user's message)."""
+    scorers of item turn `scored_turn` (None: not scored, e.g. a simulated user's message),
+    on `scored_text` when the protocol scores a transformation of the answer (the record
+    keeps the answer as given)."""
     completion = outcome.completion
     scores: tuple[Score, ...] = ()
     if completion is not None and scored_turn is not None:
         view = TurnView(
             item=item,
             turn=scored_turn,
-            response=completion.text,
+            response=completion.text if scored_text is None else scored_text,
             history=request,
             condition=ctx.condition,
             shows_answers=ctx.history_answers != "none",

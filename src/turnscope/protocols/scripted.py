@@ -13,6 +13,7 @@ history conditions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping
 
 from turnscope.core import (
@@ -23,6 +24,7 @@ from turnscope.core import (
     Message,
     TextPart,
     TurnRecord,
+    content_text,
 )
 from turnscope.protocols.base import (
     ConditionGap,
@@ -69,6 +71,40 @@ def merge_turns(item: Item) -> Content:
     if all(isinstance(p, TextPart) for p in parts):
         return "".join(p.text for p in parts if isinstance(p, TextPart))
     return tuple(parts)
+
+
+ECHO_WORDS = 5
+"""A run of this many words copied from the merged prompt is an echo, not an answer."""
+_WORD = re.compile(r"\S+")
+
+
+def _key(word: str) -> str:
+    return word.strip(".,;:!?\"'()[]{}*_`").casefold()
+
+
+def without_echo(answer: str, prompt: str) -> tuple[str, int]:
+    """`answer` without the runs of ECHO_WORDS or more words it copies from `prompt`, and how
+    many words were removed.
+
+    The single-turn twin's prompt holds every user turn, the planted facts included: an answer
+    that repeats the prompt ("Message 1: My dog is called Biscuit ...") would pass a recall
+    check without recalling anything, which no multi-turn answer can do. So the twin is scored
+    on what it wrote itself. Short overlaps ("is called Biscuit") are answers, not echoes."""
+    prompt_words = [_key(w) for w in _WORD.findall(prompt)]
+    copied = {
+        tuple(prompt_words[i : i + ECHO_WORDS]) for i in range(len(prompt_words) - ECHO_WORDS + 1)
+    }
+    spans = list(_WORD.finditer(answer))
+    words = [_key(m.group(0)) for m in spans]
+    echoed = [False] * len(spans)
+    for i in range(len(spans) - ECHO_WORDS + 1):
+        if tuple(words[i : i + ECHO_WORDS]) in copied:
+            echoed[i : i + ECHO_WORDS] = [True] * ECHO_WORDS
+    removed = sum(echoed)
+    if not removed:
+        return answer, 0
+    kept = " ".join(m.group(0) for m, gone in zip(spans, echoed, strict=True) if not gone)
+    return kept, removed
 
 
 def restate(item: Item, turn: int) -> Content:
@@ -195,9 +231,22 @@ class ScriptedProtocol(ProtocolBase):
             last = len(item.turns)
             if ctx.done(last) is not None:
                 return
-            merged = (*system, Message(role="user", content=merge_turns(item)))
+            prompt = merge_turns(item)
+            merged = (*system, Message(role="user", content=prompt))
             outcome = await ctx.ask(item, last, merged)
-            yield await make_record(item, last, ctx, merged, merged, outcome, scored_turn=last)
+            text = outcome.completion.text if outcome.completion else ""
+            scored, removed = without_echo(text, content_text(prompt))
+            yield await make_record(
+                item,
+                last,
+                ctx,
+                merged,
+                merged,
+                outcome,
+                scored_turn=last,
+                scored_text=scored if removed else None,
+                flags=(f"echo-removed:{removed}",) if removed else (),
+            )
             return
         history: tuple[Message, ...] = system
         for index in range(1, len(item.turns) + 1):
