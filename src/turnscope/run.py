@@ -141,6 +141,7 @@ async def execute_run(
     judge_clients: Sequence[ModelClient] = (),
     on_plan: Callable[[RunPlan, int], None] | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
+    on_turns_left_out: Callable[[int], None] | None = None,
     on_judged: Callable[[TurnRecord], None] | None = None,
 ) -> RunOutcome:
     """Play (or continue) the run in `store`. Turns already finished are never requested again.
@@ -192,7 +193,14 @@ async def execute_run(
             on_record(record)
 
     try:
-        result = await play_conversations(plan, config, callers, store, on_record=committed)
+        result = await play_conversations(
+            plan,
+            config,
+            callers,
+            store,
+            on_record=committed,
+            on_turns_left_out=on_turns_left_out,
+        )
         judged = await judge_pass.finish() if judge_pass is not None else None
     finally:
         if judge_pass is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -176,6 +177,12 @@ def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Pat
         if item.protocol == "scripted":
             own = sorted(r.turn for r in records if r.item_id == item.id and r.condition == "own")
             assert own == list(range(1, len(item.turns) + 1))
+    # A header says what is played and where before the first turn; the bar ends at its total
+    # although the feedback conversation records fewer turns than its budget when solved.
+    assert re.search(r"llamacpp on core: 7 items × conditions own, gold, single", done.stderr)
+    assert f"run directory: {run_dir}" in done.stderr
+    bars = re.findall(r"turns[^\n]*? (\d+)/(\d+)", done.stderr)
+    assert bars and bars[-1][0] == bars[-1][1], done.stderr
     stdout = done.stdout.replace("\n", " ")
     for condition in ("gold", "single"):
         assert f"left out: 1 item under {condition}: not played by the feedback" in stdout

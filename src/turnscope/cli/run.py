@@ -92,14 +92,21 @@ class _ProgressDisplay:
         self.task = progress.add_task("turns", total=None)
         self.errors = 0
         self.judged: TaskID | None = None
+        self.store: RunStore | None = None
 
     def on_plan(self, plan: RunPlan, already_done: int) -> None:
+        if self.store is not None:
+            _print_header(self.store, plan, already_done)
         self.progress.update(self.task, total=plan.total_turns, completed=already_done)
 
     def on_record(self, record: TurnRecord) -> None:
         self.errors += record.error is not None
         label = f"turns ({self.errors} errors)" if self.errors else "turns"
-        self.progress.update(self.task, advance=1, description=label)
+        advance = 1 if record.role == TARGET_ROLE else 0  # the bar counts the target's turns
+        self.progress.update(self.task, advance=advance, description=label)
+
+    def on_turns_left_out(self, count: int) -> None:
+        self.progress.update(self.task, advance=count)
 
     def on_judged(self, record: TurnRecord) -> None:
         if self.judged is None:
@@ -135,6 +142,7 @@ def _play(
             for served in (*roles.values(), *judge_clients):
                 await served.preflight()
             opened.append(make_store())
+            display.store = opened[0]
             # The bar starts only once the model answered the preflight: a bad spec or an
             # unreachable server leaves a single error line, not a dead progress bar.
             progress.start()
@@ -145,6 +153,7 @@ def _play(
                 judge_clients=judge_clients,
                 on_plan=display.on_plan,
                 on_record=display.on_record,
+                on_turns_left_out=display.on_turns_left_out,
                 on_judged=display.on_judged,
             )
             if judge_clients:
@@ -181,6 +190,20 @@ def _play(
         )
         raise typer.Exit(130) from None
     return opened[0]
+
+
+def _print_header(store: RunStore, plan: RunPlan, already_done: int) -> None:
+    """What is about to be played and where it goes, before the first turn."""
+    config = store.config()
+    items = len({c.item.id for c in plan.conversations})
+    resumed = f", {already_done} already done" if already_done else ""
+    err_console.print(
+        f"[bold]{markup(config.model)}[/bold] on [bold]{markup(config.suite)}[/bold]: "
+        f"{items} items × conditions {markup(', '.join(config.conditions))} × "
+        f"{config.samples} sample(s) = {len(plan.conversations)} conversations, up to "
+        f"{plan.total_turns} turns{resumed}\nrun directory: {markup(store.run_dir)}",
+        highlight=False,
+    )
 
 
 def _duration(text: str, option: str) -> float:

@@ -133,9 +133,13 @@ async def play_conversations(
     callers: Mapping[str, ModelCaller],
     sink: RecordSink,
     on_record: Callable[[TurnRecord], None] | None = None,
+    on_turns_left_out: Callable[[int], None] | None = None,
 ) -> EngineResult:
     """Play every conversation of the plan with its item's protocol; each finished record is
-    committed before the next. `callers` holds one caller per model role ("target" first)."""
+    committed before the next. `callers` holds one caller per model role ("target" first).
+    `on_turns_left_out(n)` is told, as each conversation ends, how many of its planned target
+    turns it will not record (it ended early: solved, stopped by its user, or by an error), so
+    a progress display reaches its total."""
     target = callers[TARGET_ROLE]
     backend_limit = target.client.max_concurrency
     limit = min(config.concurrency, backend_limit) if backend_limit else config.concurrency
@@ -158,6 +162,7 @@ async def play_conversations(
         result.turns_already_done += done
         if done >= conversation.turn_count:
             return
+        recorded = 0
         async with gate:
             ctx = PlayContext(
                 condition=condition,
@@ -170,6 +175,7 @@ async def play_conversations(
             async for record in conversation.protocol.play(item, ctx):
                 sink.commit(record)
                 if record.role == TARGET_ROLE:
+                    recorded += 1
                     result.turns_recorded += 1
                     result.turn_errors += record.error is not None
                 else:
@@ -177,6 +183,9 @@ async def play_conversations(
                     result.role_errors[record.role] += record.error is not None
                 if on_record is not None:
                     on_record(record)
+        left_out = conversation.turn_count - done - recorded
+        if on_turns_left_out is not None and left_out > 0:
+            on_turns_left_out(left_out)
 
     tasks = [asyncio.create_task(play_one(c)) for c in plan.conversations]
     try:
