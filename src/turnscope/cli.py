@@ -100,7 +100,10 @@ DEFAULT_MAX_TOKENS = 192
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: no traceback for a user's mistake."""
     err_console.print(
-        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, emoji=False
+        f"[bold red]error:[/bold red] {escape(message)}",
+        highlight=False,
+        emoji=False,
+        soft_wrap=True,  # one line, however long: scripts and tests read it as one
     )
     raise typer.Exit(code)
 

@@ -14,13 +14,13 @@ unchanged and is validated like any suite file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from turnscope.suites.adapters.hub import locate
 from turnscope.suites.adapters.rows import read_rows
+from turnscope.suites.limits import LimitError, parse_json
 from turnscope.suites.loader import LoadedSuite, RawItem, SuiteError, build_suite
 
 IFEVAL_HUB = "google/IFEval"
@@ -39,15 +39,15 @@ def _json_field(value: Any, where: str, name: str) -> Any:
     if not value.strip():
         return None  # an absent third turn is an empty cell in the CSV
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise SuiteError(f"{where}: field {name!r} is not valid JSON: {exc.msg}") from None
+        return parse_json(value)
+    except LimitError as exc:
+        raise SuiteError(f"{where}: field {name!r}: {exc}") from None
 
 
 def _clean_kwargs(raw: Any) -> dict[str, Any]:
     """Keyword arguments without the None placeholders that public IFEval files carry."""
     if isinstance(raw, str):
-        raw = json.loads(raw) if raw.strip() else {}
+        raw = parse_json(raw) if raw.strip() else {}  # LimitError is a ValueError
     if raw is None:
         return {}
     if not isinstance(raw, dict):
