@@ -95,6 +95,11 @@ def load_error(path: Path, text: str, encoding: str = "utf-8") -> str:
             "- id: a\n  turns: [{user: hi}]\n  id: b\n",
             ":3: invalid YAML: duplicate key 'id' (first at line 1)",
         ),
+        (
+            "tag.yaml",
+            "- id: a\n  turns: [{user: hi}]\n  metadata: {x: !!int ''}\n",
+            ":3: invalid YAML: cannot read this value",
+        ),
         ("long.jsonl", ITEM % json.dumps("x" * (MAX_STRING_CHARS + 1)), "(at most 1,000,000)"),
         ("line.jsonl", " " * (MAX_LINE_CHARS + 1) + "{}", ":1: a line of"),
     ],
@@ -169,6 +174,10 @@ def test_benchmark_rows_keep_to_the_same_limits(tmp_path: Path) -> None:
         + '{"key": 4, "prompt": "\\ud800", "instruction_id_list": [], "kwargs": []}\n',
         encoding="utf-8",
     )
+    shapeless = tmp_path / "shapeless.jsonl"
+    shapeless.write_text(json.dumps({**good, "kwargs": 1}) + "\n", encoding="utf-8")
+    with pytest.raises(SuiteError, match="kwargs must be two lists"):
+        resolve_suite(f"ifeval:{shapeless}")
     with pytest.raises(SuiteError, match=r"ifeval.jsonl:2: duplicate key 'key'"):
         resolve_suite(f"ifeval:{rows}")
     loaded = resolve_suite(f"ifeval:{rows}", skip_invalid=True)

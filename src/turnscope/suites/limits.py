@@ -140,7 +140,8 @@ def parse_json(text: str) -> Any:
 
 
 class YamlLimitError(yaml.MarkedYAMLError):
-    """A YAML document breaks a limit; `problem_mark` is where."""
+    """A YAML document breaks a limit, or holds a value its tag cannot make (`!!int ''`);
+    `problem_mark` is where."""
 
 
 class SuiteYamlLoader(yaml.SafeLoader):
@@ -162,6 +163,17 @@ class SuiteYamlLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # PyYAML's constructors raise what int(), float() ... raise
+            raise YamlLimitError(
+                problem=f"cannot read this value ({type(exc).__name__}: {exc})"[:200],
+                problem_mark=node.start_mark,
+            ) from None
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
         digits = sum(ch.isdigit() for ch in str(node.value))

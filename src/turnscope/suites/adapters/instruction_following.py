@@ -62,6 +62,8 @@ Instruction = tuple[str, dict[str, Any]]
 def _instructions(ids: Sequence[Any], kwargs: Sequence[Any]) -> list[Instruction]:
     """The row's instructions in order: an id may come twice with different arguments (IFEval
     key 19: "at least 600" and "less than 701" words), and each one is checked."""
+    if not isinstance(ids, list) or not isinstance(kwargs, list):
+        raise ValueError("the instruction ids and their kwargs must be two lists")
     if len(ids) != len(kwargs):
         raise ValueError(f"{len(ids)} instruction ids but {len(kwargs)} kwargs entries")
     return [(str(i), _clean_kwargs(k)) for i, k in zip(ids, kwargs, strict=True)]
