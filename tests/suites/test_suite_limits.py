@@ -189,3 +189,33 @@ def test_check_value_names_the_path() -> None:
     with pytest.raises(ValueError, match="lone surrogate") as raised:
         check_value({"a": [1, {"b": "x\udfff"}]})
     assert raised.value.loc == ("a", 1, "b")  # type: ignore[attr-defined]
+
+
+def test_only_newline_ends_a_json_line(tmp_path: Path) -> None:
+    path = tmp_path / "separators.jsonl"
+    text = "x\u2028y\x85z\x1cw\r"
+    item = {"id": "a", "turns": [{"user": text}]}
+    path.write_text(json.dumps(item, ensure_ascii=False) + "\r\n", encoding="utf-8")
+    (loaded,) = load_suite_file(path).suite.items
+    assert loaded.turns[0].user == text
+
+
+def test_aliases_cannot_nest_deeper_than_the_limit(tmp_path: Path) -> None:
+    # Each part nests 40 levels, within the limit; the alias puts one inside the other.
+    text = (
+        f"- id: a\n  turns: [{{user: hi}}]\n  metadata:\n    inner: &deep {nested(40)}\n"
+        f"    outer: {'[' * 40}*deep{']' * 40}\n"
+    )
+    assert "nested more than 64 levels deep (through aliases)" in load_error(
+        tmp_path / "aliases.yaml", text
+    )
+
+
+def test_a_file_over_the_size_limit_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import turnscope.suites.loader as loader
+
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
+    message = load_error(tmp_path / "big.jsonl", ITEM % json.dumps("x" * 200))
+    assert "the file has 261 bytes (a suite file may have at most 100)" in message

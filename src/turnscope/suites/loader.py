@@ -118,7 +118,9 @@ def validate_item(raw: RawItem) -> Item:
 
 
 def _read_jsonl(path: Path, text: str) -> Iterator[RawItem]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: str.splitlines() would also split at U+2028, U+0085 ... which a
+    # JSON string may hold unescaped (a "\r" before "\n" is JSON whitespace).
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
