@@ -47,7 +47,7 @@ SCRIPT: dict[str, list[str]] = {
     "malformed": ["I think the answer is quite good overall."],
     "empty": [""],
     "range": ["Excellent beyond measure.\nRating: [[11]]"],
-    "contradict": ["Rating: [[3]]\nOn reflection:\nRating: [[9]]"],
+    "contradict": ["On reflection:\nRating: [[3]] or Rating: [[9]]"],
 }
 FAILING = ("malformed", "empty", "range", "contradict")
 

@@ -86,6 +86,16 @@ def test_model_text_is_escaped(tmp_path: Path) -> None:
     assert "&lt;b&gt;family&lt;/b&gt;" in _chart(html, "by-family")
 
 
+@pytest.mark.parametrize("family", ["$\\frac{1}{$", "$x$ and $y$", "cost: $5 or $6", "a_b^c"])
+def test_labels_are_never_read_as_mathtext(tmp_path: Path, family: str) -> None:
+    items = [make_item("m", family, 1)]
+    html = _build(write_run(tmp_path / "run", items, [make_record("m", 1, 1.0)]))
+    chart = _chart(html, "by-family")
+    assert "<svg" in chart
+    # Shown as written (XML-escaped), not typeset and not a parse error.
+    assert family.replace("&", "&amp;") in chart
+
+
 def test_a_run_not_from_the_builtin_suite_says_what_has_no_data(tmp_path: Path) -> None:
     # A starter-like run: plain categories, no suite metadata, only the own variant.
     items = [

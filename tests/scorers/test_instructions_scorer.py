@@ -29,6 +29,25 @@ SUITE = """
         - type: instructions
           add: [{id: "keywords:frequency", kwargs: {keyword: rope, frequency: 3,
                  relation: "at least"}}]
+- id: repeated
+  turns:
+    - user: "Write at least 6 and less than 9 words."
+      scorers:
+        - type: instructions
+          add:
+            - {id: "length_constraints:number_words", kwargs: {num_words: 6, relation: "at least"}}
+            - {id: "length_constraints:number_words", kwargs: {num_words: 9, relation: "less than"}}
+    - user: "Now at least 3 words."
+      scorers:
+        - type: instructions
+          add:
+            - {id: "length_constraints:number_words", kwargs: {num_words: 3, relation: "at least"}}
+- id: backtracking
+  turns:
+    - user: "Say a."
+      scorers:
+        - type: instructions
+          add: [{id: "keywords:existence", kwargs: {keywords: ["(a|aa)+$"]}}]
 - id: global
   system: "Be brief."
   turns:
@@ -127,3 +146,22 @@ def test_bad_instructions_name_item_turn_and_instruction(
     assert "bad.yaml:5" in text and "item 'broken'" in text and "turns.1.scorers.0" in text
     assert message in text
     assert "\n" not in text
+
+
+def test_one_turn_may_give_the_same_instruction_twice(items: dict[str, Item]) -> None:
+    item = items["repeated"]
+    in_force = [(e.spec.kwargs["num_words"], e.since_turn) for e in instructions_in_force(item, 1)]
+    assert in_force == [(6, 1), (9, 1)]
+    assert score(item, 1, "one two three four five six seven")[0] == 1.0
+    assert score(item, 1, "one two three four five six seven eight nine ten")[0] == 0.5
+    assert score(item, 1, "one two three")[0] == 0.5
+    # A later turn's instruction with the same id replaces both.
+    assert [e.spec.kwargs["num_words"] for e in instructions_in_force(item, 2)] == [3]
+
+
+def test_a_keyword_regex_that_runs_too_long_is_an_error(items: dict[str, Item]) -> None:
+    item = items["backtracking"]
+    view = TurnView(item=item, turn=1, response="a" * 40 + "!", history=(), condition="own")
+    (result,) = score_turn(view, item.turns[0].scorers)
+    assert result.value is None and result.error is not None
+    assert "ran longer than" in result.error

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from turnscope.core import Item, ScorerSpec, Turn
 from turnscope.scorers import TurnView, build_scorer, extract_numbers, normalise, score_turn
-from turnscope.scorers.base import ScorerParams, register_scorer
+from turnscope.scorers.base import ScorerConfigError, ScorerParams, register_scorer
+from turnscope.scorers.patterns import MATCH_TIMEOUT_S
 
 
 def view(response: str, reference: str | None = None) -> TurnView:
@@ -44,6 +47,38 @@ def test_regex() -> None:
     assert value({"type": "regex", "pattern": "[a-z]", "must_match": False}, "HOT") == 1.0
     assert value({"type": "regex", "pattern": "[a-z]", "must_match": False}, "Hot") == 0.0
     assert value({"type": "regex", "pattern": "yes", "ignore_case": True}, "YES") == 1.0
+
+
+# (a|aa)+$ backtracks exponentially on the regex engine too; (a+)+$ (the example)
+# blocks the stdlib engine but not the `regex` one.
+BACKTRACKING = "a" * 40 + "!"
+
+
+def test_a_regex_that_runs_too_long_is_an_error_not_a_score() -> None:
+    spec = ScorerSpec.model_validate({"type": "regex", "pattern": "(a|aa)+$"})
+    started = time.monotonic()
+    (result,) = score_turn(view(BACKTRACKING), (spec,))
+    assert time.monotonic() - started < MATCH_TIMEOUT_S + 5
+    assert result.value is None
+    assert result.error is not None and "ran longer than" in result.error
+    assert value({"type": "regex", "pattern": "(a+)+$"}, BACKTRACKING) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("a{99999999999}", "repetition number is too large"),
+        ("(?:x{65535}){100}", "too large to compile"),
+        ("(", "bad syntax"),
+        ("x" * 10_001, "at most 10000"),
+    ],
+)
+def test_regex_patterns_are_bounded_when_loaded(pattern: str, problem: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ScorerConfigError, match="invalid regular expression") as raised:
+        build_scorer(ScorerSpec.model_validate({"type": "regex", "pattern": pattern}), None)
+    assert problem in str(raised.value)
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(

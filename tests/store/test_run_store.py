@@ -124,6 +124,30 @@ def test_export_jsonl_and_csv() -> None:
         export_records(records, "xml", io.StringIO())
 
 
+@pytest.mark.parametrize(
+    "answer", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\r=1", '=HYPERLINK("x")']
+)
+def test_csv_export_neutralises_formula_cells(answer: str) -> None:
+    out = io.StringIO()
+    export_records([record("=id", 1, response=answer, error="-err")], "csv", out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    # A spreadsheet sees text starting with a quote; the original text follows it unchanged.
+    assert row["response"] == "'" + answer
+    assert row["item_id"] == "'=id" and row["error"] == "'-err"
+    assert row["turn"] == "1"  # numbers stay numbers
+
+
+def test_csv_export_shows_nul_and_keeps_safe_text() -> None:
+    out = io.StringIO()
+    export_records([record("a", 1, response="x\x00y, 2 = 2")], "csv", out)
+    assert "\x00" not in out.getvalue()
+    row = next(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
+    assert row["response"] == "x\u2400y, 2 = 2"
+    jsonl = io.StringIO()
+    export_records([record("a", 1, response="=x\x00")], "jsonl", jsonl)
+    assert json.loads(jsonl.getvalue())["response"] == "=x\x00"  # JSONL stays lossless
+
+
 def test_status_tells_a_live_run_from_one_whose_process_is_gone(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     assert store.status() == "created"

@@ -122,3 +122,97 @@ def test_a_bad_instruction_names_item_turn_and_instruction(tmp_path: Path) -> No
         f"{path}:4: item 'harbour', field 'turns.0.scorers.0': scorer 'instructions', "
         "field 'add.0': unknown instruction id 'keywords:telepathy'"
     )
+
+
+def test_repeated_instruction_ids_are_all_kept_and_checked(tmp_path: Path) -> None:
+    # Shaped like public IFEval keys 19 and 1418 (same id twice, different arguments) and
+    # keys 1122 and 1129 (letter_frequency with "#" and "!").
+    words = "length_constraints:number_words"
+    sentences = "length_constraints:number_sentences"
+    letters = "keywords:letter_frequency"
+    rows = [
+        {
+            "key": 19,
+            "prompt": "Write at least 6 and less than 9 words.",
+            "instruction_id_list": [words, words],
+            "kwargs": [
+                {"num_words": 6, "relation": "at least", "letter": None},
+                {"num_words": 9, "relation": "less than"},
+            ],
+        },
+        {
+            "key": 1418,
+            "prompt": "Less than 3 sentences, at least 2.",
+            "instruction_id_list": [sentences, sentences],
+            "kwargs": [
+                {"num_sentences": 3, "relation": "less than"},
+                {"num_sentences": 2, "relation": "at least"},
+            ],
+        },
+        {
+            "key": 1122,
+            "prompt": "Use # fewer than 2 times.",
+            "instruction_id_list": [letters],
+            "kwargs": [{"letter": "#", "let_frequency": 2, "let_relation": "less than"}],
+        },
+        {
+            "key": 1129,
+            "prompt": "Use ! at least 2 times.",
+            "instruction_id_list": [letters],
+            "kwargs": [{"letter": "!", "let_frequency": 2, "let_relation": "at least"}],
+        },
+    ]
+    path = tmp_path / "input_data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    items = {i.id: i for i in resolve_suite(f"ifeval:{path}").suite.items}
+    assert len(items) == 4  # every row loads, without --skip-invalid
+
+    def verdicts(item_id: str, answer: str) -> list[bool]:
+        item = items[item_id]
+        view = TurnView(item=item, turn=1, response=answer, history=(), condition="own")
+        (result,) = score_turn(view, item.turns[0].scorers)
+        return [c.passed for c in result.checks]
+
+    in_force = [e.spec.kwargs for e in instructions_in_force(items["ifeval-19"], 1)]
+    assert [k["num_words"] for k in in_force] == [6, 9]
+    # Ten words pass "at least 6" and fail "less than 9": the prompt-level verdict is a fail.
+    assert verdicts("ifeval-19", "one two three four five six seven eight nine ten") == [
+        True,
+        False,
+    ]
+    assert verdicts("ifeval-1418", "One sentence only.") == [True, False]
+    assert verdicts("ifeval-1122", "#a #b") == [False]
+    assert verdicts("ifeval-1129", "Yes! Yes!") == [True]
+
+
+def test_multi_if_turns_keep_repeated_ids(tmp_path: Path) -> None:
+    words = "length_constraints:number_words"
+    comma = "punctuation:no_comma"
+    at_least_6 = json.dumps({"num_words": 6, "relation": "at least"})
+    below_9 = json.dumps({"num_words": 9, "relation": "less than"})
+    below_20 = json.dumps({"num_words": 20, "relation": "less than"})
+    row = {
+        "key": "k19",
+        "language": "English",
+        "turn_1_prompt": json.dumps({"role": "user", "content": "Between 6 and 8 words."}),
+        "turn_1_instruction_id_list": json.dumps([words, words]),
+        "turn_1_kwargs": json.dumps([at_least_6, below_9]),
+        "turn_2_prompt": json.dumps({"role": "user", "content": "No commas too."}),
+        "turn_2_instruction_id_list": json.dumps([words, words, comma]),
+        "turn_2_kwargs": json.dumps([at_least_6, below_9, "{}"]),
+        "turn_3_prompt": json.dumps({"role": "user", "content": "Now under 20 words."}),
+        "turn_3_instruction_id_list": json.dumps([words, words, comma]),
+        "turn_3_kwargs": json.dumps([at_least_6, below_20, "{}"]),
+    }
+    path = tmp_path / "multi.jsonl"
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    (item,) = resolve_suite(f"multi-if:{path}").suite.items
+    in_force = [
+        [(e.spec.id, e.spec.kwargs.get("num_words")) for e in instructions_in_force(item, t)]
+        for t in (1, 2, 3)
+    ]
+    assert in_force == [
+        [(words, 6), (words, 9)],
+        [(words, 6), (words, 9), (comma, None)],
+        [(comma, None), (words, 6), (words, 20)],
+    ]

@@ -17,9 +17,12 @@ from matplotlib.ticker import MaxNLocator
 from turnscope.analysis import Estimate
 
 # Text stays text (small files, selectable labels); the fixed hash salt keeps the SVG ids, and
-# so the report, byte-identical from one build to the next.
+# so the report, byte-identical from one build to the next. Labels come from suite files and
+# model names, so they are never read as mathtext: "$\frac{1}{$" is shown as written instead
+# of failing to parse.
 mpl.rcParams.update(
     {
+        "text.parse_math": False,
         "svg.fonttype": "none",
         "svg.hashsalt": "turnscope",
         "font.family": "sans-serif",

@@ -5,9 +5,12 @@ A turn declares instructions with a scorer spec of type `instructions`:
     {type: instructions, add: [{id: "punctuation:no_comma"}], remove: ["change_case:..."]}
 
 The instructions in force at turn t are those added at turns <= t, minus those a later turn
-removes; adding an id that is already in force replaces it (new keyword arguments). A turn
-with a bare `{type: instructions}` adds nothing and is checked against everything in force,
-which is how an instruction given once at turn 1 binds every later answer.
+removes; a turn that adds an id already in force from an earlier turn replaces every earlier
+instruction with that id (new keyword arguments). One turn may add the same id more than once
+with different arguments ("at least 600 words" and "less than 701 words"): all of them are
+in force and each is checked. A turn with a bare `{type: instructions}` adds nothing and is
+checked against everything in force, which is how an instruction given once at turn 1 binds
+every later answer.
 """
 
 from __future__ import annotations
@@ -60,19 +63,25 @@ class InForce:
 
 
 def instructions_in_force(item: Item, turn: int) -> list[InForce]:
-    """The instructions binding the answer at `turn` (1-based), in the order they were given."""
-    active: dict[str, InForce] = {}
+    """The instructions binding the answer at `turn` (1-based), in the order they were given;
+    an id may be in force more than once (with different arguments)."""
+    active: list[InForce] = []
     for index, spec_turn in enumerate(item.turns[:turn], start=1):
         for spec in spec_turn.scorers:
             if spec.type != SCORER_TYPE:
                 continue
             params = InstructionsParams.model_validate(spec.params)
-            for removed in params.remove:
-                active.pop(removed, None)
-            for added in params.add:
-                active.pop(added.id, None)
-                active[added.id] = InForce(added, index)
-    return list(active.values())
+            removed = set(params.remove)
+            # What this turn adds replaces what earlier turns gave under the same id, but the
+            # adds of one turn never replace one another.
+            renewed = {added.id for added in params.add}
+            active = [
+                e
+                for e in active
+                if e.spec.id not in removed and (e.spec.id not in renewed or e.since_turn == index)
+            ]
+            active.extend(InForce(added, index) for added in params.add)
+    return active
 
 
 def _language(params: InstructionsParams, metadata: Mapping[str, Any]) -> str | None:

@@ -17,6 +17,7 @@ from turnscope.scorers.base import (
     TurnView,
     register_scorer,
 )
+from turnscope.scorers.patterns import BoundedPattern, bounded, pattern_problem
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -162,7 +163,8 @@ def make_contains(params: ContainsParams, reference: str | None) -> ContainsScor
 
 class RegexParams(ScorerParams):
     pattern: str
-    """A Python regular expression searched anywhere in the answer."""
+    """A Python regular expression searched anywhere in the answer (checked at load time, and
+    each search limited to MATCH_TIMEOUT_S: a search that runs out is an error)."""
     ignore_case: bool = False
     """Match case-insensitively."""
     must_match: bool = True
@@ -170,22 +172,21 @@ class RegexParams(ScorerParams):
 
     @field_validator("pattern")
     @classmethod
-    def _compiles(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from exc
+    def _usable(cls, value: str) -> str:
+        problem = pattern_problem(value)
+        if problem is not None:
+            raise ValueError(f"invalid regular expression: {problem}")
         return value
 
 
 @dataclass(frozen=True)
 class RegexScorer:
-    regex: re.Pattern[str]
+    regex: BoundedPattern
     must_match: bool
     name: str = "regex"
 
     def score(self, view: TurnView) -> Score:
-        matched = self.regex.search(view.response) is not None
+        matched = self.regex.search(view.response) is not None  # PatternTimeout: an error
         verb = "must match" if self.must_match else "must not match"
         return _verdict(self.name, matched == self.must_match, f"{verb} /{self.regex.pattern}/")
 
@@ -193,7 +194,7 @@ class RegexScorer:
 @register_scorer("regex", RegexParams, summary="A regular expression matches (or must not).")
 def make_regex(params: RegexParams, reference: str | None) -> RegexScorer:
     flags = re.IGNORECASE if params.ignore_case else 0
-    return RegexScorer(re.compile(params.pattern, flags), params.must_match)
+    return RegexScorer(bounded(params.pattern, flags), params.must_match)
 
 
 class NumericParams(ScorerParams):

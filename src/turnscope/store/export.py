@@ -1,4 +1,7 @@
-"""Export turn records as JSONL or CSV, one row per turn."""
+"""Export turn records as JSONL or CSV, one row per turn.
+
+JSONL is the lossless export. CSV is for spreadsheets, so its text cells are neutralised as
+the OWASP guidance on CSV injection says: model output must never run as a formula."""
 
 from __future__ import annotations
 
@@ -34,6 +37,21 @@ _CSV_FIELDS = (
     "request_hash",
     "finished_at",
 )
+# A spreadsheet reads a cell that starts with one of these as a formula (TAB and CR too: some
+# applications strip them and then see what follows).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUL_STAND_IN = "\u2400"
+"""What a NUL character becomes in CSV (the visible SYMBOL FOR NULL): spreadsheets and many
+CSV readers stop or fail at a raw NUL."""
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell made safe for spreadsheets: NUL shown as U+2400, and a leading formula
+    character quoted by a single quote (OWASP); numbers and other cells as they are."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\0", NUL_STAND_IN)
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def flat_record(record: TurnRecord) -> dict[str, Any]:
@@ -82,6 +100,6 @@ def export_records(records: Iterable[TurnRecord], fmt: str, out: TextIO) -> int:
         row = flat_record(record)
         row["scores"] = json.dumps(row["scores"], ensure_ascii=False)
         row["model"] = f"{record.model.backend}:{record.model.model}"
-        writer.writerow(row)
+        writer.writerow({name: csv_cell(value) for name, value in row.items()})
         count += 1
     return count

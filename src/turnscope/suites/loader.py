@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,14 @@ from pydantic import ValidationError
 from turnscope.core import Item, Suite, error_text
 from turnscope.protocols import get_protocol
 from turnscope.scorers import ScorerConfigError, check_scorer_spec
+from turnscope.suites.limits import (
+    MAX_FILE_BYTES,
+    LimitError,
+    SuiteYamlLoader,
+    check_value,
+    check_yaml_nodes,
+    parse_json,
+)
 
 
 class SuiteError(ValueError):
@@ -83,6 +90,12 @@ def validate_item(raw: RawItem) -> Item:
     if not isinstance(raw.data, dict):
         raise SuiteError(f"{where}: expected an item object, got {type(raw.data).__name__}")
     try:
+        check_value(raw.data)
+    except LimitError as exc:
+        line = _node_line(raw.node, exc.loc, raw.line)
+        field_name = f", field {_field_path(exc.loc)!r}" if exc.loc else ""
+        raise SuiteError(f"{raw.path}:{line}: {_item_label(raw.data)}{field_name}: {exc}") from None
+    try:
         item = Item.model_validate(raw.data)
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -112,25 +125,31 @@ def validate_item(raw: RawItem) -> Item:
 
 
 def _read_jsonl(path: Path, text: str) -> Iterator[RawItem]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: str.splitlines() would also split at U+2028, U+0085 ... which a
+    # JSON string may hold unescaped (a "\r" before "\n" is JSON whitespace).
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            yield RawItem(json.loads(line), path, number)
-        except json.JSONDecodeError as exc:
-            error = f"invalid JSON: {exc.msg} (column {exc.colno})"
-            yield RawItem(None, path, number, parse_error=error)
+            yield RawItem(parse_json(line), path, number)
+        except LimitError as exc:
+            yield RawItem(None, path, number, parse_error=str(exc))
 
 
 def _read_yaml(path: Path, text: str) -> Iterator[RawItem]:
+    loader = SuiteYamlLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        if root is not None:
+            check_yaml_nodes(root)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SuiteError(f"{path}{line}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     items_node: yaml.Node | None = root
     if isinstance(data, dict):
         if "items" not in data:
@@ -152,14 +171,29 @@ def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
     return None
 
 
+def check_file_size(path: Path) -> None:
+    """SuiteError if `path` is larger than MAX_FILE_BYTES."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read: {exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise SuiteError(
+            f"{path}: the file has {size:,} bytes (a suite file may have at most "
+            f"{MAX_FILE_BYTES:,})"
+        )
+
+
 def read_raw_items(path: Path) -> list[RawItem]:
     """Parse a suite file into raw items (no validation yet)."""
     if not path.exists():
         raise SuiteError(f"{path}: no such file")
     if path.is_dir():
         raise SuiteError(f"{path}: is a directory, expected a .jsonl or .yaml suite file")
+    check_file_size(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # A UTF-8 byte order mark is accepted (and dropped) in every format.
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"{path}: cannot read: {exc}") from None
     suffix = path.suffix.lower()

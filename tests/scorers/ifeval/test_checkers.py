@@ -67,6 +67,19 @@ CASES: list[tuple[str, dict[str, Any], str, bool]] = [
         "abc",
         True,
     ),
+    # Public IFEval keys 1122 and 1129 ask for "#" and "!": counted literally.
+    (
+        "keywords:letter_frequency",
+        {"letter": "#", "let_frequency": 4, "let_relation": LESS_THAN},
+        "#one #two #three #four",
+        False,
+    ),
+    (
+        "keywords:letter_frequency",
+        {"letter": "!", "let_frequency": 2, "let_relation": AT_LEAST},
+        "Wow! Great!",
+        True,
+    ),
     (
         "language:response_language",
         {"language": "fr"},
@@ -423,6 +436,13 @@ class TestValidation:
                 {"letter": "ab", "let_frequency": 2, "let_relation": AT_LEAST},
                 "keyword argument 'letter'",
             ),
+            (
+                "keywords:letter_frequency",
+                {"letter": " ", "let_frequency": 2, "let_relation": AT_LEAST},
+                "keyword argument 'letter'",
+            ),
+            ("keywords:existence", {"keywords": ["a{99999999999}"]}, "not valid"),
+            ("keywords:existence", {"keywords": ["(?:x{65535}){100}"]}, "too large"),
             (
                 "length_constraints:nth_paragraph_first_word",
                 {"num_paragraphs": 2, "nth_paragraph": 3, "first_word": "x"},

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from turnscope.scorers.patterns import BoundedPattern, bounded, pattern_problem
 
 
 class InstructionError(ValueError):
@@ -71,10 +72,9 @@ def registered_ids() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-@functools.lru_cache(maxsize=4096)
-def compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """A compiled pattern, cached: keywords and markers from the data are regexes."""
-    return re.compile(pattern, flags)
+compiled: Callable[..., BoundedPattern] = bounded
+"""A compiled pattern, cached: keywords and markers from the data are regexes, so each
+search is limited in time (PatternTimeout makes the check an error, never a verdict)."""
 
 
 _REGEX_SPECIALS = frozenset(".^$*+?{}[]\\|()")
@@ -105,12 +105,11 @@ def _non_blank(value: str) -> str:
 
 def regex_of(pattern: str) -> str:
     """`pattern` if it compiles; the reference builds regexes from data, so bad ones fail here."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
+    problem = pattern_problem(pattern)
+    if problem is not None:
         raise ValueError(
-            f"is used in the regular expression {pattern!r}, which is not valid ({exc})"
-        ) from None
+            f"is used in the regular expression {pattern!r}, which is not valid ({problem})"
+        )
     return pattern
 
 

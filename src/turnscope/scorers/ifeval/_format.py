@@ -18,6 +18,7 @@ from turnscope.scorers.ifeval._base import (
     regex_of,
     register,
 )
+from turnscope.scorers.patterns import BoundedPattern
 
 _PLACEHOLDER_RE: Final = re.compile(r"\[.*?\]")
 _STAR_BULLET_RE: Final = re.compile(r"^\s*\*[^\*].*$", re.MULTILINE)
@@ -33,7 +34,7 @@ _ANSWER_OPTIONS: Final = ("My answer is yes.", "My answer is no.", "My answer is
 _FENCE_OPENINGS: Final = ("```json", "```Json", "```JSON", "```")
 
 
-def _postscript_pattern(marker: str) -> re.Pattern[str]:
+def _postscript_pattern(marker: str) -> re.Pattern[str] | BoundedPattern:
     if marker == "P.P.S":
         return _PPS_RE
     if marker == "P.S.":

@@ -167,16 +167,19 @@ class ForbiddenWords(Instruction):
 
 @register("keywords:letter_frequency")
 class LetterFrequency(Instruction):
-    letter: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z]$")]
-    """One ASCII letter, counted case-insensitively."""
+    letter: Annotated[str, Field(strict=True, pattern=r"^\S$")]
+    """One character, counted case-insensitively: an ASCII letter in the reference's data,
+    but two public IFEval rows (keys 1122, 1129) ask for "#" and "!", which the prompt asks
+    for literally and turnscope counts literally (the reference draws a random letter)."""
     let_frequency: Count
     """How many occurrences the relation compares against."""
     let_relation: Relation
     """Whether the count must stay below `let_frequency` or reach it."""
 
     def describe(self) -> str:
+        what = "letter" if self.letter.isalpha() else "character"
         return (
-            f'The letter "{self.letter.lower()}" must occur {self.let_relation} '
+            f'The {what} "{self.letter.lower()}" must occur {self.let_relation} '
             f"{self.let_frequency} times in your answer."
         )
 

@@ -16,10 +16,10 @@ from turnscope.scorers.judges._text import (
     JUDGE_SYSTEM,
     block,
     bracket_verdict,
-    clean,
     context_sections,
     judged_turn,
     render_history,
+    verdict_text,
 )
 
 
@@ -137,7 +137,7 @@ _ANSWER_LINE = re.compile(r"(?:[-+•]\s*)?(\d{1,3})\s*[.):]\s*(yes|no)\s*[.!]?"
 def _answer_lists(text: str) -> list[list[tuple[int, bool]]]:
     """The numbered yes/no lines of the text, split into lists where the numbering restarts."""
     lists: list[list[tuple[int, bool]]] = []
-    for line in clean(text).splitlines():
+    for line in verdict_text(text).splitlines():
         match = _ANSWER_LINE.fullmatch(line.strip())
         if match is None:
             continue
@@ -184,21 +184,17 @@ class ChecklistKind:
             raise VerdictParseError(
                 "no checklist answers of the form '1. yes' / '1. no' found", raw=text
             )
-        for answers in lists:
-            numbers = [n for n, _ in answers]
-            if numbers != list(range(1, len(numbers) + 1)):
-                shown = ", ".join(map(str, numbers))
-                raise VerdictParseError(
-                    f"checklist answers are numbered {shown}, not 1 to {len(numbers)} in order",
-                    raw=text,
-                )
-        distinct = {tuple(a for _, a in answers) for answers in lists}
-        if len(distinct) > 1:
+        # The format puts the answers last: an earlier list (a quoted answer that lists its
+        # own "1. yes", a draft the judge revised) is not the verdict.
+        answers = lists[-1]
+        numbers = [n for n, _ in answers]
+        if numbers != list(range(1, len(numbers) + 1)):
+            shown = ", ".join(map(str, numbers))
             raise VerdictParseError(
-                "contradictory checklist answers: the text gives two different answer lists",
+                f"checklist answers are numbered {shown}, not 1 to {len(numbers)} in order",
                 raw=text,
             )
-        values = tuple(a for _, a in lists[-1])
+        values = tuple(a for _, a in answers)
         if len(values) != len(self.items):
             raise VerdictParseError(
                 f"{len(values)} checklist answers for {len(self.items)} items", raw=text

@@ -14,13 +14,13 @@ unchanged and is validated like any suite file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from turnscope.suites.adapters.hub import locate
 from turnscope.suites.adapters.rows import read_rows
+from turnscope.suites.limits import LimitError, parse_json
 from turnscope.suites.loader import LoadedSuite, RawItem, SuiteError, build_suite
 
 IFEVAL_HUB = "google/IFEval"
@@ -39,15 +39,15 @@ def _json_field(value: Any, where: str, name: str) -> Any:
     if not value.strip():
         return None  # an absent third turn is an empty cell in the CSV
     try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise SuiteError(f"{where}: field {name!r} is not valid JSON: {exc.msg}") from None
+        return parse_json(value)
+    except LimitError as exc:
+        raise SuiteError(f"{where}: field {name!r}: {exc}") from None
 
 
 def _clean_kwargs(raw: Any) -> dict[str, Any]:
     """Keyword arguments without the None placeholders that public IFEval files carry."""
     if isinstance(raw, str):
-        raw = json.loads(raw) if raw.strip() else {}
+        raw = parse_json(raw) if raw.strip() else {}  # LimitError is a ValueError
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -55,10 +55,25 @@ def _clean_kwargs(raw: Any) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v is not None}
 
 
-def _instructions(ids: Sequence[Any], kwargs: Sequence[Any]) -> dict[str, dict[str, Any]]:
+Instruction = tuple[str, dict[str, Any]]
+"""An instruction id and its keyword arguments."""
+
+
+def _instructions(ids: Sequence[Any], kwargs: Sequence[Any]) -> list[Instruction]:
+    """The row's instructions in order: an id may come twice with different arguments (IFEval
+    key 19: "at least 600" and "less than 701" words), and each one is checked."""
+    if not isinstance(ids, list) or not isinstance(kwargs, list):
+        raise ValueError("the instruction ids and their kwargs must be two lists")
     if len(ids) != len(kwargs):
         raise ValueError(f"{len(ids)} instruction ids but {len(kwargs)} kwargs entries")
-    return {str(i): _clean_kwargs(k) for i, k in zip(ids, kwargs, strict=True)}
+    return [(str(i), _clean_kwargs(k)) for i, k in zip(ids, kwargs, strict=True)]
+
+
+def _by_id(instructions: list[Instruction]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for instruction_id, kwargs in instructions:
+        grouped.setdefault(instruction_id, []).append(kwargs)
+    return grouped
 
 
 def _raw(data: Any, path: Path, line: int, error: str | None = None) -> RawItem:
@@ -93,7 +108,7 @@ def ifeval_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
                 "scorers": [
                     {
                         "type": "instructions",
-                        "add": [{"id": i, "kwargs": k} for i, k in instructions.items()],
+                        "add": [{"id": i, "kwargs": k} for i, k in instructions],
                     }
                 ],
             }
@@ -106,7 +121,7 @@ def multi_if_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     """One Multi-IF row as an item dict with add/remove deltas between turns."""
     key = _key(row, where, MULTI_IF_LAYOUT)
     turns = []
-    previous: dict[str, dict[str, Any]] = {}
+    previous: dict[str, list[dict[str, Any]]] = {}
     for k in range(1, MULTI_IF_TURNS + 1):
         prompt = _json_field(row.get(f"turn_{k}_prompt"), where, f"turn_{k}_prompt")
         if not prompt:
@@ -120,11 +135,18 @@ def multi_if_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
         )
         kwargs = _json_field(row.get(f"turn_{k}_kwargs"), where, f"turn_{k}_kwargs") or []
         try:
-            current = _instructions(ids, kwargs)
+            current = _by_id(_instructions(ids, kwargs))
         except ValueError as exc:
             raise SuiteError(f"{where}: turn {k}: {exc}") from None
         spec: dict[str, Any] = {"type": "instructions"}
-        added = [{"id": i, "kwargs": kw} for i, kw in current.items() if previous.get(i) != kw]
+        # An id whose arguments changed is given again with all of them: what a turn adds
+        # replaces the earlier turns' instructions of that id.
+        added = [
+            {"id": i, "kwargs": kw}
+            for i, group in current.items()
+            if previous.get(i) != group
+            for kw in group
+        ]
         removed = [i for i in previous if i not in current]
         if added:
             spec["add"] = added

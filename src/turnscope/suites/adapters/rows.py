@@ -3,38 +3,61 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from turnscope.suites.loader import RawItem, SuiteError
+from turnscope.suites.limits import MAX_LINE_CHARS, LimitError, parse_json
+from turnscope.suites.loader import RawItem, SuiteError, check_file_size
 
 RowConverter = Callable[[Mapping[str, Any], str], dict[str, Any]]
 """Turns one publisher row (and "file:line" for messages) into an item dict."""
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
-    """(line, row, parse error) for every row of a .jsonl or .csv file."""
-    if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
+    """(line, row, parse error) for every row of a .jsonl or .csv file, within the suite
+    limits (a UTF-8 byte order mark is dropped); a file that cannot be read is a SuiteError."""
+    check_file_size(path)
+    try:
+        yield from (_csv_rows(path) if path.suffix.lower() == ".csv" else _jsonl_rows(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"{path}: cannot read: {exc}") from None
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
             for row in reader:
                 yield reader.line_num, dict(row), None
-        return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+        except csv.Error as exc:
+            raise SuiteError(f"{path}:{reader.line_num}: invalid CSV: {exc}") from None
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    with path.open(encoding="utf-8-sig") as handle:
+        for number, line in enumerate(_bounded_lines(handle), start=1):
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+                data = parse_json(line)
+            except LimitError as exc:
+                yield number, None, str(exc)
                 continue
             if isinstance(data, dict):
                 yield number, data, None
             else:
                 yield number, None, f"expected a JSON object, got {type(data).__name__}"
+
+
+def _bounded_lines(handle: Any) -> Iterator[str]:
+    """The file's lines, each read at most MAX_LINE_CHARS + 1 characters at a time, so a
+    file that is one enormous line is never held whole (its first piece fails parse_json)."""
+    while line := handle.readline(MAX_LINE_CHARS + 1):
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            while (rest := handle.readline(MAX_LINE_CHARS + 1)) and not rest.endswith("\n"):
+                pass  # skip the remainder of the overlong line
+        yield line
 
 
 def raw_items(files: Sequence[Path], convert: RowConverter) -> list[RawItem]:
