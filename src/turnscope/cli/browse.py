@@ -165,7 +165,11 @@ def show(
             for (item_id, condition, sample), records in grouped.items():
                 values = [r.score for r in records if r.score is not None]
                 mean = f"{sum(values) / len(values):.3f}" if values else "-"
-                errs = sum(r.error is not None for r in records)
+                # Turn errors and failed scores or judgments alike: each leaves a turn unscored.
+                errs = sum(
+                    r.error is not None or any(sc.error is not None for sc in r.scores)
+                    for r in records
+                )
                 table.add_row(
                     cell(item_id),
                     cell(items[item_id].category),

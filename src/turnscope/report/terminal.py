@@ -161,7 +161,8 @@ def _interval(e: Estimate | None, *, signed: bool = False) -> str:
     if e is None or e.mean is None or e.low is None or e.high is None:
         return "-"
     sign = "+" if signed else ""
-    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}] (n={e.n})"
+    dropped = f", {e.errors} failed turns left out" if e.errors else ""
+    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}] (n={e.n}{dropped})"
 
 
 def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
