@@ -1,6 +1,7 @@
 """Suites: reading suite files, built-in named suites, validation."""
 
 from turnscope.suites.loader import LoadedSuite, SuiteError, load_suite_file
+from turnscope.suites.python_suites import SuiteDeclaration, suite
 from turnscope.suites.registry import (
     DEFAULT_SUITE,
     SuiteInfo,
@@ -14,6 +15,7 @@ from turnscope.suites.registry import (
 __all__ = [
     "DEFAULT_SUITE",
     "LoadedSuite",
+    "SuiteDeclaration",
     "SuiteError",
     "SuiteInfo",
     "builtin_suite",
@@ -21,5 +23,6 @@ __all__ = [
     "parse_seed",
     "register_suite",
     "resolve_suite",
+    "suite",
     "suites",
 ]

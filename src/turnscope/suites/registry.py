@@ -15,6 +15,7 @@ from turnscope.suites.loader import (
     load_suite_file,
     read_raw_items,
 )
+from turnscope.suites.python_suites import load_python_suite
 
 DEFAULT_SUITE = "core"
 
@@ -115,8 +116,15 @@ def suites() -> list[SuiteInfo]:
 
 
 def resolve_suite(ref: str, *, skip_invalid: bool = False) -> LoadedSuite:
-    """A suite by name (`name` or `name:argument`), or from a .jsonl/.yaml path."""
+    """A suite by name (`name` or `name:argument`), from a .jsonl/.yaml path, or from a Python
+    file's `@turnscope.suite` function (`file.py` or `file.py:NAME`)."""
     _load_plugins()
+    python_file, dotpy, suite_name = ref.partition(".py")
+    if dotpy and (not suite_name or suite_name.startswith(":")):
+        path = Path(python_file + dotpy).expanduser()
+        if not path.is_file():
+            raise SuiteError(f"{path}: no such file")
+        return load_python_suite(path, suite_name[1:] or None, skip_invalid=skip_invalid)
     name, colon, argument = ref.partition(":")
     info = _SUITES.get(name)
     if info is not None and not Path(ref).exists():
