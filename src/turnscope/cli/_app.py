@@ -185,6 +185,7 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -195,5 +196,19 @@ def main_options(
             metavar="",
         ),
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Defaults for any command's options (default: ./turnscope.toml, else "
+            "[tool.turnscope] in ./pyproject.toml); a .env file beside sets API keys.",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
     """turnscope: play conversations against a model, score every turn, see where it degrades."""
+    from turnscope.cli._config import ConfigError, apply
+
+    try:
+        apply(ctx, config)
+    except ConfigError as exc:
+        fail(str(exc))

@@ -21,7 +21,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from turnscope.analysis import instruction_report, judge_report, summarise
+from turnscope.analysis import instruction_report, item_families, judge_report, summarise
 from turnscope.analysis.multiturn import analyse
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
@@ -50,6 +50,7 @@ from turnscope.cli._options import (
 from turnscope.core import (
     TARGET_ROLE,
     GenerationParams,
+    Item,
     RunConfig,
     TurnRecord,
 )
@@ -190,6 +191,28 @@ def _play(
         )
         raise typer.Exit(130) from None
     return opened[0]
+
+
+def _chosen(
+    items: Sequence[Item], ids: Sequence[str], families: Sequence[str], suite: str
+) -> tuple[Item, ...]:
+    """The items --item and --family select (all when neither is given); one-line error for
+    an id or family the suite does not have."""
+    known_ids = {it.id for it in items}
+    missing = [i for i in ids if i not in known_ids]
+    if missing:
+        fail(f"{suite}: no item {missing[0]!r} (see `turnscope generate` or the suite file)")
+
+    family_of = item_families(items)
+    known_families = set(family_of.values())
+    unknown = [f for f in families if f not in known_families]
+    if unknown:
+        fail(f"{suite}: no family {unknown[0]!r} (families: {', '.join(sorted(known_families))})")
+    return tuple(
+        it
+        for it in items
+        if (not ids or it.id in ids) and (not families or family_of[it.id] in families)
+    )
 
 
 def _print_header(store: RunStore, plan: RunPlan, already_done: int) -> None:
@@ -348,8 +371,29 @@ def run(
     temperature: Annotated[
         float, typer.Option(min=0.0, max=10.0, help="0 is greedy.", metavar="T")
     ] = 0.0,
+    top_p: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Nucleus sampling mass.", metavar="P")
+    ] = 1.0,
+    stop: Annotated[
+        list[str] | None,
+        typer.Option(help="A stop string (repeatable), on top of the end of turn.", metavar="TEXT"),
+    ] = None,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Play only the first N items.", metavar="N")
+    ] = None,
+    item: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--item", help="Play only this item (repeatable); with --limit, of these.", metavar="ID"
+        ),
+    ] = None,
+    family: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--family",
+            help="Play only items of this family or category (repeatable).",
+            metavar="NAME",
+        ),
     ] = None,
     runs_dir: Annotated[
         Path | None,
@@ -470,7 +514,8 @@ def run(
         fail(str(exc))
     for message in loaded.skipped:
         err_console.print(f"[yellow]skipped:[/yellow] {markup(message)}")
-    items = loaded.suite.items[:limit] if limit else loaded.suite.items
+    items = _chosen(loaded.suite.items, item or [], family or [], suite)
+    items = items[:limit] if limit else items
     try:
         check_protocols(items)
     except ValueError as exc:
@@ -514,6 +559,8 @@ def run(
         params=GenerationParams(
             max_tokens=max_tokens or loaded.max_tokens or DEFAULT_MAX_TOKENS,
             temperature=temperature,
+            top_p=top_p if top_p > 0 else 1.0,
+            stop=tuple(stop or ()),
         ),
         seed=seed,
         concurrency=concurrency,
