@@ -98,3 +98,38 @@ def test_item_and_family_filters(tmp_path: Path) -> None:
                 "run", "-s", str(suite), "-m", model, "--runs-dir", str(runs), *args
             )
             assert_clean_failure(code, err, fragment)
+
+
+def test_several_models_play_one_suite_each_and_are_compared(tmp_path: Path) -> None:
+    items = [
+        {
+            "id": f"q{i}",
+            "turns": [
+                {"user": f"Say Reply {i}.", "reference": "Reply", "scorers": [{"type": "contains"}]}
+            ],
+        }
+        for i in range(3)
+    ]
+    suite = write_suite(tmp_path / "s.yaml", items)
+    runs = tmp_path / "runs"
+    with (
+        FakeOpenAIServer() as first,
+        FakeOpenAIServer(reply=lambda messages, attempt: "Something else.") as second,
+    ):
+        code, out, err = run_cli(
+            "run",
+            "-s",
+            str(suite),
+            "--runs-dir",
+            str(runs),
+            "-m",
+            f"openai:first@{first.base_url}",
+            "-m",
+            f"openai:second@{second.base_url}",
+        )
+    assert code == 0, err
+    run_dirs = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(run_dirs) == 2
+    assert "models on one suite" in out and "minus openai:first@" in out
+    assert "1.000 [1.000, 1.000] (n=3)" in out  # the first model answers "Reply N"
+    assert "-1.000 [-1.000, -1.000] (n=3)" in out  # the second never does

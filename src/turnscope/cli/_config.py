@@ -74,6 +74,7 @@ def default_map(path: Path, table: dict[str, Any], group: Any) -> dict[str, dict
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: {command_name} must be a table of option defaults")
         names = {p.name for p in command.params if p.name}
+        multiple = {p.name for p in command.params if getattr(p, "multiple", False)}
         settings: dict[str, Any] = {}
         for key, value in values.items():
             name = ALIASES.get(key, key.replace("-", "_"))
@@ -83,7 +84,8 @@ def default_map(path: Path, table: dict[str, Any], group: Any) -> dict[str, dict
                     f"{path}: [{command_name}] {key!r} is not an option of "
                     f"`turnscope {command_name}` (options: {known})"
                 )
-            settings[name] = value
+            # A repeatable option given once in the file: `model = "llamacpp"`.
+            settings[name] = [value] if name in multiple and isinstance(value, str) else value
         defaults[command_name] = settings
     return defaults
 

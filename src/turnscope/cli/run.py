@@ -20,8 +20,10 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from turnscope.analysis import instruction_report, item_families, judge_report, summarise
+from turnscope.analysis.compare import NoCommonItems, compare_runs
 from turnscope.analysis.multiturn import analyse
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
@@ -64,8 +66,8 @@ from turnscope.report import (
     render_summary,
 )
 from turnscope.report.html import write_run_report
-from turnscope.report.safe import markup
-from turnscope.report.terminal import render_multiturn
+from turnscope.report.safe import cell, markup
+from turnscope.report.terminal import interval_text, paired_text, render_multiturn
 from turnscope.run import (
     DEFAULT_RUNS_ROOT,
     check_roles,
@@ -308,16 +310,16 @@ def run(
         ),
     ] = DEFAULT_SUITE,
     model: Annotated[
-        str,
+        list[str] | None,
         typer.Option(
             "--model",
             "-m",
-            help="Model spec (see `turnscope "
-            "models`): llamacpp, llamacpp:FILE.gguf, "
-            "openai:NAME@URL.",
+            help="Model spec (see `turnscope models`): llamacpp, llamacpp:FILE.gguf, "
+            "openai:NAME@URL. Repeat to play the same suite against several models (one run "
+            "each, sharing the cache) and compare them. Default: llamacpp.",
             metavar="SPEC",
         ),
-    ] = "llamacpp",
+    ] = None,
     variant: Annotated[
         list[str] | None,
         typer.Option(
@@ -549,9 +551,9 @@ def run(
     )
     if options.get("judge"):
         judging = judging.model_copy(update={"options": {**judging.options, **options["judge"]}})
-    target_options = {"n_ctx": n_ctx} if model.startswith("llamacpp") else {}
-    config = RunConfig(
-        model=model,
+    models = list(dict.fromkeys(model or ["llamacpp"]))
+    template = RunConfig(
+        model=models[0],
         api_key_env=api_key_env,
         suite=suite,
         conditions=conditions,
@@ -569,17 +571,47 @@ def run(
         timeout_s=timeout,
         use_cache=not no_cache,
         cache_path=None if no_cache else str(default_cache_path(root)),
-        model_options={**target_options, **options.get(TARGET_ROLE, {})},
         created_at=datetime.now(UTC),
         judging=judging,
         roles=serving_roles(role or [], role_param or [], options),
     )
+    configs = [
+        template.model_copy(
+            update={
+                "model": spec,
+                "model_options": {
+                    **({"n_ctx": n_ctx} if spec.startswith("llamacpp") else {}),
+                    **options.get(TARGET_ROLE, {}),
+                },
+            }
+        )
+        for spec in models
+    ]
     try:
-        check_roles(items, config)
+        for config in configs:
+            check_roles(items, config)
+            client_for(config)  # every spec is checked before the first model plays
+    except (ModelConfigError, ValueError) as exc:
+        fail(str(exc))
+    played = [
+        _play_config(config, items, root, len(loaded.skipped), summary=len(configs) == 1)
+        for config in configs
+    ]
+    if len(played) > 1:
+        _print_model_table(played)
+    _exit_for(sum(failed for _, failed in played))
+
+
+def _play_config(
+    config: RunConfig, items: Sequence[Item], root: Path, invalid: int, *, summary: bool
+) -> tuple[Path, int]:
+    """Create the run of `config` under `root`, play it, print its summary (or, with several
+    models, where it went); (run directory, failed turns and judgments)."""
+    try:
         client = client_for(config)
         role_clients = role_clients_for(config)
-        judge_clients = judge_clients_for(judging, timeout)
-    except (ModelConfigError, ValueError) as exc:
+        judge_clients = judge_clients_for(config.judging, config.timeout_s)
+    except ModelConfigError as exc:
         fail(str(exc))
 
     def make_store() -> RunStore:
@@ -590,17 +622,73 @@ def run(
                 f"cannot create a run directory under {root}: {exc.strerror or exc}; "
                 "choose a writable directory with --runs-dir"
             )
-        if loaded.skipped:
-            store.set_meta("skipped_invalid", len(loaded.skipped))
+        if invalid:
+            store.set_meta("skipped_invalid", invalid)
         return store
 
     store = _play(client, make_store, judge_clients, role_clients)
     try:
-        _print_summary(store)
-        failed = store.unfinished_count()
+        if summary:
+            _print_summary(store)
+        else:
+            _write_report(store)
+        return store.run_dir, store.unfinished_count()
     finally:
         store.close()
-    _exit_for(failed)
+
+
+def _print_model_table(played: Sequence[tuple[Path, int]]) -> None:
+    """Several models on one suite: each model's headline per condition, then each model
+    minus the first, paired by item (per conversation, key turns; 95 % intervals)."""
+    runs = []
+    for run_dir, failed in played:
+        store = RunStore.open(run_dir)
+        try:
+            rows, items, config = store.turn_scores(), store.items(), store.config()
+        finally:
+            store.close()
+        runs.append((run_dir, failed, rows, items, config, analyse(rows, items)))
+    conditions = list(dict.fromkeys(c for *_, a in runs for c in a.overall))
+    table = Table(
+        title="models on one suite: score per conversation (key turns), 95 % interval",
+        title_justify="left",
+    )
+    table.add_column("model")
+    for condition in conditions:
+        table.add_column(cell(condition), justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("run directory")
+    for run_dir, failed, _, _, config, analysis in runs:
+        table.add_row(
+            cell(config.model),
+            *(interval_text(analysis.overall.get(c)) for c in conditions),
+            str(failed),
+            cell(run_dir.name),
+        )
+    console.print(table)
+    base_dir, _, base_rows, base_items, base_config, _ = runs[0]
+    differences = Table(
+        title=f"minus {base_config.model} (paired by item; B - A [95 %], Wilcoxon p)",
+        title_justify="left",
+    )
+    differences.add_column("model")
+    for condition in conditions:
+        differences.add_column(cell(condition), justify="right")
+    for _, _, rows, items, config, _ in runs[1:]:
+        try:
+            comparison = compare_runs(base_rows, base_items, rows, items)
+        except NoCommonItems:
+            continue
+        overall = {r.condition: r for r in comparison.rows if r.family == "all"}
+        differences.add_row(
+            cell(config.model),
+            *(
+                paired_text(overall[c].difference, overall[c].p_value) if c in overall else "-"
+                for c in conditions
+            ),
+        )
+    console.print(differences)
+    console.print(f"compare any two in full:  turnscope compare {markup(base_dir)} RUN_B")
 
 
 def _exit_for(failed: int) -> None:

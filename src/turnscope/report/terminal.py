@@ -157,6 +157,17 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
         )
 
 
+def interval_text(e: Estimate | None) -> str:
+    """An estimate as the terminal shows it: mean [low, high] (n=N)."""
+    return _interval(e)
+
+
+def paired_text(e: Estimate | None, p_value: float | None) -> str:
+    """A paired difference with its interval and, where a test was made, its p-value."""
+    text = _interval(e, signed=True)
+    return f"{text} p={p_value:.3f}" if p_value is not None and text != "-" else text
+
+
 def _interval(e: Estimate | None, *, signed: bool = False) -> str:
     if e is None or e.mean is None or e.low is None or e.high is None:
         return "-"
