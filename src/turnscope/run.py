@@ -42,7 +42,10 @@ def default_cache_path(runs_root: Path) -> Path:
 def client_for(config: RunConfig) -> ModelClient:
     """The model client a run config names (raises ModelConfigError on a bad spec)."""
     options = BackendOptions(
-        api_key_env=config.api_key_env, timeout_s=config.timeout_s, extra=config.model_options
+        api_key_env=config.api_key_env,
+        timeout_s=config.timeout_s,
+        extra=config.model_options,
+        concurrency=config.concurrency,
     )
     return create_client(config.model, options)
 
@@ -53,7 +56,10 @@ def role_clients_for(config: RunConfig) -> dict[str, ModelClient]:
         name: create_client(
             settings.model,
             BackendOptions(
-                api_key_env=settings.api_key_env, timeout_s=config.timeout_s, extra=settings.options
+                api_key_env=settings.api_key_env,
+                timeout_s=config.timeout_s,
+                extra=settings.options,
+                concurrency=settings.concurrency,
             ),
         )
         for name, settings in config.roles.items()
@@ -81,7 +87,10 @@ def check_roles(items: Sequence[Item], config: RunConfig) -> RunPlan:
 def judge_clients_for(settings: JudgeSettings, timeout_s: float) -> list[ModelClient]:
     """One client per judge spec (raises ModelConfigError on a bad spec)."""
     options = BackendOptions(
-        api_key_env=settings.api_key_env, timeout_s=timeout_s, extra=settings.options
+        api_key_env=settings.api_key_env,
+        timeout_s=timeout_s,
+        extra=settings.options,
+        concurrency=settings.concurrency,
     )
     return [create_client(spec, options) for spec in settings.judges]
 

@@ -4,7 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import GenerationParams, ImagePart, ImageURL, Message, TextPart
+from turnscope.core import (
+    GenerationParams,
+    ImagePart,
+    ImageURL,
+    Message,
+    TextPart,
+    ToolCall,
+    ToolFunctionCall,
+    ToolSpec,
+)
 from turnscope.models import ModelConfigError, PermanentModelError, create_client
 from turnscope.models.llamacpp import LlamaCppClient
 
@@ -79,6 +88,20 @@ async def test_images_are_refused_clearly(embedded: LlamaCppClient) -> None:
         await embedded.generate(
             [Message(role="user", content=content)], GenerationParams(max_tokens=4), seed=0
         )
+
+
+async def test_tools_and_tool_messages_are_refused_clearly(embedded: LlamaCppClient) -> None:
+    ask = [Message(role="user", content="Weather in Paris?")]
+    with pytest.raises(PermanentModelError, match="does not support tool calls"):
+        await embedded.generate(ask, GenerationParams(tools=(ToolSpec(name="weather"),)), seed=0)
+    call = ToolCall(id="c1", function=ToolFunctionCall(name="weather", arguments="{}"))
+    history = [
+        *ask,
+        Message(role="assistant", content="", tool_calls=(call,)),
+        Message(role="tool", content="sunny", tool_call_id="c1"),
+    ]
+    with pytest.raises(PermanentModelError, match="does not support tool calls"):
+        await embedded.generate(history, GenerationParams(), seed=0)
 
 
 async def test_stop_strings_cut_the_answer(embedded: LlamaCppClient) -> None:

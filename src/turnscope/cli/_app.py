@@ -3,6 +3,7 @@ runs directory, opening a run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -42,6 +43,21 @@ RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
 T = TypeVar("T")
 DEFAULT_MAX_TOKENS = 192
 DEFAULT_ROLE_N_CTX = 4096
+
+
+class _WarningLines(logging.Handler):
+    """turnscope's library warnings (a server with fewer slots than the run's concurrency ...)
+    as one yellow line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(record.getMessage())}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+logging.getLogger("turnscope").addHandler(_WarningLines(logging.WARNING))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

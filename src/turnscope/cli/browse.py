@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,8 @@ from turnscope.cli._app import (
 from turnscope.core import (
     TARGET_ROLE,
     Item,
+    Message,
+    ToolCall,
     TurnRecord,
     content_text,
 )
@@ -31,6 +34,7 @@ from turnscope.store import (
     RunStore,
     StoredJudgment,
     StoreError,
+    TurnScores,
     export_records,
 )
 
@@ -84,6 +88,37 @@ def runs(
     console.print(table)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Text from a model, a server or a suite as `show` prints it: rich markup escaped, and
+    control characters (terminal escape sequences) written out as \\xNN instead of acting on
+    the terminal."""
+    return escape(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def _print_tool_calls(calls: tuple[ToolCall, ...] | None) -> None:
+    for call in calls or ():
+        console.print(
+            f"[bold yellow]tool call[/bold yellow] {_safe(call.function.name)} "
+            f"[dim](id {_safe(call.id)})[/dim]: {_safe(call.function.arguments)}"
+        )
+
+
+def _print_message(message: Message) -> None:
+    """One message of a turn's history; tool results and tool calls stand out from text."""
+    text = _safe(content_text(message.content))
+    if message.role == "tool":
+        name = f" {_safe(message.name)}" if message.name else ""
+        call = _safe(message.tool_call_id or "?")
+        console.print(f"[bold cyan]tool result[/bold cyan]{name} [dim](call {call})[/dim]: {text}")
+        return
+    if text or not message.tool_calls:
+        console.print(f"[bold]{message.role}:[/bold] {text}")
+    _print_tool_calls(message.tool_calls)
+
+
 def _turns_at_most(item: Item, condition: str) -> int:
     """Target turns a conversation of the item can record, as its protocol says."""
     return get_protocol(item.protocol).max_turns(item, condition)
@@ -91,14 +126,14 @@ def _turns_at_most(item: Item, condition: str) -> int:
 
 def _score_text(record: TurnRecord) -> str:
     if record.error:
-        return f"[red]error: {escape(record.error)}[/red]"
+        return f"[red]error: {_safe(record.error)}[/red]"
     parts = []
     for score in record.scores:
         if score.error:
-            parts.append(f"[red]{score.scorer}: error: {escape(score.error)}[/red]")
+            parts.append(f"[red]{_safe(score.scorer)}: error: {_safe(score.error)}[/red]")
         else:
-            detail = f" ({escape(score.detail)})" if score.detail else ""
-            parts.append(f"{score.scorer}={score.value:.2f}{detail}")
+            detail = f" ({_safe(score.detail)})" if score.detail else ""
+            parts.append(f"{_safe(score.scorer)}={score.value:.2f}{detail}")
     return "; ".join(parts) or "not scored"
 
 
@@ -107,17 +142,17 @@ def _print_judgment(stored: StoredJudgment) -> None:
     text of every attempt."""
     j = stored.judgment
     parsed = (
-        f"[red]judge error: {escape(j.error or 'no verdict')}[/red]"
+        f"[red]judge error: {_safe(j.error or 'no verdict')}[/red]"
         if j.verdict is None
-        else f"parsed: {escape(j.verdict.label)}"
+        else f"parsed: {_safe(j.verdict.label)}"
     )
-    console.print(f"[bold magenta]judge {escape(j.judge)}[/bold magenta] ({j.kind}): {parsed}")
+    console.print(f"[bold magenta]judge {_safe(j.judge)}[/bold magenta] ({j.kind}): {parsed}")
     for number, attempt in enumerate(j.attempts, start=1):
-        raw = escape(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
+        raw = _safe(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
         note = " (cached)" if attempt.cached else ""
         console.print(f"  [dim]attempt {number}{note} raw:[/dim] {raw}")
         if attempt.error:
-            console.print(f"    [red]-> {escape(attempt.error)}[/red]")
+            console.print(f"    [red]-> {_safe(attempt.error)}[/red]")
 
 
 @app.command(
@@ -140,20 +175,20 @@ def show(
             table = Table(title=f"{run_dir}: items", title_justify="left")
             for column in ("item", "category", "condition", "sample", "turns", "mean", "errors"):
                 table.add_column(column)
-            grouped: dict[tuple[str, str, int], list[TurnRecord]] = {}
-            for record in store.records():
-                key = (record.item_id, record.condition, record.sample)
-                grouped.setdefault(key, []).append(record)
-            for (item_id, condition, sample), records in grouped.items():
-                values = [r.score for r in records if r.score is not None]
+            # Scores and errors only: the transcripts are not needed for the table.
+            grouped: dict[tuple[str, str, int], list[TurnScores]] = {}
+            for row in store.turn_scores():
+                grouped.setdefault((row.item_id, row.condition, row.sample), []).append(row)
+            for (item_id, condition, sample), rows in grouped.items():
+                values = [r.score for r in rows if r.score is not None]
                 mean = f"{sum(values) / len(values):.3f}" if values else "-"
-                errs = sum(r.error is not None for r in records)
+                errs = sum(r.error is not None for r in rows)
                 table.add_row(
-                    escape(item_id),
-                    escape(items[item_id].category),
-                    escape(condition),
+                    _safe(item_id),
+                    _safe(items[item_id].category),
+                    _safe(condition),
                     str(sample),
-                    f"{len(records)}/{_turns_at_most(items[item_id], condition)}",
+                    f"{len(rows)}/{_turns_at_most(items[item_id], condition)}",
                     mean,
                     str(errs),
                 )
@@ -164,7 +199,7 @@ def show(
             fail(f"{run_dir}: no item {item!r} in this run")
         records = list(store.records(item_id=item, role=None))
         if not records:
-            console.print(f"item {escape(repr(item))} has no recorded turns yet")
+            console.print(f"item {_safe(repr(item))} has no recorded turns yet")
             return
         judgments: dict[tuple[str, int, int], list[StoredJudgment]] = {}
         for stored in store.all_judgments(item_id=item):
@@ -172,17 +207,16 @@ def show(
         for record in records:
             who = "" if record.role == TARGET_ROLE else f" | {record.role}"
             console.rule(
-                escape(
+                _safe(
                     f"{item} | {record.condition} | sample {record.sample} | turn {record.turn}"
                     + who
                 )
             )
             for message in record.new_messages:
-                console.print(
-                    f"[bold]{message.role}:[/bold] {escape(content_text(message.content))}"
-                )
-            if record.response is not None:
-                console.print(f"[bold green]assistant:[/bold green] {escape(record.response)}")
+                _print_message(message)
+            if record.response is not None and (record.response or not record.tool_calls):
+                console.print(f"[bold green]assistant:[/bold green] {_safe(record.response)}")
+            _print_tool_calls(record.tool_calls)
             console.print(f"[dim]score:[/dim] {_score_text(record)}")
             meta = (
                 f"tokens {record.prompt_tokens}/{record.completion_tokens}, "

