@@ -17,7 +17,6 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
-from scipy import stats as scipy_stats
 
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -109,5 +108,9 @@ def paired_p_value(differences: Sequence[float] | FloatArray) -> float | None:
         return None
     if not np.any(diffs != 0):
         return 1.0
+    # Imported here: scipy.stats takes most of a second to import, which every command
+    # would pay at start-up (`turnscope --version` included).
+    from scipy import stats as scipy_stats
+
     result = scipy_stats.wilcoxon(diffs, zero_method="wilcox", alternative="two-sided")
     return float(result.pvalue)
