@@ -188,7 +188,8 @@ async def execute_run(
     if judges:
         items = {item.id: item for item in store.items()}
         judge_pass = JudgePass(judges, config.judging, items, store, on_judged=on_judged)
-        for record in list(store.records()):
+        # One record at a time: only those still to be judged are kept (by their tasks).
+        for record in store.records():
             judge_pass.submit(record)
 
     def committed(record: TurnRecord) -> None:

@@ -22,6 +22,7 @@ from rich.progress import (
 
 from turnscope.analysis import instruction_report, judge_report, summarise
 from turnscope.analysis.multiturn import analyse
+from turnscope.analysis.rows import ScoredTurn
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
     RUNS_DIR_ENV,
@@ -73,9 +74,7 @@ from turnscope.run import (
     judged_turns,
     role_clients_for,
 )
-from turnscope.store import (
-    RunStore,
-)
+from turnscope.store import RunStore, gc_paused
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite
 
 
@@ -171,11 +170,13 @@ def _print_summary(store: RunStore) -> None:
     config = store.config()
     items = store.items()
     categories = {item.id: item.category for item in items}
-    # Both analyses read every record: decode them from the store once.
-    records = list(store.records())
-    summary = summarise(records, categories)
+    # Every figure comes from the turns' scores and errors, read once; transcripts are read
+    # only for the conversations the report shows, so memory does not grow with the answers.
+    with gc_paused():
+        rows = store.turn_scores()
+    summary = summarise(rows, categories, store.turn_totals())
     render_summary(summary, console, title=f"{config.model} on {config.suite}")
-    instructions = instruction_report(records)
+    instructions = instruction_report(rows)
     if instructions is not None:
         render_instruction_report(instructions, console)
     judges = judge_report(store.all_judgments())
@@ -188,15 +189,15 @@ def _print_summary(store: RunStore) -> None:
     for reason, count in left_out.items() if isinstance(left_out, dict) else ():
         noun = "item" if count == 1 else "items"
         console.print(f"[yellow]left out: {count} {noun} under {escape(str(reason))}[/yellow]")
-    render_multiturn(analyse(records, items), console)
-    _write_report(store)
+    render_multiturn(analyse(rows, items), console)
+    _write_report(store, rows)
     render_run_location(store.run_dir, console)
 
 
-def _write_report(store: RunStore) -> None:
+def _write_report(store: RunStore, rows: Sequence[ScoredTurn]) -> None:
     """Write RUN_DIR/report.html after a run; a failure to write it never loses the run."""
     try:
-        path = write_run_report(store)
+        path = write_run_report(store, rows=rows)
     except OSError as exc:
         err_console.print(f"[yellow]could not write the HTML report: {escape(str(exc))}[/yellow]")
         return

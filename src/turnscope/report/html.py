@@ -325,16 +325,18 @@ def render_run_report(
     )
 
 
-def write_run_report(store: RunStore, path: Path | None = None) -> Path:
+def write_run_report(
+    store: RunStore, path: Path | None = None, *, rows: Sequence[ScoredTurn] | None = None
+) -> Path:
     """Write the report of the run in `store` (default: RUN_DIR/report.html); returns the path.
 
-    Reads every turn's scores once (no transcripts), then the transcripts of the conversations
-    the report shows."""
+    Reads every turn's scores once (no transcripts; `rows` when the caller has read them
+    already), then the transcripts of the conversations the report shows."""
     with gc_paused():
         html = render_run_report(
             store.config(),
             store.items(),
-            store.turn_scores(),
+            store.turn_scores() if rows is None else rows,
             store.conversation,
             run_dir=store.run_dir,
             status=store.status(),

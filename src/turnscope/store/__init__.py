@@ -8,6 +8,7 @@ from turnscope.store.run_store import (
     StoredJudgment,
     StoreError,
     TurnScores,
+    TurnTotals,
     gc_paused,
     new_run_dir,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "StoreError",
     "StoredJudgment",
     "TurnScores",
+    "TurnTotals",
     "export_records",
     "gc_paused",
     "new_run_dir",

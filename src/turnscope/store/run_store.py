@@ -120,6 +120,17 @@ class TurnScores(BaseModel):
 _TURN_SCORES = TypeAdapter(list[TurnScores])
 
 
+class TurnTotals(NamedTuple):
+    """Counts over every target turn that need a field of the transcript, summed by SQLite."""
+
+    answered: int
+    """Turns that have an answer."""
+    prompt_tokens: int | None
+    """Prompt tokens over the turns; None when no turn reported any."""
+    completion_tokens: int | None
+    """Generated tokens; None when no turn reported any."""
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a block builds many acyclic objects.
@@ -345,6 +356,17 @@ class RunStore:
         with gc_paused():
             rows = [row for (row,) in self._db.execute(query)]
             return _TURN_SCORES.validate_json("[" + ",".join(rows) + "]")
+
+    def turn_totals(self) -> TurnTotals:
+        """Answered turns and token totals of the target's turns, without decoding a record
+        in Python."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(json_extract(record, '$.response') IS NOT NULL), 0), "
+            "SUM(json_extract(record, '$.prompt_tokens')), "
+            "SUM(json_extract(record, '$.completion_tokens')) "
+            "FROM turns WHERE role = 'target'"
+        ).fetchone()
+        return TurnTotals(int(row[0]), row[1], row[2])
 
     def conversation(self, item_id: str, condition: Condition, sample: int) -> list[TurnRecord]:
         """The target's records of one played conversation, in turn order."""
