@@ -5,8 +5,10 @@ transient (the engine retries them) and permanent (recorded on the turn). Answer
 tools (`GenerationParams.tools`); tool calls are read from whole bodies and from streamed
 deltas, bounded in number and size because the server's bytes are not trusted.
 
-Every response is read to its end, so that the connection goes back to the pool and the next
-request reuses it instead of paying a new TCP (and TLS) handshake.
+HTTP is aiohttp: the same streamed request costs several times less CPU than with httpx
+(docs/design/harness-cost.md), and the client's own cost is most of what a turn costs against
+a fast server. Every response is read to its end, so its connection goes back to the pool and
+the next request reuses it instead of paying a new TCP (and TLS) handshake.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
+import aiohttp
 
 from turnscope.core import (
     Completion,
@@ -46,6 +48,11 @@ MAX_TOOL_ARGUMENT_CHARS = 65_536
 """Characters of one tool call's arguments."""
 MAX_TOOL_FIELD_CHARS = 256
 """Characters of a tool call's id or function name."""
+MAX_LINE_BYTES = 1 << 20
+"""Read buffer of a response; a streamed line (one event) longer than twice this is a broken
+response."""
+MAX_BODY_BYTES = 8 << 20
+"""Largest whole (non-streamed) answer or error body read."""
 MAX_DRAIN_BYTES = 65_536
 """Bytes read after a stream's [DONE] to reach the end of the body (so the connection is
 reused); a server that sends more is cut off and its connection dropped."""
@@ -69,17 +76,29 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(body: bytes) -> str:
     try:
-        body = response.json()
+        data = json.loads(body)
     except ValueError:
-        return response.text[:300]
-    if isinstance(body, dict):
-        error = body.get("error", body)
+        return body[:300].decode("utf-8", "replace")
+    if isinstance(data, dict):
+        error = data.get("error", data)
         if isinstance(error, dict):
             return str(error.get("message", error))[:300]
         return str(error)[:300]
-    return str(body)[:300]
+    return str(data)[:300]
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The whole body, or None once it grows past `limit` bytes (the response is then closed:
+    its connection cannot be reused)."""
+    body = bytearray()
+    async for data in response.content.iter_any():
+        body += data
+        if len(body) > limit:
+            response.close()
+            return None
+    return bytes(body)
 
 
 class OpenAICompatClient:
@@ -98,17 +117,10 @@ class OpenAICompatClient:
         self._model = model
         self._base_url = base_url.rstrip("/")
         self._identity = ModelIdentity(backend="openai", model=model, revision=self._base_url)
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # The engine never has more than `concurrency` requests in flight, so that many kept
-        # connections serve a whole run; without a figure, the pool stays open-ended.
-        self._http = httpx.AsyncClient(
-            base_url=self._base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(
-                max_connections=concurrency, max_keepalive_connections=concurrency or 64
-            ),
-        )
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Like httpx's per-operation timeout: connecting, and every wait for more bytes.
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
+        self._http: aiohttp.ClientSession | None = None
         self._max_concurrency = max_concurrency
         self._concurrency = concurrency
         self.server_slots: int | None = None
@@ -123,21 +135,40 @@ class OpenAICompatClient:
         """-M max_concurrency when given, else the server's slots when it said how many."""
         return self._max_concurrency or self.server_slots
 
+    def _session(self) -> aiohttp.ClientSession:
+        """The HTTP session, made on first use: it belongs to the event loop that runs it."""
+        if self._http is None:
+            # The engine never has more than `concurrency` requests in flight, so that many
+            # connections serve a whole run (0: no limit, when the figure is unknown).
+            connector = aiohttp.TCPConnector(limit=self._concurrency or 0, limit_per_host=0)
+            self._http = aiohttp.ClientSession(
+                connector=connector,
+                headers=self._headers,
+                timeout=self._timeout,
+                read_bufsize=MAX_LINE_BYTES,
+                # Proxies and .netrc from the environment, as most HTTP clients honour them.
+                trust_env=True,
+            )
+        return self._http
+
     async def preflight(self) -> None:
         """Fail fast, with one clear line, when the server cannot be reached at all or rejects
         the key. Other statuses pass: some servers have no /models route. Then ask how many
         parallel slots the server has, where it says (llama.cpp), and warn if the run would
         send more conversations at once than it has slots."""
+        timeout = aiohttp.ClientTimeout(total=10.0)
         try:
-            response = await self._http.get("/models", timeout=10.0)
-        except httpx.TransportError as exc:
+            async with self._session().get(f"{self._base_url}/models", timeout=timeout) as response:
+                body = await _read_body(response, MAX_BODY_BYTES) or b""
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise ModelConfigError(
-                f"cannot reach the model server at {self._base_url}: {type(exc).__name__}: {exc}"
+                f"cannot reach the model server at {self._base_url}: {type(exc).__name__}: "
+                f"{exc or 'no answer within 10 s'}"
             ) from exc
-        if response.status_code in (401, 403):
+        if response.status in (401, 403):
             raise ModelConfigError(
                 f"the server at {self._base_url} rejected the API key: HTTP "
-                f"{response.status_code}: {_error_text(response)}"
+                f"{response.status}: {_error_text(body)}"
             )
         self.server_slots = await self._ask_slots()
         wanted = self._max_concurrency or self._concurrency
@@ -161,16 +192,13 @@ class OpenAICompatClient:
         does not say (other servers, or a llama.cpp server started without the endpoint)."""
         root = self._base_url.removesuffix("/v1")
         try:
-            async with self._http.stream("GET", f"{root}/props", timeout=5.0) as response:
-                if response.status_code != 200:
-                    await _drain(response)
+            async with self._session().get(
+                f"{root}/props", timeout=aiohttp.ClientTimeout(total=5.0)
+            ) as response:
+                body = await _read_body(response, MAX_PROPS_BYTES)
+                if response.status != 200 or body is None:
                     return None
-                body = bytearray()
-                async for data in response.aiter_bytes():
-                    body += data
-                    if len(body) > MAX_PROPS_BYTES:
-                        return None
-        except httpx.HTTPError:
+        except (aiohttp.ClientError, TimeoutError):
             return None
         try:
             slots = json.loads(body).get("total_slots")
@@ -180,9 +208,7 @@ class OpenAICompatClient:
             return slots
         return None
 
-    def _payload(
-        self, messages: Sequence[Message], params: GenerationParams, seed: int
-    ) -> dict[str, Any]:
+    def _payload(self, messages: Sequence[Message], params: GenerationParams, seed: int) -> bytes:
         payload: dict[str, Any] = {
             "model": self._model,
             "messages": [m.model_dump(mode="json", exclude_none=True) for m in messages],
@@ -197,37 +223,51 @@ class OpenAICompatClient:
             payload["stop"] = list(params.stop)
         if params.tools:
             payload["tools"] = [tool.openai() for tool in params.tools]
-        return payload
+        return json.dumps(payload).encode()
 
     async def generate(
         self, messages: Sequence[Message], params: GenerationParams, *, seed: int
     ) -> Completion:
         started = time.perf_counter()
+        body = self._payload(messages, params, seed)
         try:
-            async with self._http.stream(
-                "POST", "/chat/completions", json=self._payload(messages, params, seed)
+            async with self._session().post(
+                f"{self._base_url}/chat/completions",
+                data=body,
+                headers={"Content-Type": "application/json"},
             ) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    raise _status_error(response)
-                if response.headers.get("content-type", "").startswith("application/json"):
-                    body = await response.aread()
-                    return _from_json_body(body, started)
-                return await _read_stream(response, started)
-        # Leaving the block early (an error raised above, a cancelled request) closes the
-        # response and drops its connection: a half-read body cannot be reused.
-        except httpx.TimeoutException as exc:
+                try:
+                    return await _read_answer(response, started)
+                except BaseException:
+                    # A half-read body (an error, a cancelled request) cannot be reused:
+                    # drop its connection rather than hand it back to the pool.
+                    response.close()
+                    raise
+        except TimeoutError as exc:
             raise TransientModelError(f"timeout: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise TransientModelError(f"connection error: {type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
 
-def _status_error(response: httpx.Response) -> Exception:
-    status = response.status_code
-    detail = f"HTTP {status}: {_error_text(response)}"
+async def _read_answer(response: aiohttp.ClientResponse, started: float) -> Completion:
+    if response.status >= 400:
+        raise _status_error(response, await _read_body(response, MAX_BODY_BYTES) or b"")
+    if response.content_type == "application/json":
+        body = await _read_body(response, MAX_BODY_BYTES)
+        if body is None:
+            raise TransientModelError(f"response body larger than {MAX_BODY_BYTES} bytes")
+        return _from_json_body(body, started)
+    return await _read_stream(response, started)
+
+
+def _status_error(response: aiohttp.ClientResponse, body: bytes) -> Exception:
+    status = response.status
+    detail = f"HTTP {status}: {_error_text(body)}"
     if status in _TRANSIENT_STATUS or status >= 500:
         return TransientModelError(
             detail, retry_after_s=parse_retry_after(response.headers.get("retry-after"))
@@ -358,23 +398,20 @@ def _from_json_body(body: bytes, started: float) -> Completion:
     )
 
 
-async def _drain(response: httpx.Response) -> None:
-    """Read what is left of a body, so its connection can serve the next request."""
-    async for _ in response.aiter_raw():
-        pass
+async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+    """The body's lines as text (a line longer than MAX_LINE_BYTES is a broken response)."""
+    content = response.content
+    while True:
+        try:
+            raw = await content.readline()
+        except ValueError as exc:  # aiohttp: the line outgrew the read buffer
+            raise TransientModelError(f"stream line longer than {MAX_LINE_BYTES} bytes") from exc
+        if not raw:
+            return
+        yield raw.decode("utf-8", "replace").rstrip("\r\n")
 
 
-async def _rest_of_stream(lines: AsyncIterator[str]) -> None:
-    """Read past [DONE] to the end of the body (usually nothing but the closing chunk), so
-    the connection returns to the pool; give up on a server that keeps talking."""
-    left = MAX_DRAIN_BYTES
-    async for line in lines:
-        left -= len(line) + 1
-        if left < 0:
-            raise TransientModelError("the server kept sending after [DONE]")
-
-
-async def _read_stream(response: httpx.Response, started: float) -> Completion:
+async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Completion:
     pieces: list[str] = []
     calls: dict[int, _CallParts] = {}
     ttft: float | None = None
@@ -382,7 +419,7 @@ async def _read_stream(response: httpx.Response, started: float) -> Completion:
     usage: dict[str, Any] = {}
     chunks = 0
     done = False
-    lines = response.aiter_lines()
+    lines = _lines(response)
     async for line in lines:
         if not line.startswith("data:"):
             continue
@@ -418,7 +455,13 @@ async def _read_stream(response: httpx.Response, started: float) -> Completion:
         except (AttributeError, TypeError) as exc:
             raise TransientModelError(f"malformed stream event: {data[:200]!r}") from exc
     if done:
-        await _rest_of_stream(lines)
+        # Read past [DONE] to the end of the body (usually nothing but the closing chunk), so
+        # the connection returns to the pool; give up on a server that keeps talking.
+        left = MAX_DRAIN_BYTES
+        async for line in lines:
+            left -= len(line) + 1
+            if left < 0:
+                raise TransientModelError("the server kept sending after [DONE]")
     # Every complete answer ends with a finish reason; a stream that closes (even with
     # [DONE]) without one was cut short, and a truncated answer must not be scored.
     if finish is None:
@@ -484,7 +527,7 @@ def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
     "Ollama, SGLang, hosted APIs), tool calls included. Key from $OPENAI_API_KEY or "
     "--api-key-env.",
     examples=("openai:gpt-4o-mini", "openai:qwen2.5-7b@http://127.0.0.1:8000/v1"),
-    status=lambda: "ready (httpx)",
+    status=lambda: "ready (aiohttp)",
 )
 def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient:
     model, base_url = parse_openai_spec(rest, options)
