@@ -16,6 +16,7 @@ from turnscope.core.messages import (
     ToolSpec,
     content_text,
     has_images,
+    wire_message,
 )
 from turnscope.core.records import (
     TARGET_ROLE,
@@ -75,4 +76,5 @@ __all__ = [
     "request_key",
     "stable_hash",
     "turn_score",
+    "wire_message",
 ]

@@ -3,6 +3,7 @@ tool-call fields (an assistant message that calls tools, a `tool` message with a
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -111,6 +112,15 @@ class Message(BaseModel):
     """For a `tool` message: the id of the call it answers."""
     name: str | None = None
     """For a `tool` message: the name of the tool that answered."""
+
+
+@functools.lru_cache(maxsize=8192)
+def wire_message(message: Message) -> dict[str, Any]:
+    """The message in the OpenAI chat format (fields that are None left out), as requests send
+    it and request hashes read it. Cached: a conversation sends its whole history again every
+    turn, and each message is converted once instead of once a turn. The dict is shared: read
+    it, never change it."""
+    return message.model_dump(mode="json", exclude_none=True)
 
 
 def content_text(content: Content) -> str:

@@ -18,7 +18,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ from turnscope.core import (
     ModelIdentity,
     ToolCall,
     ToolFunctionCall,
+    wire_message,
 )
 from turnscope.models.base import BackendOptions, register_backend
 from turnscope.models.errors import ModelConfigError, PermanentModelError, TransientModelError
@@ -49,8 +51,7 @@ MAX_TOOL_ARGUMENT_CHARS = 65_536
 MAX_TOOL_FIELD_CHARS = 256
 """Characters of a tool call's id or function name."""
 MAX_LINE_BYTES = 1 << 20
-"""Read buffer of a response; a streamed line (one event) longer than twice this is a broken
-response."""
+"""Longest line of a streamed answer (one event); a longer one is a broken response."""
 MAX_BODY_BYTES = 8 << 20
 """Largest whole (non-streamed) answer or error body read."""
 MAX_DRAIN_BYTES = 65_536
@@ -59,6 +60,17 @@ reused); a server that sends more is cut off and its connection dropped."""
 MAX_PROPS_BYTES = 1 << 20
 """Bytes of the llama.cpp /props answer read when asking for the server's slots."""
 logger = logging.getLogger(__name__)
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _env_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url`, None for none or a NO_PROXY host."""
+    parsed = urlparse(url)
+    if urllib.request.proxy_bypass(parsed.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parsed.scheme)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -121,6 +133,9 @@ class OpenAICompatClient:
         # Like httpx's per-operation timeout: connecting, and every wait for more bytes.
         self._timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
         self._http: aiohttp.ClientSession | None = None
+        # The environment's proxy for this server (HTTPS_PROXY, NO_PROXY ...), looked up once:
+        # aiohttp's trust_env would read the environment again for every request.
+        self._proxy = _env_proxy(self._base_url)
         self._max_concurrency = max_concurrency
         self._concurrency = concurrency
         self.server_slots: int | None = None
@@ -142,12 +157,7 @@ class OpenAICompatClient:
             # connections serve a whole run (0: no limit, when the figure is unknown).
             connector = aiohttp.TCPConnector(limit=self._concurrency or 0, limit_per_host=0)
             self._http = aiohttp.ClientSession(
-                connector=connector,
-                headers=self._headers,
-                timeout=self._timeout,
-                read_bufsize=MAX_LINE_BYTES,
-                # Proxies and .netrc from the environment, as most HTTP clients honour them.
-                trust_env=True,
+                connector=connector, headers=self._headers, timeout=self._timeout
             )
         return self._http
 
@@ -193,7 +203,7 @@ class OpenAICompatClient:
         root = self._base_url.removesuffix("/v1")
         try:
             async with self._session().get(
-                f"{root}/props", timeout=aiohttp.ClientTimeout(total=5.0)
+                f"{root}/props", timeout=aiohttp.ClientTimeout(total=5.0), proxy=self._proxy
             ) as response:
                 body = await _read_body(response, MAX_PROPS_BYTES)
                 if response.status != 200 or body is None:
@@ -211,7 +221,7 @@ class OpenAICompatClient:
     def _payload(self, messages: Sequence[Message], params: GenerationParams, seed: int) -> bytes:
         payload: dict[str, Any] = {
             "model": self._model,
-            "messages": [m.model_dump(mode="json", exclude_none=True) for m in messages],
+            "messages": [wire_message(m) for m in messages],
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -234,7 +244,8 @@ class OpenAICompatClient:
             async with self._session().post(
                 f"{self._base_url}/chat/completions",
                 data=body,
-                headers={"Content-Type": "application/json"},
+                headers=_JSON,
+                proxy=self._proxy,
             ) as response:
                 try:
                     return await _read_answer(response, started)
@@ -398,35 +409,29 @@ def _from_json_body(body: bytes, started: float) -> Completion:
     )
 
 
-async def _lines(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
-    """The body's lines as text (a line longer than MAX_LINE_BYTES is a broken response)."""
-    content = response.content
-    while True:
-        try:
-            raw = await content.readline()
-        except ValueError as exc:  # aiohttp: the line outgrew the read buffer
-            raise TransientModelError(f"stream line longer than {MAX_LINE_BYTES} bytes") from exc
-        if not raw:
+class _StreamedAnswer:
+    """An answer put together from the lines of a server-sent event stream."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.pieces: list[str] = []
+        self.calls: dict[int, _CallParts] = {}
+        self.ttft: float | None = None
+        self.finish: str | None = None
+        self.usage: dict[str, Any] = {}
+        self.chunks = 0
+        self.done = False
+        """Whether the stream said data: [DONE]."""
+
+    def feed(self, line: bytes) -> None:
+        """Take one line of the stream (other than event data, lines are ignored)."""
+        if not line.startswith(b"data:"):
             return
-        yield raw.decode("utf-8", "replace").rstrip("\r\n")
-
-
-async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Completion:
-    pieces: list[str] = []
-    calls: dict[int, _CallParts] = {}
-    ttft: float | None = None
-    finish: str | None = None
-    usage: dict[str, Any] = {}
-    chunks = 0
-    done = False
-    lines = _lines(response)
-    async for line in lines:
-        if not line.startswith("data:"):
-            continue
-        data = line[5:].strip()
+        # Decoded here: json.loads would otherwise sniff the encoding of every event.
+        data = line[5:].decode("utf-8", "replace").strip()
         if data == "[DONE]":
-            done = True
-            break
+            self.done = True
+            return
         try:
             event = json.loads(data)
         except ValueError as exc:
@@ -435,51 +440,77 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
             raise TransientModelError(f"unexpected stream event: {data[:200]!r}")
         if "error" in event:
             raise TransientModelError(f"error in stream: {str(event['error'])[:300]}")
-        usage = event.get("usage") or usage
+        self.usage = event.get("usage") or self.usage
         try:
             for choice in event.get("choices") or ():
                 delta = choice.get("delta") or {}
                 piece = delta.get("content")
                 tool_deltas = delta.get("tool_calls")
                 if piece or tool_deltas:
-                    if ttft is None:
-                        ttft = time.perf_counter() - started
+                    if self.ttft is None:
+                        self.ttft = time.perf_counter() - self.started
                     if piece:
                         if not isinstance(piece, str):
                             raise TypeError("content is not text")
-                        pieces.append(piece)
-                        chunks += 1
+                        self.pieces.append(piece)
+                        self.chunks += 1
                     if tool_deltas:
-                        _add_tool_deltas(calls, tool_deltas)
-                finish = choice.get("finish_reason") or finish
+                        _add_tool_deltas(self.calls, tool_deltas)
+                self.finish = choice.get("finish_reason") or self.finish
         except (AttributeError, TypeError) as exc:
             raise TransientModelError(f"malformed stream event: {data[:200]!r}") from exc
-    if done:
-        # Read past [DONE] to the end of the body (usually nothing but the closing chunk), so
-        # the connection returns to the pool; give up on a server that keeps talking.
-        left = MAX_DRAIN_BYTES
-        async for line in lines:
-            left -= len(line) + 1
-            if left < 0:
-                raise TransientModelError("the server kept sending after [DONE]")
-    # Every complete answer ends with a finish reason; a stream that closes (even with
-    # [DONE]) without one was cut short, and a truncated answer must not be scored.
-    if finish is None:
-        where = "[DONE]" if done else "the connection closed"
-        raise TransientModelError(
-            f"stream ended ({where}) before a finish reason: answer incomplete (a llama.cpp "
-            "server cuts running streams when a new request arrives unless started with "
-            "--interrupt_requests False)"
+
+    def completion(self) -> Completion:
+        # Every complete answer ends with a finish reason; a stream that closes (even with
+        # [DONE]) without one was cut short, and a truncated answer must not be scored.
+        if self.finish is None:
+            where = "[DONE]" if self.done else "the connection closed"
+            raise TransientModelError(
+                f"stream ended ({where}) before a finish reason: answer incomplete (a llama.cpp "
+                "server cuts running streams when a new request arrives unless started with "
+                "--interrupt_requests False)"
+            )
+        calls = self.calls
+        return Completion(
+            text="".join(self.pieces),
+            tool_calls=tuple(calls[i].call(i) for i in sorted(calls)) if calls else None,
+            prompt_tokens=self.usage.get("prompt_tokens"),
+            completion_tokens=self.usage.get("completion_tokens", self.chunks),
+            finish_reason=self.finish,
+            latency_s=time.perf_counter() - self.started,
+            ttft_s=self.ttft,
         )
-    return Completion(
-        text="".join(pieces),
-        tool_calls=tuple(calls[i].call(i) for i in sorted(calls)) if calls else None,
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens", chunks),
-        finish_reason=finish,
-        latency_s=time.perf_counter() - started,
-        ttft_s=ttft,
-    )
+
+
+async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Completion:
+    """Read a streamed answer to the end of the body. Lines are split here from whatever the
+    socket delivered, not read one at a time: a fast server's whole answer often arrives in a
+    single read."""
+    answer = _StreamedAnswer(started)
+    pending = bytearray()  # the start of a line whose end has not arrived yet
+    after_done = 0
+    async for data in response.content.iter_any():
+        if answer.done:
+            # Read past [DONE] to the end of the body (usually nothing but the closing
+            # chunk), so the connection returns to the pool; not forever, though.
+            after_done += len(data)
+            if after_done > MAX_DRAIN_BYTES:
+                raise TransientModelError("the server kept sending after [DONE]")
+            continue
+        lines = data.split(b"\n")
+        if pending:
+            lines[0] = bytes(pending) + lines[0]
+            pending.clear()
+        pending += lines.pop()
+        if len(pending) > MAX_LINE_BYTES:
+            raise TransientModelError(f"stream line longer than {MAX_LINE_BYTES} bytes")
+        for line in lines:
+            answer.feed(line)
+            if answer.done:
+                break
+    if not answer.done:
+        answer.feed(bytes(pending))
+    return answer.completion()
 
 
 def resolve_api_key(key_env: str | None, base_url: str) -> str | None:

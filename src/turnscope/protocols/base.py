@@ -326,7 +326,8 @@ async def score_answer(
     if not spec.scorers:
         return ()
     try:
-        return await asyncio.wait_for(asyncio.to_thread(score_turn, view, spec.scorers), limit_s)
+        async with asyncio.timeout(limit_s):
+            return await asyncio.to_thread(score_turn, view, spec.scorers)
     except TimeoutError:
         error = f"scoring took longer than {limit_s:g} s and was stopped"
         return tuple(Score(scorer=s.type, error=error) for s in spec.scorers)
