@@ -89,7 +89,7 @@ def test_request_key_is_the_hash_of_the_whole_request(namespace: str) -> None:
     cached answers are keyed by it."""
     call = ToolCall(id="c1", function=ToolFunctionCall(name="f", arguments='{"x": "ü"}'))
     messages = [
-        Message(role="system", content="Be brief, naïve \u2603 \"quoted\"."),
+        Message(role="system", content='Be brief, naïve \u2603 "quoted".'),
         Message(
             role="user",
             content=(
