@@ -151,15 +151,20 @@ async def execute_run(
     on_plan: Callable[[RunPlan, int], None] | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
     on_judged: Callable[[TurnRecord], None] | None = None,
+    items: Sequence[Item] | None = None,
 ) -> RunOutcome:
     """Play (or continue) the run in `store`. Turns already finished are never requested again.
+
+    `items` are the run's items when the caller holds them already (those it stored), so
+    that a large suite is not held twice; None reads them from the store.
 
     With judges (one client per spec in `config.judging.judges`), the judge pass runs beside
     the play: each answered turn with `type: judge` specs is judged as soon as it is committed,
     and turns left unjudged by an earlier, killed pass are judged too.
     `on_plan(plan, already_done)` is called once before playing, for progress display."""
     config = store.config()
-    plan = plan_run(store.items(), config)
+    items = store.items() if items is None else items
+    plan = plan_run(items, config)
     store.set_meta("skipped", dict(plan.skipped))
     if on_plan is not None:
         on_plan(plan, store.answered_count())
@@ -186,8 +191,8 @@ async def execute_run(
     store.set_meta("owner", {"host": socket.gethostname(), "pid": os.getpid()})
     judge_pass: JudgePass | None = None
     if judges:
-        items = {item.id: item for item in store.items()}
-        judge_pass = JudgePass(judges, config.judging, items, store, on_judged=on_judged)
+        by_id = {item.id: item for item in items}
+        judge_pass = JudgePass(judges, config.judging, by_id, store, on_judged=on_judged)
         # One record at a time: only those still to be judged are kept (by their tasks).
         for record in store.records():
             judge_pass.submit(record)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ from turnscope.core import (
     ToolFunctionCall,
     ToolSpec,
 )
-from turnscope.models import ModelConfigError, PermanentModelError, create_client
-from turnscope.models.llamacpp import LlamaCppClient
+from turnscope.models import BackendOptions, ModelConfigError, PermanentModelError, create_client
+from turnscope.models.llamacpp import LlamaCppClient, default_threads
 
 
 async def test_generates_and_reports_costs(
@@ -123,6 +124,19 @@ def test_specs_and_identity(gguf_path: Path, tmp_path: Path) -> None:
         create_client(f"llamacpp:{tmp_path / 'missing.gguf'}")
     with pytest.raises(ModelConfigError, match="unknown model spec 'nonsense:x'"):
         create_client("nonsense:x")
+
+
+def test_thread_counts_come_from_options_or_half_the_cores() -> None:
+    chosen = create_client("llamacpp", BackendOptions(extra={"n_threads": 1, "n_threads_batch": 2}))
+    assert isinstance(chosen, LlamaCppClient)
+    assert (chosen.n_threads, chosen.n_threads_batch) == (1, 2)
+    default = create_client("llamacpp")
+    assert isinstance(default, LlamaCppClient)
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
+    assert (default.n_threads, default.n_threads_batch) == default_threads() == (half, half)
+    for bad in (0, -1, "two", 1.5, True):
+        with pytest.raises(ModelConfigError, match="expected a whole number of threads"):
+            create_client("llamacpp", BackendOptions(extra={"n_threads_batch": bad}))
 
 
 async def test_a_broken_gguf_fails_preflight(tmp_path: Path) -> None:

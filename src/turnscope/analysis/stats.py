@@ -23,6 +23,7 @@ CONFIDENCE = 0.95
 PAIRED_TEST = "Wilcoxon signed-rank (two-sided; zero differences dropped)"
 
 FloatArray = npt.NDArray[np.float64]
+_RESAMPLE_BLOCK = 64
 
 
 class Estimate(BaseModel):
@@ -52,10 +53,16 @@ class ItemResampler:
         if n_items == 0:
             self.counts: npt.NDArray[np.float32] = np.zeros((0, resamples), dtype=np.float32)
             return
-        draws = rng.integers(0, n_items, size=(resamples, n_items))
-        offsets = (np.arange(resamples) * n_items)[:, None]
-        flat = np.bincount((draws + offsets).ravel(), minlength=resamples * n_items)
-        self.counts = np.ascontiguousarray(flat.reshape(resamples, n_items).T, dtype=np.float64)
+        self.counts = np.empty((n_items, resamples), dtype=np.float64)
+        # Drawn and counted a block of resamples at a time: the draws of all of them at once
+        # took three more arrays the size of the counts (120 MB for 5,000 items). Consecutive
+        # blocks draw exactly the numbers one call for every resample would.
+        for start in range(0, resamples, _RESAMPLE_BLOCK):
+            block = min(_RESAMPLE_BLOCK, resamples - start)
+            draws = rng.integers(0, n_items, size=(block, n_items))
+            offsets = (np.arange(block) * n_items)[:, None]
+            flat = np.bincount((draws + offsets).ravel(), minlength=block * n_items)
+            self.counts[:, start : start + block] = flat.reshape(block, n_items).T
 
     def estimate(
         self,

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 
 from turnscope.analysis import instruction_report, judge_report, summarise
-from turnscope.analysis.multiturn import analyse
+from turnscope.analysis.multiturn import MultiTurnAnalysis, analyse
 from turnscope.analysis.rows import ScoredTurn
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
@@ -49,6 +49,7 @@ from turnscope.cli._options import (
 from turnscope.core import (
     TARGET_ROLE,
     GenerationParams,
+    Item,
     RunConfig,
     TurnRecord,
 )
@@ -106,6 +107,7 @@ def _play(
     make_store: Callable[[], RunStore],
     judge_clients: Sequence[ModelClient] = (),
     role_clients: dict[str, ModelClient] | None = None,
+    items: Sequence[Item] | None = None,
 ) -> RunStore:
     """Check the model, the serving roles and the judges, then open the store (so a bad model
     leaves no run behind) and play, judging alongside."""
@@ -140,6 +142,7 @@ def _play(
                 on_plan=display.on_plan,
                 on_record=display.on_record,
                 on_judged=display.on_judged,
+                items=items,
             )
             if judge_clients:
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
@@ -166,9 +169,9 @@ def _play(
     return opened[0]
 
 
-def _print_summary(store: RunStore) -> None:
+def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None:
     config = store.config()
-    items = store.items()
+    items = store.items() if items is None else items
     categories = {item.id: item.category for item in items}
     # Every figure comes from the turns' scores and errors, read once; transcripts are read
     # only for the conversations the report shows, so memory does not grow with the answers.
@@ -189,15 +192,16 @@ def _print_summary(store: RunStore) -> None:
     for reason, count in left_out.items() if isinstance(left_out, dict) else ():
         noun = "item" if count == 1 else "items"
         console.print(f"[yellow]left out: {count} {noun} under {escape(str(reason))}[/yellow]")
-    render_multiturn(analyse(rows, items), console)
-    _write_report(store, rows)
+    analysis = analyse(rows, items)
+    render_multiturn(analysis, console)
+    _write_report(store, rows, analysis)
     render_run_location(store.run_dir, console)
 
 
-def _write_report(store: RunStore, rows: Sequence[ScoredTurn]) -> None:
+def _write_report(store: RunStore, rows: Sequence[ScoredTurn], analysis: MultiTurnAnalysis) -> None:
     """Write RUN_DIR/report.html after a run; a failure to write it never loses the run."""
     try:
-        path = write_run_report(store, rows=rows)
+        path = write_run_report(store, rows=rows, analysis=analysis)
     except OSError as exc:
         err_console.print(f"[yellow]could not write the HTML report: {escape(str(exc))}[/yellow]")
         return
@@ -431,8 +435,8 @@ def run(
             store.set_meta("skipped_invalid", len(loaded.skipped))
         return store
 
-    store = _play(client, make_store, judge_clients, role_clients)
+    store = _play(client, make_store, judge_clients, role_clients, items)
     try:
-        _print_summary(store)
+        _print_summary(store, items)
     finally:
         store.close()

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
+from pydantic_core import from_json
 
 from turnscope.core import (
     Completion,
@@ -389,7 +390,7 @@ def _add_tool_deltas(calls: dict[int, _CallParts], deltas: Any) -> None:
 
 def _from_json_body(body: bytes, started: float) -> Completion:
     try:
-        data = json.loads(body)
+        data = from_json(body)
         choice = data["choices"][0]
         message = choice["message"]
         text = message.get("content") or ""
@@ -407,6 +408,11 @@ def _from_json_body(body: bytes, started: float) -> Completion:
         finish_reason=choice.get("finish_reason"),
         latency_s=elapsed,
     )
+
+
+def _snippet(data: bytes) -> str:
+    """The start of a line a server sent, printable, for an error message."""
+    return repr(data[:200].decode("utf-8", "replace"))
 
 
 class _StreamedAnswer:
@@ -427,17 +433,18 @@ class _StreamedAnswer:
         """Take one line of the stream (other than event data, lines are ignored)."""
         if not line.startswith(b"data:"):
             return
-        # Decoded here: json.loads would otherwise sniff the encoding of every event.
-        data = line[5:].decode("utf-8", "replace").strip()
-        if data == "[DONE]":
+        data = line[5:].strip()
+        if data == b"[DONE]":
             self.done = True
             return
         try:
-            event = json.loads(data)
+            # pydantic's JSON parser: about three times faster than json.loads on events this
+            # small, and a turn parses some thirty of them.
+            event = from_json(data)
         except ValueError as exc:
-            raise TransientModelError(f"invalid JSON in stream: {data[:200]!r}") from exc
+            raise TransientModelError(f"invalid JSON in stream: {_snippet(data)}") from exc
         if not isinstance(event, dict):
-            raise TransientModelError(f"unexpected stream event: {data[:200]!r}")
+            raise TransientModelError(f"unexpected stream event: {_snippet(data)}")
         if "error" in event:
             raise TransientModelError(f"error in stream: {str(event['error'])[:300]}")
         self.usage = event.get("usage") or self.usage
@@ -458,7 +465,7 @@ class _StreamedAnswer:
                         _add_tool_deltas(self.calls, tool_deltas)
                 self.finish = choice.get("finish_reason") or self.finish
         except (AttributeError, TypeError) as exc:
-            raise TransientModelError(f"malformed stream event: {data[:200]!r}") from exc
+            raise TransientModelError(f"malformed stream event: {_snippet(data)}") from exc
 
     def completion(self) -> Completion:
         # Every complete answer ends with a finish reason; a stream that closes (even with
