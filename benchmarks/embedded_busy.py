@@ -8,9 +8,11 @@ through turnscope with no competitor ("quiet") and with one busy-looping process
 `--competitors` ("busy"), interleaved, `--repeats` times; the slowdown is the median busy wall
 time over the median quiet one, both measured in this sitting.
 
-Prints RESULT slowdown (busy / quiet with the backend's default threads; target <= 2.5 on 2
-cores with one competitor), RESULT slowdown_<decode>_<prefill> for every setting, and RESULT
-default_busy_vs_all_cores (busy wall time of the default over that of every core for both).
+Prints, per setting, wall time and the prefill and decode time per token (from each turn's
+time to first token and latency), quiet and busy; RESULT slowdown (busy / quiet wall time with
+the backend's default threads; target <= 2.5 on 2 cores with one competitor), RESULT
+slowdown_<decode>_<prefill> for every setting, and RESULT default_busy_vs_all_cores (busy wall
+time of the default over that of every core for both).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,7 +51,16 @@ def competitors(count: int) -> Iterator[None]:
             spinner.wait()
 
 
-async def play(client: LlamaCppClient, items: list[Item], max_tokens: int, root: Path) -> float:
+@dataclass
+class Timing:
+    """One play of the workload: wall time, and prefill and decode time per token."""
+
+    wall_s: float
+    prefill_ms_per_token: float
+    decode_ms_per_token: float
+
+
+async def play(client: LlamaCppClient, items: list[Item], max_tokens: int, root: Path) -> Timing:
     config = RunConfig(
         model="llamacpp",
         suite="bench",
@@ -59,8 +71,15 @@ async def play(client: LlamaCppClient, items: list[Item], max_tokens: int, root:
     started = time.perf_counter()
     store = create_run(config, items, root)
     await execute_run(store, client)
+    wall = time.perf_counter() - started
+    records = list(store.records())
     store.close()
-    return time.perf_counter() - started
+    # Time to the first token is the prefill of the turn's new tokens; the rest is decoding.
+    prefill_s = sum(r.ttft_s or 0.0 for r in records)
+    prefilled = sum(r.prefilled_tokens or 0 for r in records)
+    decode_s = sum(r.latency_s - (r.ttft_s or 0.0) for r in records)
+    decoded = sum(max(0, (r.completion_tokens or 0) - 1) for r in records)
+    return Timing(wall, 1000 * prefill_s / max(1, prefilled), 1000 * decode_s / max(1, decoded))
 
 
 def main() -> None:
@@ -77,7 +96,7 @@ def main() -> None:
     default = default_threads()
     settings = list(dict.fromkeys([default, (1, 1), (1, cores), (cores, cores)]))
     items = conversations(args.conversations, args.turns)
-    walls: dict[tuple[int, int], dict[str, list[float]]] = {
+    timings: dict[tuple[int, int], dict[str, list[Timing]]] = {
         s: {"quiet": [], "busy": []} for s in settings
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,13 +109,15 @@ def main() -> None:
                 with competitors(args.competitors if load == "busy" else 0):
                     for setting, client in clients.items():
                         runs += 1
-                        wall = asyncio.run(
+                        timing = asyncio.run(
                             play(client, items, args.max_tokens, Path(tmp) / f"r{runs}")
                         )
-                        walls[setting][load].append(wall)
+                        timings[setting][load].append(timing)
                         print(
                             f"repeat {repeat} {load}: {setting[0]} decode / {setting[1]} "
-                            f"prefill threads: {wall:.2f} s",
+                            f"prefill threads: {timing.wall_s:.2f} s (prefill "
+                            f"{timing.prefill_ms_per_token:.1f} ms/token, decode "
+                            f"{timing.decode_ms_per_token:.1f} ms/token)",
                             flush=True,
                         )
         for client in clients.values():
@@ -107,21 +128,29 @@ def main() -> None:
         f"x {args.turns} turns, max_tokens {args.max_tokens}, {args.repeats} repeats (medians)"
     )
     slowdowns = {}
-    for setting, by_load in walls.items():
-        quiet, busy = statistics.median(by_load["quiet"]), statistics.median(by_load["busy"])
+    busy_walls = {}
+    for setting, by_load in timings.items():
+
+        def median(load: str, field: str, runs: dict[str, list[Timing]] = by_load) -> float:
+            return statistics.median(getattr(t, field) for t in runs[load])
+
+        quiet, busy = median("quiet", "wall_s"), median("busy", "wall_s")
         slowdowns[setting] = busy / quiet
+        busy_walls[setting] = busy
         mark = " (default)" if setting == default else ""
         print(
-            f"threads {setting[0]}/{setting[1]}{mark}: quiet {quiet:.2f} s, busy {busy:.2f} s, "
-            f"slowdown {busy / quiet:.2f}"
+            f"threads {setting[0]}/{setting[1]}{mark}: wall quiet {quiet:.2f} s, busy "
+            f"{busy:.2f} s, slowdown {busy / quiet:.2f}; prefill ms/token quiet "
+            f"{median('quiet', 'prefill_ms_per_token'):.1f}, busy "
+            f"{median('busy', 'prefill_ms_per_token'):.1f}; decode ms/token quiet "
+            f"{median('quiet', 'decode_ms_per_token'):.1f}, busy "
+            f"{median('busy', 'decode_ms_per_token'):.1f}"
         )
     print(f"RESULT slowdown={slowdowns[default]:.2f}")
     for (decode, prefill), slowdown in slowdowns.items():
         print(f"RESULT slowdown_{decode}_{prefill}={slowdown:.2f}")
-    all_cores = statistics.median(walls[(cores, cores)]["busy"])
     print(
-        f"RESULT default_busy_vs_all_cores="
-        f"{statistics.median(walls[default]['busy']) / all_cores:.2f}"
+        f"RESULT default_busy_vs_all_cores={busy_walls[default] / busy_walls[(cores, cores)]:.2f}"
     )
 
 

@@ -76,7 +76,10 @@ class ItemResampler:
         vals = np.asarray(values, dtype=np.float64)
         if vals.size == 0:
             return Estimate(mean=None, low=None, high=None, n=0, errors=errors)
-        weights = self.counts[cols]
+        # Every item in order (an overall figure) needs no gathered copy of the counts, which
+        # for 5,000 items is as large as the counts themselves.
+        every = cols.size == self.n_items and bool((cols == np.arange(self.n_items)).all())
+        weights = self.counts if every else self.counts[cols]
         totals = weights.sum(axis=0, dtype=np.float64)
         drawn = totals > 0
         # A resample that drew none of the subset's items says nothing about its mean.
