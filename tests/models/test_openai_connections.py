@@ -81,6 +81,17 @@ async def test_a_failed_stream_drops_its_connection_and_the_next_request_still_w
     assert fake.connections_opened == 2
 
 
+async def test_an_error_status_read_whole_keeps_its_connection(fake: FakeOpenAIServer) -> None:
+    client = OpenAICompatClient("fake", fake.base_url, api_key=None, timeout_s=10, concurrency=2)
+    try:
+        with pytest.raises(TransientModelError, match="HTTP 429"):
+            await client.generate(ask("busy FAULT:429x1"), PARAMS, seed=0)
+        assert (await client.generate(ask("busy FAULT:429x1"), PARAMS, seed=0)).text
+    finally:
+        await client.aclose()
+    assert fake.connections_opened == 1
+
+
 async def test_a_run_reuses_connections_within_its_concurrency(
     fake: FakeOpenAIServer, tmp_path: Path
 ) -> None:

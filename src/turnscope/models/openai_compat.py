@@ -169,12 +169,14 @@ class OpenAICompatClient:
         send more conversations at once than it has slots."""
         timeout = aiohttp.ClientTimeout(total=10.0)
         try:
-            async with self._session().get(f"{self._base_url}/models", timeout=timeout) as response:
+            async with self._session().get(
+                f"{self._base_url}/models", timeout=timeout, proxy=self._proxy
+            ) as response:
                 body = await _read_body(response, MAX_BODY_BYTES) or b""
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ModelConfigError(
                 f"cannot reach the model server at {self._base_url}: {type(exc).__name__}: "
-                f"{exc or 'no answer within 10 s'}"
+                f"{str(exc) or 'no answer within 10 s'}"
             ) from exc
         if response.status in (401, 403):
             raise ModelConfigError(
@@ -251,9 +253,11 @@ class OpenAICompatClient:
                 try:
                     return await _read_answer(response, started)
                 except BaseException:
-                    # A half-read body (an error, a cancelled request) cannot be reused:
-                    # drop its connection rather than hand it back to the pool.
-                    response.close()
+                    # A half-read body (a broken stream, a cancelled request) cannot be
+                    # reused: drop its connection rather than hand it back to the pool. An
+                    # error status whose body was read whole keeps its connection.
+                    if not response.content.at_eof():
+                        response.close()
                     raise
         except TimeoutError as exc:
             raise TransientModelError(f"timeout: {type(exc).__name__}") from exc
