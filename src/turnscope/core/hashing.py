@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -10,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from turnscope.core.messages import Message, wire_message
+from turnscope.core.messages import Message, identity_cache, wire_message
 
 
 def _plain(value: Any) -> Any:
@@ -30,7 +29,7 @@ def _canonical(value: Any) -> str:
     return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-@functools.lru_cache(maxsize=8192)
+@identity_cache(maxsize=8192)
 def _canonical_message(message: Message) -> str:
     return _canonical(message)
 

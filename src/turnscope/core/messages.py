@@ -4,7 +4,8 @@ tool-call fields (an assistant message that calls tools, a `tool` message with a
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -114,7 +115,37 @@ class Message(BaseModel):
     """For a `tool` message: the name of the tool that answered."""
 
 
-@functools.lru_cache(maxsize=8192)
+T = TypeVar("T")
+
+
+def identity_cache(maxsize: int) -> Callable[[Callable[[Message], T]], Callable[[Message], T]]:
+    """Memoise a function of one message by the message object itself, not its value.
+
+    Conversations hand the same Message objects on from turn to turn; looking them up by
+    identity costs a dict lookup, where functools.lru_cache would hash and compare the whole
+    message (a measurable share of a turn). A cached entry keeps its message alive, so its id
+    cannot be reused meanwhile; the oldest entries go first once `maxsize` are held."""
+
+    def decorate(function: Callable[[Message], T]) -> Callable[[Message], T]:
+        memo: dict[int, tuple[Message, T]] = {}
+
+        @functools.wraps(function)
+        def cached(message: Message) -> T:
+            entry = memo.get(id(message))
+            if entry is not None and entry[0] is message:
+                return entry[1]
+            value = function(message)
+            memo[id(message)] = (message, value)
+            if len(memo) > maxsize:
+                del memo[next(iter(memo))]
+            return value
+
+        return cached
+
+    return decorate
+
+
+@identity_cache(maxsize=8192)
 def wire_message(message: Message) -> dict[str, Any]:
     """The message in the OpenAI chat format (fields that are None left out), as requests send
     it and request hashes read it. Cached: a conversation sends its whole history again every
