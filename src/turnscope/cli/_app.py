@@ -62,8 +62,12 @@ logging.getLogger("turnscope").addHandler(_WarningLines(logging.WARNING))
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: no traceback for a user's mistake."""
+    # soft_wrap: one line however long (a long list of known names wrapped at 160 columns).
     err_console.print(
-        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, emoji=False
+        f"[bold red]error:[/bold red] {escape(message)}",
+        highlight=False,
+        emoji=False,
+        soft_wrap=True,
     )
     raise typer.Exit(code)
 
