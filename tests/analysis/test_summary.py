@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from turnscope.analysis import summarise
-from turnscope.core import GenerationParams, ModelIdentity, Score, TurnRecord
+from turnscope.core import GenerationParams, Item, ModelIdentity, RunConfig, Score, TurnRecord
+from turnscope.store import RunStore
 
 
 def rec(
@@ -36,7 +38,7 @@ def rec(
     )
 
 
-def test_means_by_turn_category_and_condition_with_errors_kept_apart() -> None:
+def test_means_by_turn_category_and_condition_with_errors_kept_apart(tmp_path: Path) -> None:
     records = [
         rec("a", 1, [1.0]),
         rec("a", 2, [0.0, 1.0]),
@@ -45,7 +47,14 @@ def test_means_by_turn_category_and_condition_with_errors_kept_apart() -> None:
         rec("a", 2, [None]),
         rec("a", 2, [1.0], condition="gold"),
     ]
-    summary = summarise(records, {"a": "recall", "b": "math"})
+    items = [Item.model_validate({"id": i, "turns": [{"user": "q"}] * 2}) for i in ("a", "b")]
+    config = RunConfig(model="m", suite="s", created_at=datetime.now(UTC))
+    store = RunStore.create(tmp_path / "run", config, items)
+    for sample, record in enumerate(records):
+        # The store keeps one record per (item, condition, sample, turn): a sample each.
+        store.commit(record.model_copy(update={"sample": sample}))
+    summary = summarise(store.turn_scores(), {"a": "recall", "b": "math"}, store.turn_totals())
+    store.close()
     own = summary.by_turn["own"]
     assert own[1].mean == 0.5 and own[1].scored == 2
     # turn 2: a scored 0.5, the failed turn and the all-errors scorer give no value at all

@@ -70,6 +70,12 @@ def test_unknown_model_spec(runs: Path) -> None:
     assert no_runs_created(runs)
 
 
+def test_bad_thread_count(runs: Path) -> None:
+    code, _, err = run_cli("run", "-M", "n_threads_batch=many", "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "-M n_threads_batch=many", single_line=True)
+    assert no_runs_created(runs)
+
+
 def test_unreachable_server(runs: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     code, _, err = run_cli("run", "-m", f"openai:m@{url}", "--runs-dir", str(runs))

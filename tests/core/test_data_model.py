@@ -4,16 +4,23 @@ import pytest
 from pydantic import ValidationError
 
 from turnscope.core import (
+    GenerationParams,
     ImagePart,
+    ImageURL,
     Item,
     Message,
+    ModelIdentity,
     ScorerSpec,
     Suite,
     TextPart,
+    ToolCall,
+    ToolFunctionCall,
+    ToolSpec,
     Turn,
     content_text,
     derive_seed,
     has_images,
+    request_key,
     stable_hash,
 )
 
@@ -73,3 +80,37 @@ def test_hashes_are_stable_and_sensitive() -> None:
     assert derive_seed(0, "item", "own", 0, 1) == derive_seed(0, "item", "own", 0, 1)
     assert derive_seed(0, "item", "own", 0, 1) != derive_seed(1, "item", "own", 0, 1)
     assert 0 <= derive_seed(7, "x") < 2**31
+
+
+@pytest.mark.parametrize("namespace", ["", "user"])
+def test_request_key_is_the_hash_of_the_whole_request(namespace: str) -> None:
+    """request_key writes the request's canonical JSON part by part (each message's part is
+    cached); it must equal hashing the request object whole, as it always has: stored runs and
+    cached answers are keyed by it."""
+    call = ToolCall(id="c1", function=ToolFunctionCall(name="f", arguments='{"x": "ü"}'))
+    messages = [
+        Message(role="system", content='Be brief, naïve \u2603 "quoted".'),
+        Message(
+            role="user",
+            content=(
+                TextPart(text="Look:"),
+                ImagePart(image_url=ImageURL(url="data:image/png;base64,AAAA", detail="low")),
+            ),
+        ),
+        Message(role="assistant", content="", tool_calls=(call,)),
+        Message(role="tool", content="42", tool_call_id="c1", name="f"),
+    ]
+    model = ModelIdentity(backend="openai", model="m", revision="http://h/v1")
+    params = GenerationParams(stop=("END",), tools=(ToolSpec(name="f"),))
+    whole: dict[str, object] = {
+        "model": model,
+        "messages": messages,
+        "params": params,
+        "seed": 123456,
+        "sample": 3,
+    }
+    if namespace:
+        whole["namespace"] = namespace
+    for _ in range(2):  # the second time, every message's part comes from the cache
+        assert request_key(model, messages, params, 123456, 3, namespace) == stable_hash(whole)
+    assert request_key(model, messages[:1], params, 123456, 3, namespace) != stable_hash(whole)

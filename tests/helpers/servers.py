@@ -278,6 +278,10 @@ class ThreadedServer:
         )
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.connections_opened = 0
+        """TCP connections accepted so far (a client that reuses its connections opens few)."""
+        self.most_connections_open = 0
+        """The most connections that were open at one time."""
 
     @property
     def base_url(self) -> str:
@@ -299,6 +303,8 @@ class ThreadedServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections_opened += 1
+        self.most_connections_open = max(self.most_connections_open, len(self._tasks))
         try:
             await self.handle(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -389,7 +395,14 @@ class FakeOpenAIServer(ThreadedServer):
     `reply(messages, attempt)`, if given, chooses the answer text instead (attempt counts
     earlier requests with the same messages): a scripted judge that returns malformed, empty,
     out-of-range or contradictory verdicts. `refuse(messages)`, if given, may answer a request
-    with an HTTP error of its choosing instead (an outage, a hostile error message)."""
+    with an HTTP error of its choosing instead (an outage, a hostile error message).
+    `tool_calls(body)`, if given, may answer a request
+    with tool calls instead ({"id", "name", "arguments"} each), streamed as OpenAI does: the
+    id and name first, then the arguments in fragments, and finish_reason "tool_calls". An
+    entry that holds "function" is a raw wire entry, sent as it is in one delta (a hostile
+    server). With `streaming=False` every
+    answer is one JSON body. `slots` makes GET /props answer like a llama.cpp server with
+    that many parallel slots."""
 
     def __init__(
         self,
@@ -400,12 +413,20 @@ class FakeOpenAIServer(ThreadedServer):
         api_key: str | None = None,
         reply: Callable[[list[dict[str, Any]], int], str] | None = None,
         refuse: Callable[[list[dict[str, Any]]], tuple[int, str] | None] | None = None,
+        tool_calls: Callable[[dict[str, Any]], list[dict[str, Any]] | None] | None = None,
+        streaming: bool = True,
+        slots: int | None = None,
     ) -> None:
         super().__init__()
         self.reply = reply
         self.refuse = refuse
         """When set and it returns (status, message) for a request's messages, the request is
         answered with that HTTP error and message (an outage, a hostile error text)."""
+        self.tool_calls = tool_calls
+        self.streaming = streaming
+        self.slots = slots
+        self.bodies: list[dict[str, Any]] = []
+        """Every chat request body, in arrival order."""
         self.api_key = api_key
         """When set, every request without `Authorization: Bearer <api_key>` gets a 401."""
         self.retry_after = retry_after
@@ -434,6 +455,8 @@ class FakeOpenAIServer(ThreadedServer):
                         "data": [{"id": "fake", "object": "model", "owned_by": "turnscope-tests"}],
                     },
                 )
+            elif request.method == "GET" and request.path == "/props" and self.slots:
+                await send_json(writer, 200, {"total_slots": self.slots, "chat_template": "x"})
             elif request.method == "POST" and request.path.endswith("/chat/completions"):
                 if not await self._chat(request.json(), writer):
                     return
@@ -473,7 +496,17 @@ class FakeOpenAIServer(ThreadedServer):
             await send_json(writer, refusal[0], {"error": {"message": refusal[1]}})
             return True
         exchange = self._decide(body["messages"])
+        with self._lock:
+            self.bodies.append(body)
         outcome = exchange.outcome
+        calls = self.tool_calls(body) if self.tool_calls is not None and outcome == "ok" else None
+        if calls is not None:
+            await self._tool_answer(body, calls, writer)
+            return True
+        if outcome == "ok" and not self.streaming:
+            message = {"role": "assistant", "content": exchange.answer}
+            await send_json(writer, 200, _whole_answer(body, message, "stop"))
+            return True
         if outcome in _ERROR_RESPONSES:
             status, message = _ERROR_RESPONSES[outcome]
             extra = {"retry-after": self.retry_after} if status == 429 else None
@@ -534,6 +567,63 @@ class FakeOpenAIServer(ThreadedServer):
         writer.write(_event("[DONE]") + _chunk(b""))
         await writer.drain()
         return True
+
+    async def _tool_answer(
+        self, body: dict[str, Any], calls: list[dict[str, Any]], writer: asyncio.StreamWriter
+    ) -> None:
+        """Answer with tool calls and no content, whole or streamed in fragments."""
+        wire = [
+            call
+            if "function" in call
+            else {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]},
+            }
+            for call in calls
+        ]
+        if not self.streaming:
+            message = {"role": "assistant", "content": None, "tool_calls": wire}
+            await send_json(writer, 200, _whole_answer(body, message, "tool_calls"))
+            return
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": body["model"]}
+
+        def delta(content: dict[str, Any], finish: str | None = None) -> bytes:
+            return _event(
+                {**base, "choices": [{"index": 0, "delta": content, "finish_reason": finish}]}
+            )
+
+        writer.write(delta({"role": "assistant", "content": None}))
+        for index, (call, given) in enumerate(zip(wire, calls, strict=True)):
+            if "function" in given:  # a raw delta entry, sent exactly as given
+                writer.write(delta({"tool_calls": [call]}))
+                continue
+            function = call["function"]
+            head = {**call, "index": index, "function": {**function, "arguments": ""}}
+            writer.write(delta({"tool_calls": [head]}))
+            arguments = function["arguments"]
+            for start in range(0, len(arguments), 7):
+                fragment = {"index": index, "function": {"arguments": arguments[start : start + 7]}}
+                writer.write(delta({"tool_calls": [fragment]}))
+            await writer.drain()
+        writer.write(delta({}, "tool_calls"))
+        writer.write(_event("[DONE]") + _chunk(b""))
+        await writer.drain()
+
+
+def _whole_answer(body: dict[str, Any], message: dict[str, Any], finish: str) -> dict[str, Any]:
+    """A non-streamed chat completion holding `message`."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "model": body["model"],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
 
 
 # --- the recording reverse proxy --------------------------------------------------------------

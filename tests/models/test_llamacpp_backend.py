@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from turnscope.core import GenerationParams, ImagePart, ImageURL, Message, TextPart
-from turnscope.models import ModelConfigError, PermanentModelError, create_client
-from turnscope.models.llamacpp import LlamaCppClient
+from turnscope.core import (
+    GenerationParams,
+    ImagePart,
+    ImageURL,
+    Message,
+    TextPart,
+    ToolCall,
+    ToolFunctionCall,
+    ToolSpec,
+)
+from turnscope.models import BackendOptions, ModelConfigError, PermanentModelError, create_client
+from turnscope.models.llamacpp import LlamaCppClient, default_threads
 
 
 async def test_generates_and_reports_costs(
@@ -81,6 +91,20 @@ async def test_images_are_refused_clearly(embedded: LlamaCppClient) -> None:
         )
 
 
+async def test_tools_and_tool_messages_are_refused_clearly(embedded: LlamaCppClient) -> None:
+    ask = [Message(role="user", content="Weather in Paris?")]
+    with pytest.raises(PermanentModelError, match="does not support tool calls"):
+        await embedded.generate(ask, GenerationParams(tools=(ToolSpec(name="weather"),)), seed=0)
+    call = ToolCall(id="c1", function=ToolFunctionCall(name="weather", arguments="{}"))
+    history = [
+        *ask,
+        Message(role="assistant", content="", tool_calls=(call,)),
+        Message(role="tool", content="sunny", tool_call_id="c1"),
+    ]
+    with pytest.raises(PermanentModelError, match="does not support tool calls"):
+        await embedded.generate(history, GenerationParams(), seed=0)
+
+
 async def test_stop_strings_cut_the_answer(embedded: LlamaCppClient) -> None:
     params = GenerationParams(max_tokens=40, stop=(" ",))
     completion = await embedded.generate(
@@ -100,6 +124,19 @@ def test_specs_and_identity(gguf_path: Path, tmp_path: Path) -> None:
         create_client(f"llamacpp:{tmp_path / 'missing.gguf'}")
     with pytest.raises(ModelConfigError, match="unknown model spec 'nonsense:x'"):
         create_client("nonsense:x")
+
+
+def test_thread_counts_come_from_options_or_half_the_cores() -> None:
+    chosen = create_client("llamacpp", BackendOptions(extra={"n_threads": 1, "n_threads_batch": 2}))
+    assert isinstance(chosen, LlamaCppClient)
+    assert (chosen.n_threads, chosen.n_threads_batch) == (1, 2)
+    default = create_client("llamacpp")
+    assert isinstance(default, LlamaCppClient)
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
+    assert (default.n_threads, default.n_threads_batch) == default_threads() == (half, half)
+    for bad in (0, -1, "two", 1.5, True):
+        with pytest.raises(ModelConfigError, match="expected a whole number of threads"):
+            create_client("llamacpp", BackendOptions(extra={"n_threads_batch": bad}))
 
 
 async def test_a_broken_gguf_fails_preflight(tmp_path: Path) -> None:

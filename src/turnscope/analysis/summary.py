@@ -1,4 +1,7 @@
-"""Aggregates over stored turn records: score by turn index, category, condition; errors."""
+"""Aggregates over stored turns: score by turn index, category, condition; errors.
+
+They read the store's light per-turn rows (scores, errors) and SQL totals, never the
+transcripts, so summarising a run of any size holds only its scores in memory."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.analysis.rows import ScoredTurn
-from turnscope.core import TurnRecord
+from turnscope.store import TurnTotals
 
 
 class Cell(BaseModel):
@@ -54,16 +57,11 @@ class RunSummary(BaseModel):
     """Generated tokens; None when the backend reported none."""
 
 
-def _cell(records: list[TurnRecord]) -> Cell:
-    values = [r.score for r in records if r.score is not None]
+def _cell(rows: list[ScoredTurn]) -> Cell:
+    values = [r.score for r in rows if r.score is not None]
     return Cell(
-        mean=sum(values) / len(values) if values else None, scored=len(values), turns=len(records)
+        mean=sum(values) / len(values) if values else None, scored=len(values), turns=len(rows)
     )
-
-
-def _total(values: Iterable[int | None]) -> int | None:
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
 
 
 def short_message(text: str, limit: int = 120) -> str:
@@ -83,20 +81,23 @@ def error_message_counts(rows: Iterable[ScoredTurn]) -> Counter[str]:
     return counts
 
 
-def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> RunSummary:
-    """Summarise records; `categories` maps item id to its category."""
-    rows = list(records)
-    by_condition: dict[str, list[TurnRecord]] = defaultdict(list)
-    by_turn: dict[str, dict[int, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
-    by_category: dict[str, dict[str, list[TurnRecord]]] = defaultdict(lambda: defaultdict(list))
-    for record in rows:
-        condition = record.condition
-        by_condition[condition].append(record)
-        by_turn[condition][record.turn].append(record)
-        by_category[condition][categories.get(record.item_id, "?")].append(record)
+def summarise(
+    turns: Iterable[ScoredTurn], categories: Mapping[str, str], totals: TurnTotals
+) -> RunSummary:
+    """Summarise a run's target turns (`RunStore.turn_scores`) with its SQL totals
+    (`RunStore.turn_totals`); `categories` maps item id to its category."""
+    rows = list(turns)
+    by_condition: dict[str, list[ScoredTurn]] = defaultdict(list)
+    by_turn: dict[str, dict[int, list[ScoredTurn]]] = defaultdict(lambda: defaultdict(list))
+    by_category: dict[str, dict[str, list[ScoredTurn]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        condition = row.condition
+        by_condition[condition].append(row)
+        by_turn[condition][row.turn].append(row)
+        by_category[condition][categories.get(row.item_id, "?")].append(row)
     return RunSummary(
         turns=len(rows),
-        answered=sum(r.response is not None for r in rows),
+        answered=totals.answered,
         turn_errors=sum(r.error is not None for r in rows),
         scorer_errors=sum(s.error is not None for r in rows for s in r.scores),
         cached=sum(r.cached for r in rows),
@@ -107,6 +108,6 @@ def summarise(records: Iterable[TurnRecord], categories: Mapping[str, str]) -> R
             v: {c: _cell(rs) for c, rs in sorted(cs.items())} for v, cs in by_category.items()
         },
         error_messages=dict(error_message_counts(rows).most_common()),
-        prompt_tokens=_total(r.prompt_tokens for r in rows),
-        completion_tokens=_total(r.completion_tokens for r in rows),
+        prompt_tokens=totals.prompt_tokens,
+        completion_tokens=totals.completion_tokens,
     )

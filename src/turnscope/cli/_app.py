@@ -3,6 +3,7 @@ runs directory, opening a run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -132,6 +133,21 @@ def _print_error(message: str) -> None:
     err_console.print(
         f"[bold red]error:[/bold red] {markup(line)}", highlight=False, emoji=False, soft_wrap=True
     )
+
+
+class _WarningLines(logging.Handler):
+    """turnscope's library warnings (a server with fewer slots than the run's concurrency ...)
+    as one yellow line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {markup(record.getMessage())}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+logging.getLogger("turnscope").addHandler(_WarningLines(logging.WARNING))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -24,6 +24,8 @@ from turnscope.cli._app import (
 from turnscope.core import (
     TARGET_ROLE,
     Item,
+    Message,
+    ToolCall,
     TurnRecord,
     content_text,
 )
@@ -35,6 +37,7 @@ from turnscope.store import (
     RunStore,
     StoredJudgment,
     StoreError,
+    TurnScores,
     export_records,
 )
 
@@ -94,6 +97,27 @@ def _run_row(run_dir: Path) -> list[str | Text]:
         ]
     finally:
         store.close()
+
+
+def _print_tool_calls(calls: tuple[ToolCall, ...] | None) -> None:
+    for call in calls or ():
+        console.print(
+            f"[bold yellow]tool call[/bold yellow] {markup(call.function.name)} "
+            f"[dim](id {markup(call.id)})[/dim]: {markup(call.function.arguments)}"
+        )
+
+
+def _print_message(message: Message) -> None:
+    """One message of a turn's history; tool results and tool calls stand out from text."""
+    text = markup(content_text(message.content))
+    if message.role == "tool":
+        name = f" {markup(message.name)}" if message.name else ""
+        call = markup(message.tool_call_id or "?")
+        console.print(f"[bold cyan]tool result[/bold cyan]{name} [dim](call {call})[/dim]: {text}")
+        return
+    if text or not message.tool_calls:
+        console.print(f"[bold]{message.role}:[/bold] {text}")
+    _print_tool_calls(message.tool_calls)
 
 
 def _turns_at_most(item: Item, condition: str) -> int:
@@ -158,24 +182,24 @@ def show(
             table = Table(title=f"{markup(run_dir)}: items", title_justify="left")
             for column in ("item", "category", "condition", "sample", "turns", "mean", "errors"):
                 table.add_column(column)
-            grouped: dict[tuple[str, str, int], list[TurnRecord]] = {}
-            for record in store.records():
-                key = (record.item_id, record.condition, record.sample)
-                grouped.setdefault(key, []).append(record)
-            for (item_id, condition, sample), records in grouped.items():
-                values = [r.score for r in records if r.score is not None]
+            # Scores and errors only: the transcripts are not needed for the table.
+            grouped: dict[tuple[str, str, int], list[TurnScores]] = {}
+            for row in store.turn_scores():
+                grouped.setdefault((row.item_id, row.condition, row.sample), []).append(row)
+            for (item_id, condition, sample), rows in grouped.items():
+                values = [r.score for r in rows if r.score is not None]
                 mean = f"{sum(values) / len(values):.3f}" if values else "-"
                 # Turn errors and failed scores or judgments alike: each leaves a turn unscored.
                 errs = sum(
                     r.error is not None or any(sc.error is not None for sc in r.scores)
-                    for r in records
+                    for r in rows
                 )
                 table.add_row(
                     cell(item_id),
                     cell(items[item_id].category),
                     cell(condition),
                     str(sample),
-                    f"{len(records)}/{_turns_at_most(items[item_id], condition)}",
+                    f"{len(rows)}/{_turns_at_most(items[item_id], condition)}",
                     mean,
                     str(errs),
                 )
@@ -200,11 +224,10 @@ def show(
                 )
             )
             for message in record.new_messages:
-                console.print(
-                    f"[bold]{markup(message.role)}:[/bold] {markup(content_text(message.content))}"
-                )
-            if record.response is not None:
+                _print_message(message)
+            if record.response is not None and (record.response or not record.tool_calls):
                 console.print(f"[bold green]assistant:[/bold green] {markup(record.response)}")
+            _print_tool_calls(record.tool_calls)
             if record.flags:
                 console.print(f"[yellow]flags: {markup(', '.join(record.flags))}[/yellow]")
             console.print(f"[dim]score:[/dim] {_score_text(record)}")

@@ -24,7 +24,8 @@ from rich.table import Table
 
 from turnscope.analysis import instruction_report, item_families, judge_report, summarise
 from turnscope.analysis.compare import NoCommonItems, compare_runs
-from turnscope.analysis.multiturn import analyse
+from turnscope.analysis.multiturn import MultiTurnAnalysis, analyse
+from turnscope.analysis.rows import ScoredTurn
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
     RUNS_DIR_ENV,
@@ -79,7 +80,7 @@ from turnscope.run import (
     judged_turns,
     role_clients_for,
 )
-from turnscope.store import RunStore, StoreError
+from turnscope.store import RunStore, StoreError, gc_paused
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite
 
 MAX_SAMPLES = 1000
@@ -122,6 +123,7 @@ def _play(
     make_store: Callable[[], RunStore],
     judge_clients: Sequence[ModelClient] = (),
     role_clients: dict[str, ModelClient] | None = None,
+    items: Sequence[Item] | None = None,
 ) -> RunStore:
     """Check the model, the serving roles and the judges, then open the store (so a bad model
     leaves no run behind) and play, judging alongside."""
@@ -158,6 +160,7 @@ def _play(
                 on_record=display.on_record,
                 on_turns_left_out=display.on_turns_left_out,
                 on_judged=display.on_judged,
+                items=items,
             )
             if judge_clients:
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
@@ -242,15 +245,17 @@ def _duration(text: str, option: str) -> float:
     return seconds
 
 
-def _print_summary(store: RunStore) -> None:
+def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None:
     config = store.config()
-    items = store.items()
+    items = store.items() if items is None else items
     categories = {item.id: item.category for item in items}
-    # Both analyses read every record: decode them from the store once.
-    records = list(store.records())
-    summary = summarise(records, categories)
+    # Every figure comes from the turns' scores and errors, read once; transcripts are read
+    # only for the conversations the report shows, so memory does not grow with the answers.
+    with gc_paused():
+        rows = store.turn_scores()
+    summary = summarise(rows, categories, store.turn_totals())
     render_summary(summary, console, title=f"{config.model} on {config.suite}")
-    instructions = instruction_report(records)
+    instructions = instruction_report(rows)
     if instructions is not None:
         render_instruction_report(instructions, console)
     judges = judge_report(store.all_judgments())
@@ -263,8 +268,9 @@ def _print_summary(store: RunStore) -> None:
     for reason, count in left_out.items() if isinstance(left_out, dict) else ():
         noun = "item" if count == 1 else "items"
         console.print(f"[yellow]left out: {count} {noun} under {markup(reason)}[/yellow]")
-    render_multiturn(analyse(records, items), console)
-    _write_report(store)
+    analysis = analyse(rows, items)
+    render_multiturn(analysis, console)
+    _write_report(store, rows, analysis)
     render_run_location(store.run_dir, console)
     failed, outages = store.failed_count(), store.judge_outage_count()
     if failed or outages:
@@ -278,10 +284,15 @@ def _print_summary(store: RunStore) -> None:
         )
 
 
-def _write_report(store: RunStore) -> None:
-    """Write RUN_DIR/report.html after a run; a failure to write it never loses the run."""
+def _write_report(
+    store: RunStore,
+    rows: Sequence[ScoredTurn] | None = None,
+    analysis: MultiTurnAnalysis | None = None,
+) -> None:
+    """Write RUN_DIR/report.html after a run (from the summary's rows and analysis when it has
+    them); a failure to write it never loses the run."""
     try:
-        path = write_run_report(store)
+        path = write_run_report(store, rows=rows, analysis=analysis)
     except OSError as exc:
         err_console.print(f"[yellow]could not write the HTML report: {markup(exc)}[/yellow]")
         return
@@ -626,10 +637,10 @@ def _play_config(
             store.set_meta("skipped_invalid", invalid)
         return store
 
-    store = _play(client, make_store, judge_clients, role_clients)
+    store = _play(client, make_store, judge_clients, role_clients, items)
     try:
         if summary:
-            _print_summary(store)
+            _print_summary(store, items)
         else:
             _write_report(store)
         return store.run_dir, store.unfinished_count()

@@ -16,6 +16,7 @@ from turnscope.core.messages import (
     ToolSpec,
     content_text,
     has_images,
+    wire_message,
 )
 from turnscope.core.records import (
     TARGET_ROLE,
@@ -77,5 +78,6 @@ __all__ = [
     "request_key",
     "stable_hash",
     "turn_score",
+    "wire_message",
     "without_lone_surrogates",
 ]

@@ -9,8 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from turnscope.core.messages import Message, identity_cache, wire_message
+
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Message):
+        return wire_message(value)
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_none=True)
     if isinstance(value, list | tuple):
@@ -20,10 +24,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _canonical(value: Any) -> str:
+    """The canonical JSON form of `value`: sorted keys, no whitespace."""
+    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@identity_cache(maxsize=8192)
+def _canonical_message(message: Message) -> str:
+    return _canonical(message)
+
+
 def stable_hash(value: Any) -> str:
     """SHA-256 of the canonical JSON form of `value` (sorted keys, no whitespace)."""
-    canonical = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_canonical(value).encode("utf-8")).hexdigest()
 
 
 def derive_seed(run_seed: int, *parts: str | int) -> int:
@@ -45,13 +58,15 @@ def request_key(
     `namespace` keeps the requests of different model roles apart (a user simulator and the
     model under test may be the same model asked the same messages); the model under test's
     namespace is empty, so its keys are those of runs made before roles existed."""
-    request: dict[str, Any] = {
-        "model": model,
-        "messages": list(messages),
-        "params": params,
-        "seed": seed,
-        "sample": sample,
-    }
+    # The canonical JSON of {"messages", "model", "namespace", "params", "sample", "seed"},
+    # written part by part in sorted key order, exactly as json.dumps(sort_keys=True) writes
+    # the whole object: each message's part is computed once and cached, instead of once for
+    # every later turn whose request repeats it.
+    history = ",".join(
+        _canonical_message(m) if isinstance(m, Message) else _canonical(m) for m in messages
+    )
+    parts = [f'"messages":[{history}]', f'"model":{_canonical(model)}']
     if namespace:
-        request["namespace"] = namespace
-    return stable_hash(request)
+        parts.append(f'"namespace":{_canonical(namespace)}')
+    parts += [f'"params":{_canonical(params)}', f'"sample":{sample:d}', f'"seed":{seed:d}']
+    return hashlib.sha256(("{" + ",".join(parts) + "}").encode("utf-8")).hexdigest()

@@ -3,7 +3,9 @@ tool-call fields (an assistant message that calls tools, a `tool` message with a
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -111,6 +113,45 @@ class Message(BaseModel):
     """For a `tool` message: the id of the call it answers."""
     name: str | None = None
     """For a `tool` message: the name of the tool that answered."""
+
+
+T = TypeVar("T")
+
+
+def identity_cache(maxsize: int) -> Callable[[Callable[[Message], T]], Callable[[Message], T]]:
+    """Memoise a function of one message by the message object itself, not its value.
+
+    Conversations hand the same Message objects on from turn to turn; looking them up by
+    identity costs a dict lookup, where functools.lru_cache would hash and compare the whole
+    message (a measurable share of a turn). A cached entry keeps its message alive, so its id
+    cannot be reused meanwhile; the oldest entries go first once `maxsize` are held."""
+
+    def decorate(function: Callable[[Message], T]) -> Callable[[Message], T]:
+        memo: dict[int, tuple[Message, T]] = {}
+
+        @functools.wraps(function)
+        def cached(message: Message) -> T:
+            entry = memo.get(id(message))
+            if entry is not None and entry[0] is message:
+                return entry[1]
+            value = function(message)
+            memo[id(message)] = (message, value)
+            if len(memo) > maxsize:
+                del memo[next(iter(memo))]
+            return value
+
+        return cached
+
+    return decorate
+
+
+@identity_cache(maxsize=8192)
+def wire_message(message: Message) -> dict[str, Any]:
+    """The message in the OpenAI chat format (fields that are None left out), as requests send
+    it and request hashes read it. Cached: a conversation sends its whole history again every
+    turn, and each message is converted once instead of once a turn. The dict is shared: read
+    it, never change it."""
+    return message.model_dump(mode="json", exclude_none=True)
 
 
 def content_text(content: Content) -> str:

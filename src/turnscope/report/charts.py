@@ -5,34 +5,51 @@ Each function returns a Chart: its SVG text, or None and the report shows a "no 
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import matplotlib as mpl
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from typing import TYPE_CHECKING
 
 from turnscope.analysis import Estimate
 
-# Text stays text (small files, selectable labels); the fixed hash salt keeps the SVG ids, and
-# so the report, byte-identical from one build to the next. Labels come from suite files and
-# model names, so they are never read as mathtext: "$\frac{1}{$" is shown as written instead
-# of failing to parse.
-mpl.rcParams.update(
-    {
-        "text.parse_math": False,
-        "svg.fonttype": "none",
-        "svg.hashsalt": "turnscope",
-        "font.family": "sans-serif",
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-    }
-)
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@functools.cache
+def _matplotlib() -> None:
+    """Import and configure matplotlib on the first chart, not at import: it takes about half
+    a second, which every `turnscope` command (`--version` too) would otherwise pay."""
+    import matplotlib as mpl
+
+    # Text stays text (small files, selectable labels); the fixed hash salt keeps the SVG ids,
+    # and so the report, byte-identical from one build to the next.
+    mpl.rcParams.update(
+        {
+            # Labels come from suite files and model names: never read them as mathtext
+            # ("$\\frac{1}{$" is shown as written instead of failing to parse).
+            "text.parse_math": False,
+            "svg.fonttype": "none",
+            "svg.hashsalt": "turnscope",
+            "font.family": "sans-serif",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+        }
+    )
+
+
+def _figure(width: float, height: float) -> Figure:
+    _matplotlib()
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
 COLORS = ("#1f6feb", "#d97706", "#059669", "#9333ea", "#dc2626", "#0891b2", "#4b5563")
 
 
@@ -92,7 +109,7 @@ def line_chart(
     drawn = [(label, pts) for label, pts in drawn if pts]
     if not drawn:
         return Chart(key, title, None, caption)
-    fig = Figure(figsize=(7.0, 3.2))
+    fig = _figure(7.0, 3.2)
     ax = fig.subplots()
     for index, (label, pts) in enumerate(drawn):
         color = COLORS[index % len(COLORS)]
@@ -101,6 +118,8 @@ def line_chart(
         ax.plot(xs, [b[0] for b in bounds], marker="o", markersize=3, color=color, label=label)
         ax.fill_between(xs, [b[1] for b in bounds], [b[2] for b in bounds], color=color, alpha=0.18)
     # Turns, distances and attempts are whole numbers: no 1.25 ticks.
+    from matplotlib.ticker import MaxNLocator
+
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -125,7 +144,7 @@ def bar_chart(
     labels = list(dict.fromkeys(str(x) for s in series for x, e in s.points if e.mean is not None))
     if not labels:
         return Chart(key, title, None, caption)
-    fig = Figure(figsize=(min(10.0, max(4.5, 0.7 * len(labels) * max(1, len(series)) + 1.5)), 3.2))
+    fig = _figure(min(10.0, max(4.5, 0.7 * len(labels) * max(1, len(series)) + 1.5)), 3.2)
     ax = fig.subplots()
     width = 0.8 / max(1, len(series))
     for index, s in enumerate(series):
@@ -168,7 +187,7 @@ def hbar_chart(
     """Horizontal bars (label, value in [0, 1], count), first row on top."""
     if not rows:
         return Chart(key, title, None, caption)
-    fig = Figure(figsize=(7.0, 0.28 * len(rows) + 1.0))
+    fig = _figure(7.0, 0.28 * len(rows) + 1.0)
     ax = fig.subplots()
     positions = list(range(len(rows)))[::-1]
     ax.barh(positions, [v for _, v, _ in rows], color=COLORS[0])

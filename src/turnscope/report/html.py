@@ -299,10 +299,13 @@ def render_run_report(
     resamples: int = 1000,
     seed: int = 0,
     judges: JudgeReport | None = None,
+    analysis: MultiTurnAnalysis | None = None,
 ) -> str:
     """The run's report as one HTML document; `transcripts` fetches the worst conversations;
-    `judges` is the judge section (None: the run had no judges)."""
-    analysis = analyse(rows, items, resamples=resamples, seed=seed)
+    `judges` is the judge section (None: the run had no judges); `analysis` is the rows'
+    analysis with these resamples and seed when the caller has made it already."""
+    if analysis is None:
+        analysis = analyse(rows, items, resamples=resamples, seed=seed)
     families = item_families(items)
     conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
@@ -327,20 +330,28 @@ def render_run_report(
     )
 
 
-def write_run_report(store: RunStore, path: Path | None = None) -> Path:
+def write_run_report(
+    store: RunStore,
+    path: Path | None = None,
+    *,
+    rows: Sequence[ScoredTurn] | None = None,
+    analysis: MultiTurnAnalysis | None = None,
+) -> Path:
     """Write the report of the run in `store` (default: RUN_DIR/report.html); returns the path.
 
-    Reads every turn's scores once (no transcripts), then the transcripts of the conversations
-    the report shows."""
+    Reads every turn's scores once (no transcripts; `rows` when the caller has read them
+    already, and `analysis` when it has analysed them with the default resamples and seed),
+    then the transcripts of the conversations the report shows."""
     with gc_paused():
         html = render_run_report(
             store.config(),
             store.items(),
-            store.turn_scores(),
+            store.turn_scores() if rows is None else rows,
             store.conversation,
             run_dir=store.run_dir,
             status=store.status(),
             judges=judge_report(store.all_judgments()),
+            analysis=analysis,
         )
     target = path or store.run_dir / REPORT_FILE
     write_atomically(target, html)

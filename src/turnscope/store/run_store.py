@@ -120,7 +120,19 @@ class TurnScores(BaseModel):
         return turn_score(self.scores)
 
 
-_TURN_SCORES = TypeAdapter(list[TurnScores])
+_SCORES = TypeAdapter(tuple[Score, ...])
+_TURN_SCORE_FIELDS = set(TurnScores.model_fields)
+
+
+class TurnTotals(NamedTuple):
+    """Counts over every target turn that need a field of the transcript, summed by SQLite."""
+
+    answered: int
+    """Turns that have an answer."""
+    prompt_tokens: int | None
+    """Prompt tokens over the turns; None when no turn reported any."""
+    completion_tokens: int | None
+    """Generated tokens; None when no turn reported any."""
 
 
 @contextmanager
@@ -399,19 +411,50 @@ class RunStore:
 
     def turn_scores(self) -> list[TurnScores]:
         """Every target turn's scores and error, in the order of `records`, without decoding
-        the transcripts: SQLite cuts the few fields out of each stored record as one JSON
-        object, and pydantic validates them all in a single call."""
+        the transcripts: SQLite cuts the few fields out of each stored record.
+
+        A run holds these for all its turns at once (50,000 turns and more), so they are kept
+        small: the rows come from the store, written by TurnRecord, and are built without a
+        second validation (model_construct); equal score lists, ids, conditions and errors
+        are decoded once and shared, as are the field names."""
         query = (
-            "SELECT json_object('item_id', t.item_id, 'condition', t.condition, "
-            "'sample', t.sample, 'turn', t.turn, 'error', t.error, "
-            "'cached', json(json_extract(t.record, '$.cached')), "
-            "'scores', json(json_extract(t.record, '$.scores'))) "
+            "SELECT t.item_id, t.condition, t.sample, t.turn, t.error, "
+            "json_extract(t.record, '$.cached'), json_extract(t.record, '$.scores') "
             "FROM turns t JOIN items i ON i.id = t.item_id WHERE t.role = 'target' "
             "ORDER BY i.position, t.condition, t.sample, t.turn"
         )
+        texts: dict[str, str] = {}
+        scores: dict[str, tuple[Score, ...]] = {}
+        rows = []
         with gc_paused():
-            rows = [row for (row,) in self._db.execute(query)]
-            return _TURN_SCORES.validate_json("[" + ",".join(rows) + "]")
+            for item_id, condition, sample, turn, error, cached, scored in self._db.execute(query):
+                parsed = scores.get(scored)
+                if parsed is None:
+                    parsed = scores[scored] = _SCORES.validate_json(scored)
+                rows.append(
+                    TurnScores.model_construct(
+                        _TURN_SCORE_FIELDS,
+                        item_id=texts.setdefault(item_id, item_id),
+                        turn=turn,
+                        condition=texts.setdefault(condition, condition),
+                        sample=sample,
+                        error=None if error is None else texts.setdefault(error, error),
+                        cached=bool(cached),
+                        scores=parsed,
+                    )
+                )
+        return rows
+
+    def turn_totals(self) -> TurnTotals:
+        """Answered turns and token totals of the target's turns, without decoding a record
+        in Python."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(json_extract(record, '$.response') IS NOT NULL), 0), "
+            "SUM(json_extract(record, '$.prompt_tokens')), "
+            "SUM(json_extract(record, '$.completion_tokens')) "
+            "FROM turns WHERE role = 'target'"
+        ).fetchone()
+        return TurnTotals(int(row[0]), row[1], row[2])
 
     def conversation(self, item_id: str, condition: Condition, sample: int) -> list[TurnRecord]:
         """The target's records of one played conversation, in turn order."""
