@@ -183,6 +183,16 @@ class OpenAICompatClient:
                 f"the server at {self._base_url} rejected the API key: HTTP "
                 f"{response.status}: {_error_text(body)}"
             )
+        if response.status == 404 and await self._chat_route_missing():
+            hint = (
+                f"; did you mean {self._base_url}/v1?"
+                if not self._base_url.endswith("/v1")
+                else ""
+            )
+            raise ModelConfigError(
+                f"the server at {self._base_url} has no OpenAI-compatible API there: "
+                f"/models and /chat/completions answer HTTP 404{hint}"
+            )
         self.server_slots = await self._ask_slots()
         wanted = self._max_concurrency or self._concurrency
         if self.server_slots is not None and wanted is not None and wanted > self.server_slots:
@@ -199,6 +209,27 @@ class OpenAICompatClient:
                 if limit
                 else f"Playing {self.server_slots} at a time (-M max_concurrency=N overrides).",
             )
+
+    async def _chat_route_missing(self) -> bool:
+        """Whether a one-token chat request is answered 404 (a wrong base URL), for servers
+        whose /models route is missing: some serve chat without it."""
+        probe = {
+            "model": self._model,
+            "messages": [{"role": "user", "content": "Reply with one word."}],
+            "max_tokens": 1,
+            "stream": False,
+        }
+        try:
+            async with self._session().post(
+                f"{self._base_url}/chat/completions",
+                json=probe,
+                timeout=aiohttp.ClientTimeout(total=30.0),
+                proxy=self._proxy,
+            ) as response:
+                await _read_body(response, MAX_BODY_BYTES)
+                return response.status == 404
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def _ask_slots(self) -> int | None:
         """llama.cpp server's `total_slots` from GET /props beside /v1; None when the server
