@@ -188,7 +188,7 @@ def _print_summary(store: RunStore) -> None:
     for reason, count in left_out.items() if isinstance(left_out, dict) else ():
         noun = "item" if count == 1 else "items"
         console.print(f"[yellow]left out: {count} {noun} under {escape(str(reason))}[/yellow]")
-    render_multiturn(analyse(records, items), console)
+    render_multiturn(analyse(records, items, serving=store.serving_scores()), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
 

@@ -27,8 +27,9 @@ from turnscope.analysis import (
     item_families,
     judge_report,
 )
-from turnscope.analysis.rows import ScoredTurn
+from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.core import Condition, Item, RunConfig, TurnRecord, content_text
+from turnscope.protocols import SPOILT
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore, gc_paused
 
@@ -130,15 +131,19 @@ def worst_conversations(
     families: dict[str, str],
     transcripts: Transcripts,
     limit: int = WORST_CONVERSATIONS,
+    spoilt: frozenset[tuple[str, Condition, int]] = frozenset(),
 ) -> list[Conversation]:
     """The `limit` conversations with the lowest mean turn score, those left unscored by an
     error first. A conversation unscored by design (no score and no error, e.g. a follow-up's
-    single-turn twin) has nothing to show and is left out.
+    single-turn twin) has nothing to show and is left out, and so is one a simulated user
+    spoilt (`spoilt`: its failure is not the target's).
 
     Ranking reads only scores; transcripts are fetched for the conversations shown."""
     grouped: dict[tuple[str, Condition, int], list[ScoredTurn]] = defaultdict(list)
     for row in rows:
-        grouped[(row.item_id, row.condition, row.sample)].append(row)
+        key = (row.item_id, row.condition, row.sample)
+        if key not in spoilt:
+            grouped[key].append(row)
 
     def mean(turns: list[ScoredTurn]) -> float | None:
         values = [s for r in turns if (s := r.score) is not None]
@@ -197,6 +202,24 @@ def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
         )
     else:
         lines.append(Headline("success at k (feedback)", "no data", "no feedback items"))
+    for condition, aptitude in analysis.aptitude.items():
+        spread = analysis.unreliability.get(condition)
+        lines.append(
+            Headline(
+                f"aptitude ({condition})",
+                fmt_estimate(aptitude),
+                "90th percentile of an item's scores over samples, mean over items",
+                aptitude.n,
+            )
+        )
+        lines.append(
+            Headline(
+                f"unreliability ({condition})",
+                fmt_estimate(spread),
+                "90th minus 10th percentile over samples: lower is steadier",
+                spread.n if spread else None,
+            )
+        )
     return lines
 
 
@@ -297,10 +320,15 @@ def render_run_report(
     resamples: int = 1000,
     seed: int = 0,
     judges: JudgeReport | None = None,
+    serving: Sequence[ServingTurn] = (),
 ) -> str:
     """The run's report as one HTML document; `transcripts` fetches the worst conversations;
-    `judges` is the judge section (None: the run had no judges)."""
-    analysis = analyse(rows, items, resamples=resamples, seed=seed)
+    `judges` is the judge section (None: the run had no judges); `serving` are the serving
+    roles' records (a simulated user's errors and audit findings, shown apart)."""
+    analysis = analyse(rows, items, serving=serving, resamples=resamples, seed=seed)
+    spoilt = frozenset(
+        (r.item_id, r.condition, r.sample) for r in rows if SPOILT in r.flags
+    ) | frozenset((r.item_id, r.condition, r.sample) for r in serving if SPOILT in r.flags)
     families = item_families(items)
     conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
@@ -318,7 +346,7 @@ def render_run_report(
         charts=run_charts(analysis, rows),
         conditions=conditions,
         family_names=family_names,
-        worst=worst_conversations(rows, families, transcripts),
+        worst=worst_conversations(rows, families, transcripts, spoilt=spoilt),
         worst_limit=WORST_CONVERSATIONS,
         errors=error_message_counts(rows).most_common(10),
         judges=judges,
@@ -339,6 +367,7 @@ def write_run_report(store: RunStore, path: Path | None = None) -> Path:
             run_dir=store.run_dir,
             status=store.status(),
             judges=judge_report(store.all_judgments()),
+            serving=store.serving_scores(),
         )
     target = path or store.run_dir / REPORT_FILE
     target.write_text(html, encoding="utf-8")

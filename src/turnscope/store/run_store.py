@@ -110,6 +110,10 @@ class TurnScores(BaseModel):
     """Whether the answer came from the response cache."""
     scores: tuple[Score, ...]
     """The turn's scores."""
+    role: str = TARGET_ROLE
+    """Which model role wrote the record ("target", or a serving role such as "user")."""
+    flags: tuple[str, ...] = ()
+    """The record's flags (a simulator audit's findings, "spoilt" ...)."""
 
     @property
     def score(self) -> float | None:
@@ -334,13 +338,22 @@ class RunStore:
         """Every target turn's scores and error, in the order of `records`, without decoding
         the transcripts: SQLite cuts the few fields out of each stored record as one JSON
         object, and pydantic validates them all in a single call."""
+        return self._light_rows("t.role = 'target'")
+
+    def serving_scores(self) -> list[TurnScores]:
+        """The same light rows for the serving roles' records (a simulated user's messages):
+        their errors and audit flags, which the analysis counts apart from the target's."""
+        return self._light_rows("t.role != 'target'")
+
+    def _light_rows(self, where: str) -> list[TurnScores]:
         query = (
             "SELECT json_object('item_id', t.item_id, 'condition', t.condition, "
-            "'sample', t.sample, 'turn', t.turn, 'error', t.error, "
+            "'sample', t.sample, 'turn', t.turn, 'error', t.error, 'role', t.role, "
             "'cached', json(json_extract(t.record, '$.cached')), "
+            "'flags', json(coalesce(json_extract(t.record, '$.flags'), '[]')), "
             "'scores', json(json_extract(t.record, '$.scores'))) "
-            "FROM turns t JOIN items i ON i.id = t.item_id WHERE t.role = 'target' "
-            "ORDER BY i.position, t.condition, t.sample, t.turn"
+            f"FROM turns t JOIN items i ON i.id = t.item_id WHERE {where} "
+            "ORDER BY i.position, t.condition, t.sample, t.turn, t.role = 'target'"
         )
         with gc_paused():
             rows = [row for (row,) in self._db.execute(query)]
