@@ -72,8 +72,11 @@ def test_an_unknown_condition_for_the_suite_is_refused(tmp_path: Path) -> None:
 
 
 def test_embedded_target_and_embedded_user_from_the_command_line(tmp_path: Path) -> None:
-    setup = {"persona": "p", "goal": "g", "shards": SHARDS, "simulator": "llm-user", "max_turns": 3}
-    suite = write_suite(tmp_path / "llm.yaml", [simulated(setup=setup), simulated("plain")])
+    setup = {"persona": "p", "goal": "g", "shards": SHARDS, "max_turns": 3}
+    scripted = {**setup, "simulator": "scripted-user"}
+    # "sim" names no simulator: with --role user it gets the model; "plain" keeps its script.
+    items = [simulated(setup=setup), simulated("plain", setup=scripted)]
+    suite = write_suite(tmp_path / "llm.yaml", items)
     runs = tmp_path / "runs"
     code, stdout, stderr = run_cli(
         "run", "-s", str(suite), "-v", "sharded", "-v", "full", "--role", "user=llamacpp",

@@ -50,6 +50,8 @@ from turnscope.protocols.simulators import (
 SHARDED = "sharded"
 FULL = "full"
 CONCAT = "concat"
+SCRIPTED_USER = "scripted-user"
+LLM_USER = "llm-user"
 DEFAULT_STOP = "<<END>>"
 DEFAULT_CLARIFY = "I can't tell you more about that yet. Here is what I can add:"
 CONCAT_PREAMBLE = "Here is everything about my request, point by point:"
@@ -97,8 +99,9 @@ class SimulatedSpec(BaseModel):
     """What the user wants from the assistant."""
     shards: tuple[Shard, ...] = Field(default=(), max_length=MAX_SHARDS)
     """The hidden information, in release order (the first is the opening request)."""
-    simulator: str = "scripted-user"
-    """Who writes the user's messages: "scripted-user" (the default) or "llm-user"."""
+    simulator: str | None = None
+    """Who writes the user's messages: "scripted-user" or "llm-user"; left out, the run
+    decides: llm-user when it has a `user` role (--role user=SPEC), else scripted-user."""
     max_turns: int | None = Field(default=None, ge=1, le=MAX_TURNS)
     """Target turns a sharded conversation may last (default: shards + 2); at least one per
     shard."""
@@ -116,8 +119,9 @@ class SimulatedSpec(BaseModel):
 
     @field_validator("simulator")
     @classmethod
-    def _known_simulator(cls, name: str) -> str:
-        get_simulator(name)
+    def _known_simulator(cls, name: str | None) -> str | None:
+        if name is not None:
+            get_simulator(name)
         return name
 
     @model_validator(mode="after")
@@ -184,7 +188,8 @@ class SimulatedProtocol(ProtocolBase):
         return spec
 
     def required_roles(self, item: Item) -> tuple[str, ...]:
-        return get_simulator(self.spec(item).simulator).required_roles()
+        name = self.spec(item).simulator
+        return get_simulator(name).required_roles() if name is not None else ()
 
     def skip_reason(self, item: Item, condition: Condition) -> str | None:
         if condition == CONCAT and not self.spec(item).shards:
@@ -207,6 +212,10 @@ class SimulatedProtocol(ProtocolBase):
         if not values:
             return None
         return values[max(values)]
+
+    def default_simulator(self, ctx: PlayContext) -> str:
+        """The simulator of an item that names none: a model if the run has a user role."""
+        return LLM_USER if USER_ROLE in ctx.roles else SCRIPTED_USER
 
     def _cut_off(self, spec: SimulatedSpec, revealed: frozenset[int]) -> tuple[str, ...]:
         """Flags of the target's last record when max_turns ends the conversation: that, and
@@ -232,7 +241,7 @@ class SimulatedProtocol(ProtocolBase):
         self, item: Item, ctx: PlayContext, system: tuple[Message, ...]
     ) -> AsyncIterator[TurnRecord]:
         spec = self.spec(item)
-        simulator = get_simulator(spec.simulator)
+        simulator = get_simulator(spec.simulator or self.default_simulator(ctx))
         user_ctx = replace(ctx, roles={**ctx.roles, USER_ROLE: simulator.caller(ctx)})
         answer = item.turns[0].reference
         transcript: tuple[Message, ...] = ()

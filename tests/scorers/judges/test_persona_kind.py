@@ -13,7 +13,7 @@ from helpers.cli import assert_clean_failure, run_cli
 from helpers.servers import FakeOpenAIServer
 from turnscope.core import Message, ScorerSpec
 from turnscope.scorers import check_scorer_spec, scorer_params
-from turnscope.scorers.judges import JudgeInput, VerdictParseError, judge_kind
+from turnscope.scorers.judges import JudgeInput, VerdictParseError, aggregate, judge_kind
 from turnscope.scorers.judges._persona import NO_PERSONA, PersonaParams
 from turnscope.store import RunStore
 
@@ -41,6 +41,12 @@ def test_the_prompt_names_the_system_prompt_persona_or_the_specs_own() -> None:
 def test_verdicts_parse_to_a_share_of_the_scale(text: str, value: float) -> None:
     verdict = judge_kind("persona", PersonaParams()).parse(text)
     assert verdict.value == value and verdict.kind == "persona"
+
+
+def test_a_jury_of_persona_verdicts_combines_their_values() -> None:
+    verdicts = [judge_kind("persona", PersonaParams()).parse(f"Persona: [[{n}]]") for n in (2, 5)]
+    assert aggregate(verdicts, "mean").value == pytest.approx(0.625)
+    assert aggregate(verdicts, "median").value == pytest.approx(0.625)
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,8 @@ class PersonaKind:
         level = int(token)
         if not 1 <= level <= 5:
             raise VerdictParseError(f"persona rating [[{token}]] is outside 1 to 5", raw=text)
-        return Verdict(kind=self.name, grade=level, value=(level - 1) / 4)
+        # No `grade`: a jury combines grades as 1-10 ones; the value alone combines right.
+        return Verdict(kind=self.name, value=(level - 1) / 4)
 
 
 register_judge_kind(PERSONA_KIND)(PersonaKind)

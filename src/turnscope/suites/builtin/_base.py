@@ -32,8 +32,9 @@ class Knobs(BaseModel):
     """Whether a wrong attempt is answered with a hint instead of a bare 'wrong' (feedback)."""
     shards: int = Field(default=4, ge=3, le=8)
     """Pieces the task is split into, released one per turn (sharded)."""
-    simulator: Literal["scripted-user", "llm-user"] = "scripted-user"
-    """Who plays the user of a simulated conversation (sharded)."""
+    simulator: Literal["scripted-user", "llm-user"] | None = None
+    """Who plays the user of a simulated conversation (sharded); None leaves it to the run:
+    a model when it has a `user` role, else the scripted user."""
 
 
 @dataclass

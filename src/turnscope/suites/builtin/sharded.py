@@ -225,7 +225,7 @@ class Sharded:
         full = " ".join(shard.text for shard in task.shards)
         return Draft(
             [turn(full, task.answer, [task.scorer])],
-            {"shards": n, "task": task.kind, "simulator": knobs.simulator},
+            {"shards": n, "task": task.kind, "simulator": knobs.simulator or "run's choice"},
             protocol="simulated",
             setup=spec.model_dump(mode="json", exclude_defaults=True),
         )
