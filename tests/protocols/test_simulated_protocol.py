@@ -269,6 +269,7 @@ def test_a_user_model_that_errors_ends_its_conversation_and_the_run_goes_on(
         ({"persona": "p", "goal": "g", "simulator": "oracle"}, "unknown simulator 'oracle'"),
         ({"persona": "p", "goal": "g", "shards": SHARDS, "max_turns": 2}, "max_turns 2"),
         ({"persona": "p", "goal": "g", "shards": [{"text": "  "}]}, "blank"),
+        ({"persona": "p", "goal": "g", "shards": [{"text": "7 kg", "markers": ["17"]}]}, "'17'"),
     ],
 )
 def test_bad_setups_are_refused_naming_the_field(setup: dict[str, Any], fragment: str) -> None:

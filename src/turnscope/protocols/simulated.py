@@ -45,6 +45,7 @@ from turnscope.protocols.simulators import (
     SimulatorView,
     audit_message,
     get_simulator,
+    has_marker,
 )
 
 SHARDED = "sharded"
@@ -86,6 +87,15 @@ class Shard(BaseModel):
         if any(not m.strip() for m in markers):
             raise ValueError("a marker is blank")
         return markers
+
+    @model_validator(mode="after")
+    def _markers_in_text(self) -> Shard:
+        # A marker the shard itself does not say could never show it revealed: the scripted
+        # user would then give the same shard again and again.
+        missing = [m for m in self.markers if not has_marker(self.text, m)]
+        if missing:
+            raise ValueError(f"marker {missing[0]!r} does not appear in the shard's text")
+        return self
 
 
 class SimulatedSpec(BaseModel):

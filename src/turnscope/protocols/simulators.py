@@ -327,7 +327,8 @@ register_simulator(LlmUser())
 # --- the audit ------------------------------------------------------------------------------
 
 
-def _has_marker(text: str, marker: str) -> bool:
+def has_marker(text: str, marker: str) -> bool:
+    """Whether `marker` appears in `text` as a whole word or number, in any case."""
     return re.search(rf"(?<!\w){re.escape(marker)}(?!\w)", text, re.IGNORECASE) is not None
 
 
@@ -337,7 +338,7 @@ def shards_in(text: str, spec: SimulatedSpec) -> frozenset[int]:
     return frozenset(
         i
         for i, shard in enumerate(spec.shards)
-        if shard.markers and all(_has_marker(text, m) for m in shard.markers)
+        if shard.markers and all(has_marker(text, m) for m in shard.markers)
     )
 
 
