@@ -92,6 +92,8 @@ class _ProgressDisplay:
         self.progress.update(self.task, total=plan.total_turns, completed=already_done)
 
     def on_record(self, record: TurnRecord) -> None:
+        if record.role != TARGET_ROLE:
+            return  # the bar counts the target's turns; a simulated user's are not in its total
         self.errors += record.error is not None
         label = f"turns ({self.errors} errors)" if self.errors else "turns"
         self.progress.update(self.task, advance=1, description=label)
@@ -207,8 +209,10 @@ def _write_report(store: RunStore) -> None:
     epilog=(
         "Examples:\n\n"
         "  turnscope run                                   # core suite, embedded model\n\n"
-        "  turnscope run -s core:7 --limit 14              # another seed, 2 items per family\n\n"
+        "  turnscope run -s core:7 --limit 16              # another seed, 2 items per family\n\n"
         "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
+        "  turnscope run -s core -v sharded -v full --role user=llamacpp   # a model plays the "
+        "user\n\n"
         "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
         "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
     )
@@ -241,9 +245,10 @@ def run(
             metavar="CONDITION",
             help="Condition to play every item under (repeat for several). Scripted: own "
             "(own history), gold (reference history), single (single-turn twin), user-only "
-            "(earlier answers dropped), restated (instructions restated each turn); other "
-            "protocols add theirs. Default: the suite's own (core and full: own, gold, "
-            "single), else own.",
+            "(earlier answers dropped), restated (instructions restated each turn); "
+            "simulated: sharded (a simulated user releases the task shard by shard), full, "
+            "concat. Default: the suite's own (core and full: own, gold, single, full, "
+            "concat, sharded), else own.",
         ),
     ] = None,
     samples: Annotated[int, typer.Option(min=1, help="Times each conversation is played.")] = 1,
@@ -315,7 +320,8 @@ def run(
             "--role",
             metavar="NAME=SPEC",
             help="A model for a serving role a protocol needs, e.g. --role user=llamacpp "
-            "(the simulated user of `protocol: simulated` items with an llm-user). Repeatable.",
+            "(the simulated user of `protocol: simulated` items: llm-user items need it, items "
+            "naming no simulator use it when given). Repeatable.",
         ),
     ] = None,
     role_param: Annotated[
