@@ -48,12 +48,13 @@ from turnscope.cli._options import (
 from turnscope.core import (
     TARGET_ROLE,
     GenerationParams,
+    Item,
     RunConfig,
     TurnRecord,
 )
 from turnscope.engine import RunPlan
 from turnscope.models import ModelClient, ModelConfigError
-from turnscope.protocols import check_conditions, check_protocols
+from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
     render_instruction_report,
     render_judge_report,
@@ -193,6 +194,13 @@ def _print_summary(store: RunStore) -> None:
     render_multiturn(analyse(records, items, serving=store.serving_scores()), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
+
+
+def _suite_conditions(defaults: Sequence[str] | None, items: Sequence[Item]) -> list[str]:
+    """The suite's default conditions that some of the items play (`--limit 7` of core has
+    no sharded item, so full, concat and sharded fall away), else own."""
+    playable = {c for item in items for c in get_protocol(item.protocol).item_conditions(item)}
+    return [c for c in defaults or () if c in playable] or ["own"]
 
 
 def _write_report(store: RunStore) -> None:
@@ -382,7 +390,7 @@ def run(
             "[yellow]no turn of this suite is scored by `type: judge`: --judge is ignored "
             "(to compare runs: `turnscope pairwise`)[/yellow]"
         )
-    conditions = tuple(dict.fromkeys(variant or loaded.conditions or ["own"]))
+    conditions = tuple(dict.fromkeys(variant or _suite_conditions(loaded.conditions, items)))
     try:
         check_conditions(conditions, items)
     except ValueError as exc:

@@ -70,8 +70,8 @@ CORE = Recipe(
     summary="66 generated conversations (2-8 turns; feedback: 3 attempts; sharded: 3-8 "
     "shards), eight families: recollection, expansion, refinement, follow-up, "
     "global-instruction, pushback, feedback, sharded. Plays own, gold and single (scripted "
-    "items) and full, concat and sharded (sharded items, scripted user) by default, 64 "
-    "tokens an answer.",
+    "items) and full, concat and sharded (sharded items; the scripted user, or the --role "
+    "user model) by default, 64 tokens an answer.",
     plan=(
         (
             "recollection",
