@@ -32,6 +32,7 @@ FAMILIES = {
     "global-instruction",
     "pushback",
     "feedback",
+    "sharded",
 }
 
 
@@ -56,16 +57,16 @@ def gold_views(item: Item) -> Iterator[TurnView]:
 
 
 def test_core_and_full_sizes_and_families(core: Suite, full: Suite) -> None:
-    assert set(families()) == FAMILIES
-    assert 55 <= len(core.items) <= 65 and len(full.items) >= 1000
+    assert set(families()) == FAMILIES | {"persona"}
+    assert 60 <= len(core.items) <= 70 and len(full.items) >= 1000
     for suite in (core, full):
         assert {item.category for item in suite.items} == FAMILIES
         assert all(item.category == item.metadata["family"] for item in suite.items)
         assert all(item.metadata["generator"] == f"builtin.{item.category}" for item in suite.items)
     assert max(len(item.turns) for item in full.items) >= 30
     assert max(item.metadata.get("distance", 0) for item in full.items) >= 25
-    # Round robin: the first seven items (--limit 7) hold one item of every family.
-    assert {item.category for item in core.items[:7]} == FAMILIES
+    # Round robin: the first eight items (--limit 8) hold one item of every family.
+    assert {item.category for item in core.items[:8]} == FAMILIES
 
 
 def test_same_seed_same_bytes_other_seed_other_items(core: Suite) -> None:
@@ -215,7 +216,7 @@ def test_generate_then_load_gives_identical_items(tmp_path: Path, core: Suite) -
 def test_named_suites_resolve_with_a_seed(core: Suite) -> None:
     loaded = resolve_suite("core")
     assert loaded.suite.items == core.items and loaded.suite.name == "core"
-    assert loaded.conditions == ("own", "gold", "single")
+    assert loaded.conditions == ("own", "gold", "single", "full", "concat", "sharded")
     assert loaded.max_tokens == CORE.max_tokens
     seeded = resolve_suite("core:9")
     assert seeded.suite.name == "core:9" and seeded.suite.items == build(CORE, 9).items
@@ -226,5 +227,6 @@ def test_named_suites_resolve_with_a_seed(core: Suite) -> None:
 
 def test_family_counts_in_core(core: Suite) -> None:
     counts = Counter(item.category for item in core.items)
-    assert all(count >= 8 for count in counts.values())
+    assert all(count >= 6 for count in counts.values())
+    assert counts["sharded"] == 6
     assert sum(1 for i in core.items if i.protocol == "feedback") == counts["feedback"]

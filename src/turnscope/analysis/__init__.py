@@ -25,6 +25,7 @@ from turnscope.analysis.multiturn import (
     Gap,
     GapReport,
     MultiTurnAnalysis,
+    ServingStats,
     SuccessCurve,
     analyse,
     item_families,
@@ -32,7 +33,7 @@ from turnscope.analysis.multiturn import (
     ordered_conditions,
 )
 from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
-from turnscope.analysis.rows import ScoredTurn
+from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.analysis.stats import (
     PAIRED_TEST,
     Estimate,
@@ -73,6 +74,8 @@ __all__ = [
     "RunErrors",
     "RunSummary",
     "ScoredTurn",
+    "ServingStats",
+    "ServingTurn",
     "SuccessCurve",
     "analyse",
     "bootstrap_mean",

@@ -59,7 +59,7 @@ from turnscope.core import (
 )
 from turnscope.engine import RunPlan
 from turnscope.models import ModelClient, ModelConfigError
-from turnscope.protocols import check_conditions, check_protocols
+from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
     render_instruction_report,
     render_judge_report,
@@ -104,6 +104,8 @@ class _ProgressDisplay:
         self.progress.update(self.task, total=plan.total_turns, completed=already_done)
 
     def on_record(self, record: TurnRecord) -> None:
+        if record.role != TARGET_ROLE:
+            return  # the bar counts the target's turns; a simulated user's are not in its total
         self.errors += record.error is not None
         label = f"turns ({self.errors} errors)" if self.errors else "turns"
         advance = 1 if record.role == TARGET_ROLE else 0  # the bar counts the target's turns
@@ -268,7 +270,7 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     for reason, count in left_out.items() if isinstance(left_out, dict) else ():
         noun = "item" if count == 1 else "items"
         console.print(f"[yellow]left out: {count} {noun} under {markup(reason)}[/yellow]")
-    analysis = analyse(rows, items)
+    analysis = analyse(rows, items, serving=store.serving_scores())
     render_multiturn(analysis, console)
     _write_report(store, rows, analysis)
     render_run_location(store.run_dir, console)
@@ -282,6 +284,13 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
             "cause is fixed, play them with:\n"
             f"  turnscope run --resume {markup(store.run_dir)}"
         )
+
+
+def _suite_conditions(defaults: Sequence[str] | None, items: Sequence[Item]) -> list[str]:
+    """The suite's default conditions that some of the items play (`--limit 7` of core has
+    no sharded item, so full, concat and sharded fall away), else own."""
+    playable = {c for item in items for c in get_protocol(item.protocol).item_conditions(item)}
+    return [c for c in defaults or () if c in playable] or ["own"]
 
 
 def _write_report(
@@ -304,8 +313,10 @@ def _write_report(
     epilog=(
         "Examples:\n\n"
         "  turnscope run                                   # core suite, embedded model\n\n"
-        "  turnscope run -s core:7 --limit 14              # another seed, 2 items per family\n\n"
+        "  turnscope run -s core:7 --limit 16              # another seed, 2 items per family\n\n"
         "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
+        "  turnscope run -s core -v sharded -v full --role user=llamacpp   # a model plays the "
+        "user\n\n"
         "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
         "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
     ),
@@ -340,9 +351,10 @@ def run(
             metavar="CONDITION",
             help="Condition to play every item under (repeat for several). Scripted: own "
             "(own history), gold (reference history), single (single-turn twin), user-only "
-            "(earlier answers dropped), restated (instructions restated each turn); other "
-            "protocols add theirs. Default: the suite's own (core and full: own, gold, "
-            "single), else own.",
+            "(earlier answers dropped), restated (instructions restated each turn); "
+            "simulated: sharded (a simulated user releases the task shard by shard), full, "
+            "concat. Default: the suite's own (core and full: own, gold, single, full, "
+            "concat, sharded), else own.",
         ),
     ] = None,
     samples: Annotated[
@@ -474,7 +486,8 @@ def run(
             "--role",
             metavar="NAME=SPEC",
             help="A model for a serving role a protocol needs, e.g. --role user=llamacpp "
-            "(the simulated user of `protocol: simulated` items with an llm-user). Repeatable.",
+            "(the simulated user of `protocol: simulated` items: llm-user items need it, items "
+            "naming no simulator use it when given). Repeatable.",
         ),
     ] = None,
     role_param: Annotated[
@@ -544,7 +557,7 @@ def run(
             "[yellow]no turn of this suite is scored by `type: judge`: --judge is ignored "
             "(to compare runs: `turnscope pairwise`)[/yellow]"
         )
-    conditions = tuple(dict.fromkeys(variant or loaded.conditions or ["own"]))
+    conditions = tuple(dict.fromkeys(variant or _suite_conditions(loaded.conditions, items)))
     try:
         check_conditions(conditions, items)
     except ValueError as exc:
@@ -656,9 +669,10 @@ def _print_model_table(played: Sequence[tuple[Path, int]]) -> None:
         store = RunStore.open(run_dir)
         try:
             rows, items, config = store.turn_scores(), store.items(), store.config()
+            serving = store.serving_scores()
         finally:
             store.close()
-        runs.append((run_dir, failed, rows, items, config, analyse(rows, items)))
+        runs.append((run_dir, failed, rows, items, config, analyse(rows, items, serving=serving)))
     conditions = list(dict.fromkeys(c for *_, a in runs for c in a.overall))
     table = Table(
         title="models on one suite: score per conversation (key turns), 95 % interval",

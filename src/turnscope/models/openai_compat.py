@@ -185,9 +185,7 @@ class OpenAICompatClient:
             )
         if response.status == 404 and await self._chat_route_missing():
             hint = (
-                f"; did you mean {self._base_url}/v1?"
-                if not self._base_url.endswith("/v1")
-                else ""
+                f"; did you mean {self._base_url}/v1?" if not self._base_url.endswith("/v1") else ""
             )
             raise ModelConfigError(
                 f"the server at {self._base_url} has no OpenAI-compatible API there: "

@@ -1,5 +1,6 @@
 """Protocols: how one conversation is played, and everything that depends on its shape.
-Built in: scripted (own, gold, single, user-only, restated) and feedback."""
+Built in: scripted (own, gold, single, user-only, restated), feedback (own) and simulated
+(sharded, full, concat), whose user messages come from a registered user simulator."""
 
 from turnscope.protocols.base import (
     SCORING_TIME_LIMIT_S,
@@ -23,9 +24,26 @@ from turnscope.protocols.base import (
 )
 from turnscope.protocols.feedback import FeedbackProtocol, FeedbackSpec
 from turnscope.protocols.scripted import ScriptedProtocol, merge_turns, restate
+from turnscope.protocols.simulated import Shard, SimulatedProtocol, SimulatedSpec
+from turnscope.protocols.simulators import (
+    FINDING_PREFIX,
+    SPOILING,
+    SPOILT,
+    Audit,
+    SimulatorView,
+    UserSimulator,
+    audit_message,
+    get_simulator,
+    register_simulator,
+    simulator_names,
+)
 
 __all__ = [
+    "FINDING_PREFIX",
     "SCORING_TIME_LIMIT_S",
+    "SPOILING",
+    "SPOILT",
+    "Audit",
     "CallOutcome",
     "Complete",
     "ConditionGap",
@@ -37,15 +55,24 @@ __all__ = [
     "ProtocolBase",
     "RoleCaller",
     "ScriptedProtocol",
+    "Shard",
+    "SimulatedProtocol",
+    "SimulatedSpec",
+    "SimulatorView",
+    "UserSimulator",
+    "audit_message",
     "check_conditions",
     "check_protocols",
     "get_protocol",
+    "get_simulator",
     "known_conditions",
     "make_record",
     "merge_turns",
     "protocols",
     "register_protocol",
+    "register_simulator",
     "restate",
     "score_answer",
+    "simulator_names",
     "system_messages",
 ]

@@ -417,7 +417,8 @@ def _load_protocols() -> None:
     global _plugins_loaded
     # Importing the modules runs their register_protocol calls.
     import turnscope.protocols.feedback
-    import turnscope.protocols.scripted  # noqa: F401
+    import turnscope.protocols.scripted
+    import turnscope.protocols.simulated  # noqa: F401
 
     if not _plugins_loaded:
         _plugins_loaded = True

@@ -29,8 +29,9 @@ from turnscope.analysis import (
     item_families,
     judge_report,
 )
-from turnscope.analysis.rows import ScoredTurn
+from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.core import Condition, Item, RunConfig, TurnRecord, content_text
+from turnscope.protocols import SPOILT
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore, gc_paused
 
@@ -132,15 +133,19 @@ def worst_conversations(
     families: dict[str, str],
     transcripts: Transcripts,
     limit: int = WORST_CONVERSATIONS,
+    spoilt: frozenset[tuple[str, Condition, int]] = frozenset(),
 ) -> list[Conversation]:
     """The `limit` conversations with the lowest mean turn score, those left unscored by an
     error first. A conversation unscored by design (no score and no error, e.g. a follow-up's
-    single-turn twin) has nothing to show and is left out.
+    single-turn twin) has nothing to show and is left out, and so is one a simulated user
+    spoilt (`spoilt`: its failure is not the target's).
 
     Ranking reads only scores; transcripts are fetched for the conversations shown."""
     grouped: dict[tuple[str, Condition, int], list[ScoredTurn]] = defaultdict(list)
     for row in rows:
-        grouped[(row.item_id, row.condition, row.sample)].append(row)
+        key = (row.item_id, row.condition, row.sample)
+        if key not in spoilt:
+            grouped[key].append(row)
 
     def mean(turns: list[ScoredTurn]) -> float | None:
         values = [s for r in turns if (s := r.score) is not None]
@@ -199,6 +204,24 @@ def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
         )
     else:
         lines.append(Headline("success at k (feedback)", "no data", "no feedback items"))
+    for condition, aptitude in analysis.aptitude.items():
+        spread = analysis.unreliability.get(condition)
+        lines.append(
+            Headline(
+                f"aptitude ({condition})",
+                fmt_estimate(aptitude),
+                "90th percentile of an item's scores over samples, mean over items",
+                aptitude.n,
+            )
+        )
+        lines.append(
+            Headline(
+                f"unreliability ({condition})",
+                fmt_estimate(spread),
+                "90th minus 10th percentile over samples: lower is steadier",
+                spread.n if spread else None,
+            )
+        )
     return lines
 
 
@@ -300,12 +323,18 @@ def render_run_report(
     seed: int = 0,
     judges: JudgeReport | None = None,
     analysis: MultiTurnAnalysis | None = None,
+    serving: Sequence[ServingTurn] = (),
 ) -> str:
     """The run's report as one HTML document; `transcripts` fetches the worst conversations;
     `judges` is the judge section (None: the run had no judges); `analysis` is the rows'
-    analysis with these resamples and seed when the caller has made it already."""
+    analysis with these resamples and seed when the caller has made it already; `serving`
+    are the serving roles' records (a simulated user's errors and audit findings, shown
+    apart)."""
     if analysis is None:
-        analysis = analyse(rows, items, resamples=resamples, seed=seed)
+        analysis = analyse(rows, items, serving=serving, resamples=resamples, seed=seed)
+    spoilt = frozenset(
+        (r.item_id, r.condition, r.sample) for r in rows if SPOILT in r.flags
+    ) | frozenset((r.item_id, r.condition, r.sample) for r in serving if SPOILT in r.flags)
     families = item_families(items)
     conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
@@ -323,7 +352,7 @@ def render_run_report(
         charts=run_charts(analysis, rows),
         conditions=conditions,
         family_names=family_names,
-        worst=worst_conversations(rows, families, transcripts),
+        worst=worst_conversations(rows, families, transcripts, spoilt=spoilt),
         worst_limit=WORST_CONVERSATIONS,
         errors=error_message_counts(rows).most_common(10),
         judges=judges,
@@ -352,6 +381,7 @@ def write_run_report(
             status=store.status(),
             judges=judge_report(store.all_judgments()),
             analysis=analysis,
+            serving=store.serving_scores(),
         )
     target = path or store.run_dir / REPORT_FILE
     write_atomically(target, html)

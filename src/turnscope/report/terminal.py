@@ -189,6 +189,12 @@ def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
     for condition, curve in analysis.success_at_k.items():
         ks = " ".join(f"@{k}={e.mean:.3f}" for k, e in curve.by_k.items() if e.mean is not None)
         lines.append(f"success at k ({markup(condition)}): {ks}")
+    for condition, aptitude in analysis.aptitude.items():
+        lines.append(
+            f"aptitude ({markup(condition)}, 90th pct over samples): {_interval(aptitude)}"
+        )
+        spread = analysis.unreliability.get(condition)
+        lines.append(f"unreliability ({markup(condition)}, 90th - 10th pct): {_interval(spread)}")
     console.print("[bold]multi-turn figures (95 % bootstrap intervals over items)[/bold]")
     for line in lines:
         console.print(f"  {line}", highlight=False)
@@ -196,6 +202,27 @@ def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
         f"  turn errors: {analysis.turn_errors}  scorer errors: {analysis.scorer_errors}",
         highlight=False,
     )
+    render_simulator_errors(analysis, console)
+
+
+def render_simulator_errors(analysis: MultiTurnAnalysis, console: Console) -> None:
+    """Serving roles' failures and audit findings, apart from the target's: what they wrote,
+    what failed, and the conversations they spoilt (left out of the scores above)."""
+    if not analysis.serving and not analysis.spoilt and not analysis.findings:
+        return
+    console.print("[bold]simulator errors (not the target's failures)[/bold]")
+    for role, stats in analysis.serving.items():
+        console.print(
+            f"  {markup(role)}: {stats.records} messages, {stats.errors} errors, "
+            f"{stats.flagged} flagged by the audit",
+            highlight=False,
+        )
+    if analysis.findings:
+        found = ", ".join(f"{markup(f)} {n}" for f, n in analysis.findings.items())
+        console.print(f"  findings: {found}", highlight=False)
+    if analysis.spoilt:
+        spoilt = ", ".join(f"{c} {n}" for c, n in analysis.spoilt.items())
+        console.print(f"  spoilt conversations, left out of the scores: {spoilt}", highlight=False)
 
 
 def render_judge_report(report: JudgeReport, console: Console) -> None:

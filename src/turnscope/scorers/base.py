@@ -105,6 +105,7 @@ def _load_plugins() -> None:
     import turnscope.scorers.instructions
     import turnscope.scorers.judged
     import turnscope.scorers.own_answer
+    import turnscope.scorers.persona
     import turnscope.scorers.reference  # noqa: F401
 
     if not _plugins_loaded:

@@ -113,6 +113,10 @@ class TurnScores(BaseModel):
     """Whether the answer came from the response cache."""
     scores: tuple[Score, ...]
     """The turn's scores."""
+    role: str = TARGET_ROLE
+    """Which model role wrote the record ("target", or a serving role such as "user")."""
+    flags: tuple[str, ...] = ()
+    """The record's flags (a simulator audit's findings, "spoilt" ...)."""
 
     @property
     def score(self) -> float | None:
@@ -121,6 +125,7 @@ class TurnScores(BaseModel):
 
 
 _SCORES = TypeAdapter(tuple[Score, ...])
+_FLAGS = TypeAdapter(tuple[str, ...])
 _TURN_SCORE_FIELDS = set(TurnScores.model_fields)
 
 
@@ -415,22 +420,45 @@ class RunStore:
 
         A run holds these for all its turns at once (50,000 turns and more), so they are kept
         small: the rows come from the store, written by TurnRecord, and are built without a
-        second validation (model_construct); equal score lists, ids, conditions and errors
-        are decoded once and shared, as are the field names."""
+        second validation (model_construct); equal score lists, ids, conditions, errors and
+        flags are decoded once and shared, as are the field names."""
+        return self._light_rows("t.role = 'target'")
+
+    def serving_scores(self) -> list[TurnScores]:
+        """The same light rows for the serving roles' records (a simulated user's messages):
+        their errors and audit flags, which the analysis counts apart from the target's."""
+        return self._light_rows("t.role != 'target'")
+
+    def _light_rows(self, where: str) -> list[TurnScores]:
         query = (
-            "SELECT t.item_id, t.condition, t.sample, t.turn, t.error, "
-            "json_extract(t.record, '$.cached'), json_extract(t.record, '$.scores') "
-            "FROM turns t JOIN items i ON i.id = t.item_id WHERE t.role = 'target' "
-            "ORDER BY i.position, t.condition, t.sample, t.turn"
+            "SELECT t.item_id, t.condition, t.sample, t.turn, t.error, t.role, "
+            "json_extract(t.record, '$.cached'), json_extract(t.record, '$.scores'), "
+            "json_extract(t.record, '$.flags') "
+            f"FROM turns t JOIN items i ON i.id = t.item_id WHERE {where} "
+            "ORDER BY i.position, t.condition, t.sample, t.turn, t.role = 'target'"
         )
         texts: dict[str, str] = {}
         scores: dict[str, tuple[Score, ...]] = {}
+        flag_sets: dict[str | None, tuple[str, ...]] = {None: ()}
         rows = []
         with gc_paused():
-            for item_id, condition, sample, turn, error, cached, scored in self._db.execute(query):
+            for (
+                item_id,
+                condition,
+                sample,
+                turn,
+                error,
+                role,
+                cached,
+                scored,
+                flagged,
+            ) in self._db.execute(query):
                 parsed = scores.get(scored)
                 if parsed is None:
                     parsed = scores[scored] = _SCORES.validate_json(scored)
+                flags = flag_sets.get(flagged)
+                if flags is None:
+                    flags = flag_sets[flagged] = _FLAGS.validate_json(flagged)
                 rows.append(
                     TurnScores.model_construct(
                         _TURN_SCORE_FIELDS,
@@ -441,6 +469,8 @@ class RunStore:
                         error=None if error is None else texts.setdefault(error, error),
                         cached=bool(cached),
                         scores=parsed,
+                        role=texts.setdefault(role, role),
+                        flags=flags,
                     )
                 )
         return rows
