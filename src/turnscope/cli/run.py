@@ -266,10 +266,7 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
-    left_out = store.meta("skipped") or {}
-    for reason, count in left_out.items() if isinstance(left_out, dict) else ():
-        noun = "item" if count == 1 else "items"
-        console.print(f"[yellow]left out: {count} {noun} under {markup(reason)}[/yellow]")
+    _print_left_out(store.meta("skipped"))
     analysis = analyse(rows, items, serving=store.serving_scores())
     render_multiturn(analysis, console)
     _write_report(store, rows, analysis)
@@ -284,6 +281,26 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
             "cause is fixed, play them with:\n"
             f"  turnscope run --resume {markup(store.run_dir)}"
         )
+
+
+def _print_left_out(left_out: object) -> None:
+    """Why items were not played under a condition. An item whose protocol has no such
+    condition (core's feedback items under gold) is expected and summed up in one line; an
+    item its protocol could not play there (gold without references) is told reason by
+    reason."""
+    if not isinstance(left_out, dict):
+        return
+    elsewhere: dict[str, int] = {}
+    for reason, count in left_out.items():
+        condition, _, why = str(reason).partition(": ")
+        if why.startswith("not played by the"):
+            elsewhere[condition] = elsewhere.get(condition, 0) + int(count)
+            continue
+        noun = "item" if count == 1 else "items"
+        console.print(f"[yellow]left out: {count} {noun} under {markup(reason)}[/yellow]")
+    if elsewhere:
+        counts = ", ".join(f"{markup(c)} {n}" for c, n in elsewhere.items())
+        console.print(f"not played (a condition of another protocol): {counts}")
 
 
 def _suite_conditions(defaults: Sequence[str] | None, items: Sequence[Item]) -> list[str]:
