@@ -51,7 +51,7 @@ from turnscope.core import (
     RunConfig,
     TurnRecord,
 )
-from turnscope.engine import RunPlan
+from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.protocols import check_conditions, check_protocols
 from turnscope.report import (
@@ -64,6 +64,7 @@ from turnscope.report.html import write_run_report
 from turnscope.report.terminal import render_multiturn
 from turnscope.run import (
     DEFAULT_RUNS_ROOT,
+    check_available,
     check_roles,
     client_for,
     create_run,
@@ -344,10 +345,11 @@ def run(
         with open_run(resume) as store:
             config = store.config()
             try:
+                check_available(plan_run(store.items(), config))
                 client = client_for(config)
                 role_clients = role_clients_for(config)
                 judge_clients = judge_clients_for(config.judging, config.timeout_s)
-            except ModelConfigError as exc:
+            except (ModelConfigError, ValueError) as exc:
                 fail(str(exc))
             err_console.print(f"resuming {store.run_dir}: {store.answered_count()} turns done")
             _play(client, lambda: store, judge_clients, role_clients)
@@ -417,7 +419,7 @@ def run(
         roles=serving_roles(role or [], role_param or [], options),
     )
     try:
-        check_roles(items, config)
+        check_available(check_roles(items, config))
         client = client_for(config)
         role_clients = role_clients_for(config)
         judge_clients = judge_clients_for(judging, timeout)

@@ -1,5 +1,6 @@
 """Protocols: how one conversation is played, and everything that depends on its shape.
-Built in: scripted (own, gold, single, user-only, restated) and feedback."""
+Built in: scripted (own, gold, single, user-only, restated), feedback, tools (tools, no-tools,
+tools-feedback) and environment (env)."""
 
 from turnscope.protocols.base import (
     SCORING_TIME_LIMIT_S,
@@ -21,8 +22,12 @@ from turnscope.protocols.base import (
     score_answer,
     system_messages,
 )
+from turnscope.protocols.environment import EnvironmentProtocol, EnvironmentSetup
 from turnscope.protocols.feedback import FeedbackProtocol, FeedbackSpec
+from turnscope.protocols.interactive import InteractiveProtocol, InteractiveSetup, leaks_reference
+from turnscope.protocols.rules import Rule, RuleError, parse_rule
 from turnscope.protocols.scripted import ScriptedProtocol, merge_turns, restate
+from turnscope.protocols.tools import ToolsProtocol, ToolsSetup
 
 __all__ = [
     "SCORING_TIME_LIMIT_S",
@@ -30,19 +35,29 @@ __all__ = [
     "Complete",
     "ConditionGap",
     "ConversationProtocol",
+    "EnvironmentProtocol",
+    "EnvironmentSetup",
     "FeedbackProtocol",
     "FeedbackSpec",
     "HistoryAnswers",
+    "InteractiveProtocol",
+    "InteractiveSetup",
     "PlayContext",
     "ProtocolBase",
     "RoleCaller",
+    "Rule",
+    "RuleError",
     "ScriptedProtocol",
+    "ToolsProtocol",
+    "ToolsSetup",
     "check_conditions",
     "check_protocols",
     "get_protocol",
     "known_conditions",
+    "leaks_reference",
     "make_record",
     "merge_turns",
+    "parse_rule",
     "protocols",
     "register_protocol",
     "restate",
