@@ -29,7 +29,12 @@ from helpers.scripted import (
 from turnscope.core import GenerationParams, Item, RunConfig, TurnRecord, content_text
 from turnscope.engine import ModelCaller, RetryPolicy
 from turnscope.protocols import ToolsProtocol, check_protocols, get_protocol, leaks_reference
-from turnscope.protocols.interactive import MAX_ACTIONS_PER_TURN, close_open_tag, parse_move
+from turnscope.protocols.interactive import (
+    MAX_ACTIONS_PER_TURN,
+    check_sandbox,
+    close_open_tag,
+    parse_move,
+)
 from turnscope.run import check_roles
 from turnscope.sandbox import BubblewrapProvider, SandboxUnavailable
 
@@ -299,6 +304,7 @@ async def test_cancelling_a_conversation_closes_its_sandbox(tmp_path: Path) -> N
     caller = ModelCaller(model, GenerationParams(max_tokens=8), RetryPolicy(), None)
     ctx = play_context("tools", model.identity, caller.complete, protocol="tools")
     protocol = ToolsProtocol()
+    check_sandbox()  # the machine check runs bwrap too: done first, so a new bwrap is the sandbox
     before = _bwrap_children()
 
     async def consume() -> None:

@@ -56,6 +56,7 @@ from turnscope.sandbox import (
     Sandbox,
     SandboxError,
     SandboxLimits,
+    SandboxProvider,
     SandboxUnavailable,
     sandbox_provider,
 )
@@ -276,19 +277,25 @@ def describe_execution(result: ExecutionResult) -> tuple[str, list[str]]:
     return ("\n".join(lines) or "(no output)"), flags
 
 
-@lru_cache(maxsize=8)
-def _unavailable(provider: str) -> str | None:
+@lru_cache(maxsize=4)
+def provider(name: str) -> SandboxProvider:
+    """The process's sandbox provider: built once, so it checks the machine once."""
+    return sandbox_provider(name)
+
+
+@lru_cache(maxsize=4)
+def _unavailable(name: str) -> str | None:
     try:
-        sandbox_provider(provider).check_available()
+        provider(name).check_available()
     except SandboxUnavailable as exc:
         return str(exc)
     return None
 
 
-def check_sandbox(provider: str = DEFAULT_SANDBOX) -> None:
+def check_sandbox(name: str = DEFAULT_SANDBOX) -> None:
     """SandboxUnavailable (a ValueError, one line) if the sandbox cannot run here; the answer
     is remembered for the process, so a run checks once."""
-    problem = _unavailable(provider)
+    problem = _unavailable(name)
     if problem is not None:
         raise SandboxUnavailable(problem)
 
@@ -306,7 +313,7 @@ class Episode:
     async def sandbox(self) -> Sandbox:
         """The conversation's sandbox (SandboxError if it cannot be started)."""
         if self._sandbox is None:
-            self._sandbox = await sandbox_provider(DEFAULT_SANDBOX).open(SANDBOX_LIMITS)
+            self._sandbox = await provider(DEFAULT_SANDBOX).open(SANDBOX_LIMITS)
         return self._sandbox
 
     async def close(self) -> None:
@@ -318,7 +325,7 @@ class Episode:
 async def run_tests(code: str) -> ExecutionResult:
     """Run `code` (a solution followed by its tests) in a fresh sandbox of its own, as a test
     harness would; SandboxError if the sandbox fails."""
-    sandbox = await sandbox_provider(DEFAULT_SANDBOX).open(SANDBOX_LIMITS)
+    sandbox = await provider(DEFAULT_SANDBOX).open(SANDBOX_LIMITS)
     try:
         return await sandbox.run(code)
     finally:
