@@ -153,17 +153,18 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
 
 
 def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Path) -> None:
-    """`turnscope run --limit 7` plays the first item of each core family in own, gold and
-    single with the suite's answer budget; the feedback item stays in own, and its two
-    left-out conversations (gold, single) are counted."""
+    """`turnscope run --limit 9` plays the first item of each core family under the suite's
+    conditions with its answer budget: scripted items in own, gold and single, the feedback
+    item in own, the compute item with and without the python tool, the hidden rule in env;
+    the conversations a protocol does not play are counted."""
     runs = tmp_path / "runs"
-    done = turnscope("run", "--suite", "core", "--limit", "7", runs=runs)
+    done = turnscope("run", "--suite", "core", "--limit", "9", runs=runs)
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(runs)
     store = RunStore.open(run_dir)
     config = store.config()
     assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
-    assert config.conditions == ("own", "gold", "single")
+    assert config.conditions == ("own", "gold", "single", "tools", "no-tools", "env")
     items = {item.id: item for item in store.items()}
     assert {item.category for item in items.values()} == set(families())
     records = list(store.records())
@@ -171,13 +172,20 @@ def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Pat
     assert all(r.error is None for r in records)
     feedback = [r for r in records if items[r.item_id].protocol == "feedback"]
     assert feedback and {r.condition for r in feedback} == {"own"}
-    assert {r.condition for r in records} == {"own", "gold", "single"}
+    tools = [r for r in records if items[r.item_id].protocol == "tools"]
+    assert {r.condition for r in tools} == {"tools", "no-tools"}
+    rules = [r for r in records if items[r.item_id].protocol == "environment"]
+    assert rules and {r.condition for r in rules} == {"env"}
+    assert {r.condition for r in records} == set(config.conditions)
     for item in items.values():
         if item.protocol == "scripted":
             own = sorted(r.turn for r in records if r.item_id == item.id and r.condition == "own")
             assert own == list(range(1, len(item.turns) + 1))
     stdout = done.stdout.replace("\n", " ")
-    for condition in ("gold", "single"):
-        assert f"left out: 1 item under {condition}: not played by the feedback" in stdout
+    assert (
+        "left out: 1 item under gold, single, tools, no-tools, env: not played by the feedback"
+        in stdout
+    )
+    assert "left out: 6 items under tools, no-tools, env: not played by the scripted" in stdout
     for family in families():
         assert family in done.stdout

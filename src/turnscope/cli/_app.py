@@ -46,8 +46,12 @@ DEFAULT_ROLE_N_CTX = 4096
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: no traceback for a user's mistake."""
+    # soft_wrap: a long message (a path, the list of known protocols) stays one line.
     err_console.print(
-        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, emoji=False
+        f"[bold red]error:[/bold red] {escape(message)}",
+        highlight=False,
+        emoji=False,
+        soft_wrap=True,
     )
     raise typer.Exit(code)
 

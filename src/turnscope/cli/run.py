@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,12 +187,33 @@ def _print_summary(store: RunStore) -> None:
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
     left_out = store.meta("skipped") or {}
-    for reason, count in left_out.items() if isinstance(left_out, dict) else ():
-        noun = "item" if count == 1 else "items"
-        console.print(f"[yellow]left out: {count} {noun} under {escape(str(reason))}[/yellow]")
+    for line in left_out_lines(left_out if isinstance(left_out, dict) else {}):
+        console.print(f"[yellow]{escape(line)}[/yellow]")
     render_multiturn(analyse(records, items), console)
     _write_report(store)
     render_run_location(store.run_dir, console)
+
+
+_NOT_PLAYED = re.compile(r"^(?P<condition>.+): (?P<why>not played by the .+ protocol)$")
+
+
+def left_out_lines(left_out: dict[str, int]) -> list[str]:
+    """One line per reason conversations were left out; a protocol that does not play several
+    of the run's conditions (scripted items under tools, no-tools, env) gets one line for all
+    of them, since it leaves out the same items under each."""
+    lines: list[str] = []
+    grouped: dict[tuple[str, int], list[str]] = {}
+    for reason, count in left_out.items():
+        match = _NOT_PLAYED.match(str(reason))
+        if match is None:
+            noun = "item" if count == 1 else "items"
+            lines.append(f"left out: {count} {noun} under {reason}")
+        else:
+            grouped.setdefault((match["why"], count), []).append(match["condition"])
+    for (why, count), conditions in grouped.items():
+        noun = "item" if count == 1 else "items"
+        lines.append(f"left out: {count} {noun} under {', '.join(conditions)}: {why}")
+    return lines
 
 
 def _write_report(store: RunStore) -> None:

@@ -101,7 +101,7 @@ class EnvironmentSetup(InteractiveSetup):
 
     rule: str = Field(min_length=1)
     """The hidden rule: an expression over x, y, z (see turnscope.protocols.rules)."""
-    held_out: tuple[tuple[float, float, float], ...] = Field(min_length=1, max_length=500)
+    held_out: tuple[tuple[Number, Number, Number], ...] = Field(min_length=1, max_length=500)
     """Cases the stated rule is checked on (x, y, z each); the model never sees them."""
 
     @field_validator("rule")
@@ -165,16 +165,12 @@ class EnvironmentProtocol(InteractiveProtocol):
             return (
                 Score(scorer="rule", value=0.0, detail=f"not a rule that can be checked: {exc}"),
             )
-        cases = [(_whole(x), _whole(y), _whole(z)) for x, y, z in spec.held_out]
+        cases = spec.held_out
         agreed, wrong = agreement(guess, parse_rule(spec.rule), cases)
         detail = f"agrees on {agreed} of {len(cases)} held-out cases"
         if wrong:
             detail += f", first disagreement at {wrong[0]}"
         return (Score(scorer="rule", value=1.0 if not wrong else 0.0, detail=detail),)
-
-
-def _whole(value: float) -> Number:
-    return int(value) if value.is_integer() else value
 
 
 register_protocol(EnvironmentProtocol())

@@ -27,9 +27,11 @@ class Knobs(BaseModel):
     distractors: int = Field(default=0, ge=0, le=MAX_TURNS)
     """Unrelated scored questions mixed in between the turns that matter (expansion)."""
     budget: int = Field(default=3, ge=1, le=20)
-    """Attempts allowed (feedback)."""
+    """Attempts allowed (feedback), turns allowed (compute, hidden-rule)."""
     hints: bool = False
     """Whether a wrong attempt is answered with a hint instead of a bare 'wrong' (feedback)."""
+    level: int = Field(default=1, ge=1, le=3)
+    """Difficulty level of the task (compute, hidden-rule)."""
 
 
 @dataclass

@@ -62,13 +62,17 @@ def _k(**values: int | bool) -> Knobs:
     return Knobs.model_validate(values)
 
 
-ALL_CONDITIONS = ("own", "gold", "single")
+ALL_CONDITIONS = ("own", "gold", "single", "tools", "no-tools", "env")
+"""Scripted items play own, gold and single; compute items tools and no-tools (the python
+tool's gain); hidden-rule items env. Each item is played under those of its protocol."""
 
 CORE = Recipe(
     name="core",
-    summary="60 generated conversations (2-8 turns; feedback: 3 attempts), all seven "
-    "families: recollection, expansion, refinement, follow-up, global-instruction, pushback, "
-    "feedback. Plays own, gold and single by default, 64 tokens an answer.",
+    summary="67 generated conversations (2-8 turns; feedback: 3 attempts; compute: 3 turns "
+    "with and without a Python sandbox; hidden-rule: 5 turns), all nine families: "
+    "recollection, expansion, refinement, follow-up, global-instruction, pushback, feedback, "
+    "compute, hidden-rule. Plays own, gold, single, tools, no-tools and env by default, 64 "
+    "tokens an answer.",
     plan=(
         (
             "recollection",
@@ -106,6 +110,8 @@ CORE = Recipe(
         ("global-instruction", tuple(_k(turns=t) for t in (2, 3, 3, 4, 4, 5, 5, 6))),
         ("pushback", tuple(_k(turns=t) for t in (2, 2, 2, 3, 3, 3, 4, 4, 5, 6))),
         ("feedback", tuple(_k(budget=3, hints=h) for h in (False, True) * 4)),
+        ("compute", tuple(_k(budget=3, level=v) for v in (1, 1, 2, 2))),
+        ("hidden-rule", tuple(_k(budget=5, level=v) for v in (1, 1, 2))),
     ),
     conditions=ALL_CONDITIONS,
     max_tokens=64,
@@ -126,9 +132,10 @@ LONG = (4, 8, 12, 16, 20, 24, 30, 32)
 
 FULL = Recipe(
     name="full",
-    summary=f"{7 * FULL_PER_FAMILY} generated conversations, {FULL_PER_FAMILY} per family, "
-    "2 to 32 turns (distances up to 31, feedback budgets up to 10): for servers, not the "
-    "embedded model. Plays own, gold and single by default.",
+    summary=f"{9 * FULL_PER_FAMILY} generated conversations, {FULL_PER_FAMILY} per family, "
+    "2 to 32 turns (distances up to 31, feedback budgets up to 10, tool and rule budgets up "
+    "to 15): for servers, not the embedded model. Plays own, gold, single, tools, no-tools "
+    "and env by default.",
     plan=(
         (
             "recollection",
@@ -167,6 +174,16 @@ FULL = Recipe(
             _cycle(
                 FULL_PER_FAMILY,
                 [_k(budget=b, hints=h) for b in (1, 2, 3, 5, 8, 10) for h in (False, True)],
+            ),
+        ),
+        (
+            "compute",
+            _cycle(FULL_PER_FAMILY, [_k(budget=b, level=v) for b in (3, 5, 8) for v in (1, 2, 3)]),
+        ),
+        (
+            "hidden-rule",
+            _cycle(
+                FULL_PER_FAMILY, [_k(budget=b, level=v) for b in (6, 10, 15) for v in (1, 2, 3)]
             ),
         ),
     ),
