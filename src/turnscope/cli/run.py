@@ -186,6 +186,9 @@ def _print_summary(store: RunStore) -> None:
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
+    suite_left_out = store.meta("suite_left_out") or {}
+    for reason, count in suite_left_out.items() if isinstance(suite_left_out, dict) else ():
+        console.print(f"[yellow]left out: {count} items: {escape(str(reason))}[/yellow]")
     left_out = store.meta("skipped") or {}
     for line in left_out_lines(left_out if isinstance(left_out, dict) else {}):
         console.print(f"[yellow]{escape(line)}[/yellow]")
@@ -384,6 +387,8 @@ def run(
         fail(str(exc))
     for message in loaded.skipped:
         err_console.print(f"[yellow]skipped:[/yellow] {escape(message)}")
+    for reason, count in loaded.left_out.items():
+        err_console.print(f"[yellow]left out:[/yellow] {count} items: {escape(reason)}")
     items = loaded.suite.items[:limit] if limit else loaded.suite.items
     try:
         check_protocols(items)
@@ -452,6 +457,8 @@ def run(
         store = create_run(config, items, root)
         if loaded.skipped:
             store.set_meta("skipped_invalid", len(loaded.skipped))
+        if loaded.left_out:
+            store.set_meta("suite_left_out", loaded.left_out)
         return store
 
     store = _play(client, make_store, judge_clients, role_clients)
