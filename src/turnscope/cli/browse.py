@@ -178,11 +178,24 @@ def show(
                 )
             )
             for message in record.new_messages:
+                label: str = message.role
+                if message.role == "tool":
+                    label = f"tool result · {message.name or message.tool_call_id or '?'}"
                 console.print(
-                    f"[bold]{message.role}:[/bold] {escape(content_text(message.content))}"
+                    f"[bold]{escape(label)}:[/bold] {escape(content_text(message.content))}"
                 )
+            speaker = "assistant" if record.role == TARGET_ROLE else record.role
             if record.response is not None:
-                console.print(f"[bold green]assistant:[/bold green] {escape(record.response)}")
+                console.print(
+                    f"[bold green]{escape(speaker)}:[/bold green] {escape(record.response)}"
+                )
+            for call in record.tool_calls or ():
+                console.print(
+                    f"[bold cyan]tool call · {escape(call.function.name)}:[/bold cyan] "
+                    f"{escape(call.function.arguments)}"
+                )
+            if record.flags:
+                console.print(f"[dim]flags:[/dim] {escape(', '.join(record.flags))}")
             console.print(f"[dim]score:[/dim] {_score_text(record)}")
             meta = (
                 f"tokens {record.prompt_tokens}/{record.completion_tokens}, "

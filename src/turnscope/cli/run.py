@@ -21,7 +21,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from turnscope.analysis import instruction_report, judge_report, summarise
+from turnscope.analysis import (
+    flag_report,
+    instruction_report,
+    judge_report,
+    played_conversations,
+    summarise,
+)
 from turnscope.analysis.multiturn import analyse
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
@@ -56,6 +62,7 @@ from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.protocols import check_conditions, check_protocols
 from turnscope.report import (
+    render_flag_report,
     render_instruction_report,
     render_judge_report,
     render_run_location,
@@ -193,6 +200,9 @@ def _print_summary(store: RunStore) -> None:
     for line in left_out_lines(left_out if isinstance(left_out, dict) else {}):
         console.print(f"[yellow]{escape(line)}[/yellow]")
     render_multiturn(analyse(records, items), console)
+    flags = flag_report(store.turn_flags(), played_conversations(records))
+    if flags is not None:
+        render_flag_report(flags, console)
     _write_report(store)
     render_run_location(store.run_dir, console)
 
