@@ -143,7 +143,7 @@ class EnvironmentProtocol(InteractiveProtocol):
         return inputs if isinstance(inputs, str) else None
 
     async def answer_call(
-        self, item: Item, action: Action, episode: Episode, *, replaying: bool
+        self, item: Item, action: Action, episode: Episode
     ) -> tuple[str, list[str]]:
         inputs = test_inputs(action.arguments)
         assert not isinstance(inputs, str), "parse_move lets only valid tests through"

@@ -449,10 +449,9 @@ class InteractiveProtocol(ProtocolBase):
         return None
 
     async def answer_call(
-        self, item: Item, action: Action, episode: Episode, *, replaying: bool
+        self, item: Item, action: Action, episode: Episode
     ) -> tuple[str, list[str]]:
-        """Run one valid tool call: the text the model is shown and the flags it adds
-        (`replaying`: an earlier turn's call made again to rebuild the state on resume)."""
+        """Run one valid tool call: the text the model is shown and the flags it adds."""
         if action.name == PYTHON:
             result = await (await episode.sandbox()).run(python_code(action))
             return describe_execution(result)
@@ -562,8 +561,6 @@ class InteractiveProtocol(ProtocolBase):
         record: TurnRecord,
         episode: Episode,
         turns_left: int,
-        *,
-        replaying: bool = False,
     ) -> Observation:
         """Carry out what turn `record` asked for and say what came of it (SandboxError if the
         sandbox fails)."""
@@ -577,7 +574,7 @@ class InteractiveProtocol(ProtocolBase):
                 text = f"Error: {action.problem}."
                 flags = [action.flag]
             else:
-                text, flags = await self.answer_call(item, action, episode, replaying=replaying)
+                text, flags = await self.answer_call(item, action, episode)
             seen.flags.extend(flags)
             if action.call_id is not None:
                 seen.tool_replies.append((action, text))
@@ -621,7 +618,7 @@ class InteractiveProtocol(ProtocolBase):
                 if action.name == PYTHON:
                     codes.append(python_code(action))
                 else:
-                    await self.answer_call(item, action, episode, replaying=True)
+                    await self.answer_call(item, action, episode)
         if not codes:
             return []
         result = await (await episode.sandbox()).replay(codes)
@@ -683,8 +680,8 @@ class InteractiveProtocol(ProtocolBase):
             done.append(found)
         history: tuple[Message, ...] = ()
         trajectory: list[tuple[str, str]] = []
+        # The next record's flags: what carrying out the previous turn ran into.
         carried: list[str] = []
-        """Flags of the next record: what carrying out the previous turn ran into."""
         new = self.opening(item, condition)
         record: TurnRecord | None = None
         turn = 0
