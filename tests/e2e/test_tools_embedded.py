@@ -88,6 +88,53 @@ def test_embedded_model_plays_compute_and_hidden_rule(tmp_path: Path, gguf_path:
     assert "success at k (env)" in done.stdout
 
 
+def test_embedded_kill_9_mid_conversation_then_resume(tmp_path: Path, gguf_path: Path) -> None:
+    """kill -9 once a tools conversation has committed a turn, then --resume: the committed
+    records are kept as they were (not asked again) and the conversation is finished."""
+    items = [generate_item("compute", i, 11, Knobs(budget=4, level=2)) for i in range(2)]
+    suite = tmp_path / "compute.jsonl"
+    write_jsonl(items, suite)
+    runs = tmp_path / "runs"
+    command = [
+        sys.executable, "-m", "turnscope.cli", "run", "-s", str(suite), "-v", "tools",
+        "--max-tokens", "32", "--no-cache", "--runs-dir", str(runs),
+    ]  # fmt: skip
+    with (tmp_path / "first.log").open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    run_dir: Path | None = None
+    try:
+        deadline = time.monotonic() + 300
+        while answered(run_dir) < 2:
+            assert process.poll() is None, (tmp_path / "first.log").read_text()
+            assert time.monotonic() < deadline, "no turn committed within 300 s"
+            time.sleep(0.05)
+            dirs = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
+            run_dir = next((p for p in dirs if not p.name.startswith(".")), None)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert run_dir is not None
+    store = RunStore.open(run_dir)
+    before = {(r.item_id, r.turn): r for r in store.records() if r.response is not None}
+    store.close()
+    resumed = turnscope("run", "--resume", str(run_dir), runs=runs)
+    assert resumed.returncode == 0, resumed.stderr
+    store = RunStore.open(run_dir)
+    after = list(store.records())
+    store.close()
+    keys = [(r.item_id, r.turn) for r in after]
+    assert len(keys) == len(set(keys)) and all(r.error is None for r in after)
+    for key, record in before.items():
+        # The same record, committed at the same moment: it was not asked for again.
+        assert next(r for r in after if (r.item_id, r.turn) == key) == record
+    for item in items:
+        turns = sorted(t for i, t in keys if i == item.id)
+        assert turns == list(range(1, len(turns) + 1)) and len(turns) <= 4
+
+
 TASK = "What is 41 times 23? Give the number alone as your solution."
 SCRIPT = (
     "<execute>base = 40\nopen('part', 'w').write('3')</execute>",
