@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from helpers.cli import assert_clean_failure, run_cli
+from turnscope.cli.run import suite_conditions
+from turnscope.suites import resolve_suite
 
 TOOL_ITEM = {
     "id": "calc",
@@ -68,3 +70,13 @@ def test_an_unreadable_hidden_rule_is_a_load_error(tmp_path: Path) -> None:
     code, _, err = run_cli("run", "-s", str(suite), "--runs-dir", str(tmp_path))
     assert_clean_failure(code, err, "rule.jsonl:1: item 'rule'", single_line=True)
     assert "not a rule" in err
+
+
+def test_suite_default_conditions_keep_those_the_items_to_play_can_use() -> None:
+    core = resolve_suite("core")
+    scripted_only = [item for item in core.suite.items if item.protocol == "scripted"][:6]
+    assert suite_conditions(core.conditions, scripted_only) == ["own", "gold", "single"]
+    assert suite_conditions(core.conditions, core.suite.items) == list(core.conditions or ())
+    # Nothing playable: the defaults stay, and the condition check says why.
+    assert suite_conditions(("env",), scripted_only) == ["env"]
+    assert suite_conditions(None, scripted_only) == ["own"]

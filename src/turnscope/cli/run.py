@@ -55,12 +55,13 @@ from turnscope.cli._options import (
 from turnscope.core import (
     TARGET_ROLE,
     GenerationParams,
+    Item,
     RunConfig,
     TurnRecord,
 )
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
-from turnscope.protocols import check_conditions, check_protocols
+from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
     render_flag_report,
     render_instruction_report,
@@ -205,6 +206,15 @@ def _print_summary(store: RunStore) -> None:
         render_flag_report(flags, console)
     _write_report(store)
     render_run_location(store.run_dir, console)
+
+
+def suite_conditions(defaults: Sequence[str] | None, items: Sequence[Item]) -> list[str]:
+    """The conditions a suite is played under when the user names none: its own defaults that
+    some of the items to play can be played under (core's tools and env conditions are
+    dropped when --limit keeps no compute or hidden-rule item), else own."""
+    playable = {c for item in items for c in get_protocol(item.protocol).item_conditions(item)}
+    kept = [c for c in defaults or () if c in playable]
+    return kept or list(defaults or ["own"])
 
 
 _NOT_PLAYED = re.compile(r"^(?P<condition>.+): (?P<why>not played by the .+ protocol)$")
@@ -415,7 +425,7 @@ def run(
             "[yellow]no turn of this suite is scored by `type: judge`: --judge is ignored "
             "(to compare runs: `turnscope pairwise`)[/yellow]"
         )
-    conditions = tuple(dict.fromkeys(variant or loaded.conditions or ["own"]))
+    conditions = tuple(dict.fromkeys(variant or suite_conditions(loaded.conditions, items)))
     try:
         check_conditions(conditions, items)
     except ValueError as exc:
