@@ -35,8 +35,8 @@ from turnscope.core import (
     RunConfig,
     content_text,
 )
+from turnscope.protocols.interactive import check_sandbox
 from turnscope.run import create_run, execute_run
-from turnscope.sandbox import BubblewrapProvider
 from turnscope.store import STORE_FILE, RunStore
 
 ANSWERS = (
@@ -97,7 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=40)
     args = parser.parse_args()
-    BubblewrapProvider().check_available()
+    check_sandbox()  # as `turnscope run` does before playing: the provider then checks once
     with tempfile.TemporaryDirectory() as tmp:
         config = RunConfig(
             model="instant",
