@@ -168,9 +168,12 @@ def test_core_plan_skips_feedback_items_outside_own() -> None:
         created_at=datetime.now(UTC),
     )
     feedback = sum(item.protocol == "feedback" for item in items)
+    scripted = sum(item.protocol == "scripted" for item in items)
+    # compute and hidden-rule items play none of these three conditions.
+    others = len(items) - feedback - scripted
     plan = plan_run(items, config)
-    assert sum(plan.skipped.values()) == 2 * feedback
-    assert len(plan.conversations) == 3 * len(items) - 2 * feedback
+    assert sum(plan.skipped.values()) == 2 * feedback + 3 * others
+    assert len(plan.conversations) == 3 * scripted + feedback
 
 
 def test_feedback_items_are_validated_by_their_protocol() -> None:

@@ -7,6 +7,13 @@ from turnscope.analysis.compare import (
     RunErrors,
     compare_runs,
 )
+from turnscope.analysis.flags import (
+    FlaggedRecord,
+    FlagReport,
+    FlagTally,
+    flag_report,
+    played_conversations,
+)
 from turnscope.analysis.instruction_following import (
     AccuracyCell,
     InstructionReport,
@@ -55,6 +62,9 @@ __all__ = [
     "Cell",
     "Comparison",
     "Estimate",
+    "FlagReport",
+    "FlagTally",
+    "FlaggedRecord",
     "FlipRate",
     "Gap",
     "GapReport",
@@ -82,12 +92,14 @@ __all__ = [
     "bradley_terry",
     "compare_runs",
     "error_message_counts",
+    "flag_report",
     "instruction_report",
     "item_families",
     "item_scores",
     "judge_report",
     "ordered_conditions",
     "paired_p_value",
+    "played_conversations",
     "short_message",
     "summarise",
 ]

@@ -1,6 +1,7 @@
 """Protocols: how one conversation is played, and everything that depends on its shape.
-Built in: scripted (own, gold, single, user-only, restated), feedback (own) and simulated
-(sharded, full, concat), whose user messages come from a registered user simulator."""
+Built in: scripted (own, gold, single, user-only, restated), feedback (own), simulated
+(sharded, full, concat; user messages from a registered user simulator), tools (tools,
+no-tools, tools-feedback) and environment (env)."""
 
 from turnscope.protocols.base import (
     SCORING_TIME_LIMIT_S,
@@ -22,7 +23,10 @@ from turnscope.protocols.base import (
     score_answer,
     system_messages,
 )
+from turnscope.protocols.environment import EnvironmentProtocol, EnvironmentSetup
 from turnscope.protocols.feedback import FeedbackProtocol, FeedbackSpec
+from turnscope.protocols.interactive import InteractiveProtocol, InteractiveSetup, leaks_reference
+from turnscope.protocols.rules import Rule, RuleError, parse_rule
 from turnscope.protocols.scripted import ScriptedProtocol, merge_turns, restate
 from turnscope.protocols.simulated import Shard, SimulatedProtocol, SimulatedSpec
 from turnscope.protocols.simulators import (
@@ -37,6 +41,7 @@ from turnscope.protocols.simulators import (
     register_simulator,
     simulator_names,
 )
+from turnscope.protocols.tools import ToolsProtocol, ToolsSetup
 
 __all__ = [
     "FINDING_PREFIX",
@@ -48,17 +53,25 @@ __all__ = [
     "Complete",
     "ConditionGap",
     "ConversationProtocol",
+    "EnvironmentProtocol",
+    "EnvironmentSetup",
     "FeedbackProtocol",
     "FeedbackSpec",
     "HistoryAnswers",
+    "InteractiveProtocol",
+    "InteractiveSetup",
     "PlayContext",
     "ProtocolBase",
     "RoleCaller",
+    "Rule",
+    "RuleError",
     "ScriptedProtocol",
     "Shard",
     "SimulatedProtocol",
     "SimulatedSpec",
     "SimulatorView",
+    "ToolsProtocol",
+    "ToolsSetup",
     "UserSimulator",
     "audit_message",
     "check_conditions",
@@ -66,8 +79,10 @@ __all__ = [
     "get_protocol",
     "get_simulator",
     "known_conditions",
+    "leaks_reference",
     "make_record",
     "merge_turns",
+    "parse_rule",
     "protocols",
     "register_protocol",
     "register_simulator",

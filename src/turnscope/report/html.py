@@ -21,16 +21,20 @@ from turnscope import __version__
 from turnscope.analysis import (
     Comparison,
     Estimate,
+    FlagReport,
     JudgeReport,
     MultiTurnAnalysis,
     analyse,
     error_message_counts,
+    flag_report,
     instruction_report,
     item_families,
     judge_report,
+    ordered_conditions,
+    played_conversations,
 )
 from turnscope.analysis.rows import ScoredTurn, ServingTurn
-from turnscope.core import Condition, Item, RunConfig, TurnRecord, content_text
+from turnscope.core import Condition, Item, Message, RunConfig, TurnRecord, content_text
 from turnscope.protocols import SPOILT
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore, gc_paused
@@ -90,14 +94,19 @@ class ScoreLine:
 
 @dataclass(frozen=True)
 class TranscriptTurn:
-    """One turn of a transcript: what the user side sent, the answer, the scores."""
+    """One record of a transcript: what the user side sent, the answer, its tool calls, the
+    scores and flags; a serving role's record (feedback) shows only what it wrote."""
 
     turn: int
+    role: str
     messages: list[tuple[str, str]]
     response: str | None
     error: str | None
     score: float | None
     scores: list[ScoreLine]
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    """(tool name, arguments as written) of each tool call the answer made."""
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -113,19 +122,31 @@ class Conversation:
     turns: list[TranscriptTurn] = field(default_factory=list)
 
 
+def _label(message: Message) -> str:
+    """How a transcript labels a message: a tool result names its tool."""
+    if message.role == "tool":
+        return f"tool result · {message.name or message.tool_call_id or '?'}"
+    return message.role
+
+
 def _transcript_turn(record: TurnRecord) -> TranscriptTurn:
     return TranscriptTurn(
         turn=record.turn,
-        messages=[(m.role, content_text(m.content)) for m in record.new_messages],
+        role=record.role,
+        messages=[(_label(m), content_text(m.content)) for m in record.new_messages],
         response=record.response,
         error=record.error,
         score=record.score,
         scores=[ScoreLine(s.scorer, s.value, s.error, s.detail) for s in record.scores],
+        tool_calls=[
+            (call.function.name, call.function.arguments) for call in record.tool_calls or ()
+        ],
+        flags=list(record.flags),
     )
 
 
 Transcripts = Callable[[str, Condition, int], Sequence[TurnRecord]]
-"""(item id, condition, sample) -> the conversation's full records, in turn order."""
+"""(item id, condition, sample) -> the conversation's records (every role), in turn order."""
 
 
 def worst_conversations(
@@ -324,12 +345,13 @@ def render_run_report(
     judges: JudgeReport | None = None,
     analysis: MultiTurnAnalysis | None = None,
     serving: Sequence[ServingTurn] = (),
+    flags: FlagReport | None = None,
 ) -> str:
     """The run's report as one HTML document; `transcripts` fetches the worst conversations;
     `judges` is the judge section (None: the run had no judges); `analysis` is the rows'
     analysis with these resamples and seed when the caller has made it already; `serving`
     are the serving roles' records (a simulated user's errors and audit findings, shown
-    apart)."""
+    apart); `flags` the tally of tool, sandbox and feedback flags (None: no record has one)."""
     if analysis is None:
         analysis = analyse(rows, items, serving=serving, resamples=resamples, seed=seed)
     spoilt = frozenset(
@@ -356,6 +378,8 @@ def render_run_report(
         worst_limit=WORST_CONVERSATIONS,
         errors=error_message_counts(rows).most_common(10),
         judges=judges,
+        flags=flags,
+        flag_conditions=ordered_conditions(flags.by_condition) if flags else [],
     )
 
 
@@ -372,16 +396,18 @@ def write_run_report(
     already, and `analysis` when it has analysed them with the default resamples and seed),
     then the transcripts of the conversations the report shows."""
     with gc_paused():
+        rows = store.turn_scores() if rows is None else rows
         html = render_run_report(
             store.config(),
             store.items(),
-            store.turn_scores() if rows is None else rows,
-            store.conversation,
+            rows,
+            store.conversation_records,
             run_dir=store.run_dir,
             status=store.status(),
             judges=judge_report(store.all_judgments()),
             analysis=analysis,
             serving=store.serving_scores(),
+            flags=flag_report(store.turn_flags(), played_conversations(rows)),
         )
     target = path or store.run_dir / REPORT_FILE
     write_atomically(target, html)

@@ -11,6 +11,7 @@ from turnscope.analysis import (
     Cell,
     Comparison,
     Estimate,
+    FlagReport,
     InstructionReport,
     JudgeReport,
     MultiTurnAnalysis,
@@ -270,3 +271,27 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
         for message, count in list(report.error_messages.items())[:10]:
             errors.add_row(str(count), cell(message))
         console.print(errors)
+
+
+def render_flag_report(report: FlagReport, console: Console) -> None:
+    """Tool calls, tool errors, sandbox limits, rule tests and feedback leaks per condition:
+    how often each flag was set, and per played conversation."""
+    console.print(
+        "[bold]tools, sandbox and feedback[/bold] (times a flag was set; per played conversation)"
+    )
+    table = Table()
+    table.add_column("flag")
+    conditions = ordered_conditions(report.by_condition)
+    for condition in conditions:
+        table.add_column(
+            f"{markup(condition)} ({report.conversations[condition]} conv.)", justify="right"
+        )
+    for flag in report.flags:
+        cells = []
+        for condition in conditions:
+            tally = report.by_condition[condition].get(flag)
+            cells.append(
+                "-" if tally is None else f"{tally.occurrences} ({tally.per_conversation:.2f})"
+            )
+        table.add_row(cell(flag), *cells)
+    console.print(table)

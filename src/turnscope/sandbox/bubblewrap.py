@@ -178,6 +178,12 @@ class _Interpreter:
             said = _first_line(capture.text())
             detail = said or (f"exit status {status}" if status is not None else repr(exc))
             raise SandboxError(f"the sandboxed interpreter did not start: {detail}") from exc
+        except asyncio.CancelledError:
+            # Cancelled while it starts (a conversation cancelled, Ctrl-C): nobody will ever
+            # close it, so it must not outlive this call.
+            interpreter._end()
+            await interpreter.close()
+            raise
         interpreter._end()
         return interpreter
 

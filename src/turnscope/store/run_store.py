@@ -140,6 +140,26 @@ class TurnTotals(NamedTuple):
     """Generated tokens; None when no turn reported any."""
 
 
+class TurnFlags(BaseModel):
+    """A record's flags and the conversation they belong to, without the rest of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item_id: str
+    """The item."""
+    condition: Condition
+    """The condition the conversation was played under."""
+    sample: int
+    """Sample index."""
+    role: str
+    """The role whose record it is (target, feedback ...)."""
+    flags: tuple[str, ...]
+    """The record's flags."""
+
+
+_TURN_FLAGS = TypeAdapter(list[TurnFlags])
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while a block builds many acyclic objects.
@@ -485,6 +505,17 @@ class RunStore:
             "FROM turns WHERE role = 'target'"
         ).fetchone()
         return TurnTotals(int(row[0]), row[1], row[2])
+
+    def turn_flags(self) -> list[TurnFlags]:
+        """The flags of every record of every role that has any (tool calls, sandbox limits,
+        feedback leaks ...), cut out of the stored records by SQLite."""
+        query = (
+            "SELECT json_object('item_id', item_id, 'condition', condition, 'sample', sample, "
+            "'role', role, 'flags', json(json_extract(record, '$.flags'))) FROM turns "
+            "WHERE json_array_length(json_extract(record, '$.flags')) > 0"
+        )
+        rows = [row for (row,) in self._db.execute(query)]
+        return _TURN_FLAGS.validate_json("[" + ",".join(rows) + "]")
 
     def conversation(self, item_id: str, condition: Condition, sample: int) -> list[TurnRecord]:
         """The target's records of one played conversation, in turn order."""

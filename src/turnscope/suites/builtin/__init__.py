@@ -1,14 +1,16 @@
 """The built-in generated suite: seeded generators, one per family, and the named suites.
 
 Importing this package registers the nine families: recollection, expansion, refinement,
-follow-up, global-instruction, pushback, feedback, sharded and persona
+follow-up, global-instruction, pushback, feedback, sharded, compute, hidden-rule and persona
 (docs/builtin-suite.md)."""
 
 from turnscope.suites.builtin import (  # noqa: F401  (each module registers its generator)
+    compute,
     expansion,
     feedback,
     follow_up,
     global_instruction,
+    hidden_rule,
     persona,
     pushback,
     recollection,

@@ -62,16 +62,18 @@ def _k(**values: int | bool | str) -> Knobs:
     return Knobs.model_validate(values)
 
 
-ALL_CONDITIONS = ("own", "gold", "single", "full", "concat", "sharded")
-"""Scripted items play the first three, sharded items the last three."""
+ALL_CONDITIONS = ("own", "gold", "single", "full", "concat", "sharded", "tools", "no-tools", "env")
+"""Scripted items play own, gold and single; sharded items full, concat and sharded; compute
+items tools and no-tools (the python tool's gain); hidden-rule items env. Each item is played
+under those of its protocol."""
 
 CORE = Recipe(
     name="core",
-    summary="66 generated conversations (2-8 turns; feedback: 3 attempts; sharded: 3-8 "
-    "shards), eight families: recollection, expansion, refinement, follow-up, "
-    "global-instruction, pushback, feedback, sharded. Plays own, gold and single (scripted "
-    "items) and full, concat and sharded (sharded items; the scripted user, or the --role "
-    "user model) by default, 64 tokens an answer.",
+    summary="73 generated conversations (2-8 turns; feedback: 3 attempts; sharded: 3-8 "
+    "shards; compute: 3 turns with and without a Python sandbox; hidden-rule: 5 turns), ten "
+    "families: recollection, expansion, refinement, follow-up, global-instruction, pushback, "
+    "feedback, sharded, compute, hidden-rule. Plays each item under its protocol's conditions "
+    "(own, gold, single; full, concat, sharded; tools, no-tools; env), 64 tokens an answer.",
     plan=(
         (
             "recollection",
@@ -110,6 +112,8 @@ CORE = Recipe(
         ("pushback", tuple(_k(turns=t) for t in (2, 2, 2, 3, 3, 3, 4, 4, 5, 6))),
         ("feedback", tuple(_k(budget=3, hints=h) for h in (False, True) * 4)),
         ("sharded", tuple(_k(shards=n) for n in (3, 4, 5, 6, 7, 8))),
+        ("compute", tuple(_k(budget=3, level=v) for v in (1, 1, 2, 2))),
+        ("hidden-rule", tuple(_k(budget=5, level=v) for v in (1, 1, 2))),
     ),
     conditions=ALL_CONDITIONS,
     max_tokens=64,
@@ -130,10 +134,10 @@ LONG = (4, 8, 12, 16, 20, 24, 30, 32)
 
 FULL = Recipe(
     name="full",
-    summary=f"{8 * FULL_PER_FAMILY} generated conversations, {FULL_PER_FAMILY} per family, "
-    "2 to 32 turns (distances up to 31, feedback budgets up to 10, 3 to 8 shards): for "
-    "servers, not the embedded model. Plays own, gold, single, full, concat and sharded by "
-    "default.",
+    summary=f"{10 * FULL_PER_FAMILY} generated conversations, {FULL_PER_FAMILY} per family, "
+    "2 to 32 turns (distances up to 31, feedback budgets up to 10, 3 to 8 shards, tool and "
+    "rule budgets up to 15): for servers, not the embedded model. Plays own, gold, single, "
+    "full, concat, sharded, tools, no-tools and env by default.",
     plan=(
         (
             "recollection",
@@ -175,6 +179,16 @@ FULL = Recipe(
             ),
         ),
         ("sharded", _cycle(FULL_PER_FAMILY, [_k(shards=n) for n in range(3, 9)])),
+        (
+            "compute",
+            _cycle(FULL_PER_FAMILY, [_k(budget=b, level=v) for b in (3, 5, 8) for v in (1, 2, 3)]),
+        ),
+        (
+            "hidden-rule",
+            _cycle(
+                FULL_PER_FAMILY, [_k(budget=b, level=v) for b in (6, 10, 15) for v in (1, 2, 3)]
+            ),
+        ),
     ),
     conditions=ALL_CONDITIONS,
     max_tokens=None,
