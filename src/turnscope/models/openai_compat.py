@@ -423,7 +423,7 @@ def _add_tool_deltas(calls: dict[int, _CallParts], deltas: Any) -> None:
 
 def _from_json_body(body: bytes, started: float) -> Completion:
     try:
-        data = from_json(body)
+        data = _parsed_json(body)
         choice = data["choices"][0]
         message = choice["message"]
         text = message.get("content") or ""
@@ -441,6 +441,17 @@ def _from_json_body(body: bytes, started: float) -> Completion:
         finish_reason=choice.get("finish_reason"),
         latency_s=elapsed,
     )
+
+
+def _parsed_json(data: bytes) -> Any:
+    """A response body or stream event. pydantic's parser refuses a lone surrogate escape such
+    as \\ud800, which JSON allows and a server can send inside a token; the standard parser
+    reads it, so the answer is kept (and sanitised when stored) instead of being retried until
+    the run fails."""
+    try:
+        return from_json(data)
+    except ValueError:
+        return json.loads(data)
 
 
 def _snippet(data: bytes) -> str:
@@ -473,7 +484,7 @@ class _StreamedAnswer:
         try:
             # pydantic's JSON parser: about three times faster than json.loads on events this
             # small, and a turn parses some thirty of them.
-            event = from_json(data)
+            event = _parsed_json(data)
         except ValueError as exc:
             raise TransientModelError(f"invalid JSON in stream: {_snippet(data)}") from exc
         if not isinstance(event, dict):
