@@ -568,7 +568,9 @@ def _filesystem_args(limits: SandboxLimits) -> list[str]:
 
 
 def _environment_args() -> list[str]:
-    path = ":".join([os.path.join(_inside_view(sys.prefix), "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
+    path = ":".join(
+        [os.path.join(_inside_view(sys.prefix), "bin"), "/usr/local/bin", "/usr/bin", "/bin"]
+    )
     return [
         "--clearenv",
         "--setenv",
