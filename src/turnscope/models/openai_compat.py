@@ -621,8 +621,8 @@ def _check_url(base_url: str) -> None:
 @register_backend(
     "openai",
     summary="Any OpenAI-compatible /v1/chat/completions endpoint (vLLM, llama.cpp server, "
-    "Ollama, SGLang, hosted APIs), tool calls included. Key from $OPENAI_API_KEY or "
-    "--api-key-env.",
+    "Ollama, SGLang, hosted APIs), tool calls included; NAME@URL1,URL2 pools servers of one "
+    "model, each conversation on one of them. Key from $OPENAI_API_KEY or --api-key-env.",
     examples=(
         "openai:gpt-4o-mini",
         "openai:qwen2.5-7b@http://127.0.0.1:8000/v1",
