@@ -115,6 +115,9 @@ def test_a_server_that_dies_mid_run_hands_its_conversations_on(tmp_path: Path) -
                 server.close()
     assert process.returncode == 0, out + err
     assert "out of the pool" in err
+    (servers_line,) = [line for line in err.splitlines() if line.startswith("servers: ")]
+    assert f"{servers[victim].base_url} " in servers_line and "moved to another server: " in err
+    assert not servers_line.endswith("moved to another server: 0")
     moved = [c for c, on in seen.items() if victim in on and len(on) > 1]
     assert moved, seen  # the dead server's conversations went on elsewhere
     assert_each_turn_once(runs)

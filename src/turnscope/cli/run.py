@@ -66,6 +66,7 @@ from turnscope.core import (
 )
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
+from turnscope.models.pool import EndpointPool
 from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
     render_flag_report,
@@ -175,6 +176,8 @@ def _play(
             )
             if judge_clients:
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
+            if isinstance(client, EndpointPool):
+                _print_pool(client)
         finally:
             if progress.live.is_started:
                 progress.stop()
@@ -207,6 +210,16 @@ def _play(
         )
         raise typer.Exit(130) from None
     return opened[0]
+
+
+def _print_pool(pool: EndpointPool) -> None:
+    """Requests and transient errors per server of a pool, and how many requests had to
+    move to another server than their conversation's."""
+    parts = [
+        f"{markup(label)} {sent} requests ({errors} errors)"
+        for label, sent, errors in pool.counts()
+    ]
+    err_console.print(f"servers: {'; '.join(parts)}; moved to another server: {pool.moved}")
 
 
 def _chosen(
