@@ -7,8 +7,10 @@ Times are medians over the repeats; the first repeat also pays for imports and w
 machine is shared, so single figures are noisy: compare ratios measured in one run.
 
 Prints, for each suite, RESULT <suite>_validate_items_per_second (the checks alone, the suite
-already loaded), RESULT <suite>_end_to_end_items_per_second (loading and checking, as the
-command does) and RESULT <suite>_findings; the target is 5,000 items per second.
+already loaded), RESULT <suite>_validate_items_per_cpu_second (the same per second of this
+process's CPU time, which other processes on the machine disturb less), RESULT
+<suite>_end_to_end_items_per_second (loading and checking, as the command does) and RESULT
+<suite>_findings; the target is 5,000 items per second.
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ from turnscope.suites.validate import validate_suite
 
 TARGET_ITEMS_PER_SECOND = 5000
 ROWS = 10_000
-WORDS = (
+VOCABULARY = (
     "harbour lantern meadow copper violin glacier orchard ledger pebble thunder saddle quill "
     "compass marble ribbon falcon biscuit canyon velvet anchor garden pillow rocket spindle "
     "tunnel whistle cobweb dune ember fjord grotto hammock igloo jasmine kettle lagoon "
     "mosaic nectar oasis parcel quartz raft satchel thimble umbrella vessel walnut yarn "
     "zephyr acorn bramble candle dynamo easel ferry gravel hinge ivory jetty kiln loom"
-).split()
+)
+WORDS = VOCABULARY.split()
 INSTRUCTIONS: tuple[Callable[[random.Random], tuple[str, dict[str, Any], str]], ...] = (
     lambda r: (
         "detectable_content:number_placeholders",
@@ -78,21 +81,25 @@ def write_ifeval_rows(path: Path, rows: int, seed: int = 0) -> None:
             handle.write(json.dumps(row) + "\n")
 
 
-def measure(ref: str, repeats: int) -> tuple[int, float, float, int]:
-    """(items, median load seconds, median validate seconds, findings) for a suite."""
+def measure(ref: str, repeats: int) -> tuple[int, float, float, float, int]:
+    """(items, median load seconds, median validate seconds, median validate CPU seconds,
+    findings) for a suite."""
     loads: list[float] = []
     checks: list[float] = []
+    cpu: list[float] = []
     items = findings = 0
     for _ in range(repeats):
         started = time.perf_counter()
         loaded: LoadedSuite = resolve_suite(ref, skip_invalid=True)
         loaded_at = time.perf_counter()
+        cpu_at = time.process_time()
         found = validate_suite(loaded)
-        done = time.perf_counter()
+        cpu.append(time.process_time() - cpu_at)
+        checks.append(time.perf_counter() - loaded_at)
         loads.append(loaded_at - started)
-        checks.append(done - loaded_at)
         items, findings = len(loaded.suite.items), len(found)
-    return items, statistics.median(loads), statistics.median(checks), findings
+    median = statistics.median
+    return items, median(loads), median(checks), median(cpu), findings
 
 
 def main() -> None:
@@ -104,15 +111,16 @@ def main() -> None:
         rows_file = Path(folder) / "ifeval_layout.jsonl"
         write_ifeval_rows(rows_file, args.rows)
         for label, ref in (("full", "full"), ("ifeval_10k", f"ifeval:{rows_file}")):
-            items, load_s, check_s, findings = measure(ref, args.repeats)
+            items, load_s, check_s, cpu_s, findings = measure(ref, args.repeats)
             checks_rate = items / check_s
             end_to_end = items / (load_s + check_s)
             print(
-                f"{label}: {items} items, load {load_s:.3f} s, validate {check_s:.3f} s, "
-                f"{findings} findings; {checks_rate:.0f} items/s checked, {end_to_end:.0f} "
-                f"items/s end to end (target {TARGET_ITEMS_PER_SECOND})"
+                f"{label}: {items} items, load {load_s:.3f} s, validate {check_s:.3f} s "
+                f"({cpu_s:.3f} s CPU), {findings} findings; {checks_rate:.0f} items/s checked, "
+                f"{end_to_end:.0f} items/s end to end (target {TARGET_ITEMS_PER_SECOND})"
             )
             print(f"RESULT {label}_validate_items_per_second={checks_rate:.1f}")
+            print(f"RESULT {label}_validate_items_per_cpu_second={items / cpu_s:.1f}")
             print(f"RESULT {label}_end_to_end_items_per_second={end_to_end:.1f}")
             print(f"RESULT {label}_findings={findings}")
 

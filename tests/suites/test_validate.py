@@ -48,7 +48,7 @@ def test_ifeval_kwargs_that_contradict_the_prompt() -> None:
     ("prompt", "unit", "expected"),
     [
         ("Use at least 3 placeholders like [name].", r"placeholders?", {3}),
-        ("Answer in exactly four bullet points.", r"bullet", {4}),
+        ("Answer in exactly four bullet points.", r"bullets?", {4}),
         ("Write 2 poems of 100 words each.", r"words?", {2, 100}),
         ("Mention the word 'tea' at least twelve times.", r"times?", {12}),
         ("Version 3.5 words", r"words?", set()),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.core import Item, Message, content_text, has_images
@@ -23,7 +25,7 @@ from turnscope.protocols import get_protocol
 from turnscope.scorers import TurnView, is_deferred, score_turn, scorer_params
 from turnscope.scorers.ifeval import describe
 from turnscope.scorers.instructions import SCORER_TYPE as INSTRUCTIONS
-from turnscope.scorers.instructions import InstructionsParams, instructions_in_force
+from turnscope.scorers.instructions import instructions_in_force
 from turnscope.suites.loader import LoadedSuite
 
 FINDING_KINDS: Mapping[str, str] = {
@@ -104,11 +106,14 @@ def _answered_turns(item: Item) -> set[int]:
     """The item turns whose scorers judge some recorded answer, under any playable condition."""
     protocol = get_protocol(item.protocol)
     answered: set[int] = set()
+    every = set(range(1, len(item.turns) + 1))
     for condition in protocol.item_conditions(item):
         if protocol.skip_reason(item, condition) is not None:
             continue
         for recorded in range(1, protocol.max_turns(item, condition) + 1):
             answered.add(protocol.scored_turn(item, condition, recorded))
+        if answered >= every:
+            break  # the other conditions cannot add a turn
     return answered
 
 
@@ -184,42 +189,26 @@ def _failing_references(item: Item, answered: set[int]) -> Iterator[Problem]:
 
 # --- instructions: arguments against the prompt, pairs that cannot both hold -------------------
 
-_NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
-    )
-} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
-_NUMBER = r"(\d[\d,]*|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
-_GAP = r"\s+(?:[\w'-]+\s+){0,3}?"
-"""Up to three words between a number and what it counts ("3 square-bracket placeholders")."""
+_SMALL_NUMBERS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+)
+_NUMBER_WORDS = {word: n for n, word in enumerate(_SMALL_NUMBERS.split())} | {
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+}
+WORDS_BEFORE = 4
+"""A number counts for what follows it when at most three words separate them ("3
+square-bracket placeholders"): it is one of the WORDS_BEFORE words before the unit."""
 
 _COUNTED: Mapping[str, tuple[str, str]] = {
     "detectable_content:number_placeholders": ("num_placeholders", r"placeholders?"),
-    "detectable_format:number_bullet_lists": ("num_bullets", r"bullet"),
-    "detectable_format:number_highlighted_sections": ("num_highlights", r"highlight|sections?"),
+    "detectable_format:number_bullet_lists": ("num_bullets", r"bullets?"),
+    "detectable_format:number_highlighted_sections": ("num_highlights", r"highlight\w*|sections?"),
     "detectable_format:multiple_sections": ("num_sections", r"sections?|parts?"),
     "length_constraints:number_words": ("num_words", r"words?"),
     "length_constraints:number_sentences": ("num_sentences", r"sentences?"),
@@ -231,25 +220,27 @@ _COUNTED: Mapping[str, tuple[str, str]] = {
 }
 """Instructions with a count: the keyword argument holding it, and the words the prompt
 counts it in."""
-_COUNT_PATTERNS = {
-    # The words after a number are a lookahead, so that "2 poems of 100 words" gives both.
-    unit: re.compile(rf"(?<![\w.]){_NUMBER}(?={_GAP}(?:{unit})\b)", re.IGNORECASE)
-    for _, unit in _COUNTED.values()
+_UNIT_PATTERNS = {
+    unit: re.compile(rf"\b(?:{unit})\b", re.IGNORECASE) for _, unit in _COUNTED.values()
 }
 
 
-def _number(text: str) -> int | None:
-    word = text.lower().replace(",", "")
-    if word.isdigit():
+def _number(word: str) -> int | None:
+    word = word.strip("([{\"'").lower().replace(",", "")
+    if word.isascii() and word.isdigit():
         return int(word)
     return _NUMBER_WORDS.get(word)
 
 
 def prompt_counts(prompt: str, unit: str) -> set[int]:
     """The numbers `prompt` gives for `unit` (a regex from _COUNTED), e.g. {3} for "at least 3
-    placeholders"."""
-    found = (_number(m.group(1)) for m in _COUNT_PATTERNS[unit].finditer(prompt))
-    return {n for n in found if n is not None}
+    placeholders", {2, 100} for "2 poems of 100 words"."""
+    found: set[int] = set()
+    for match in _UNIT_PATTERNS[unit].finditer(prompt):
+        # Words are short: a window of 80 characters holds the words before the unit.
+        before = prompt[max(0, match.start() - 80) : match.start()].split()[-WORDS_BEFORE:]
+        found.update(n for n in map(_number, before) if n is not None)
+    return found
 
 
 def _given_instructions(item: Item) -> list[tuple[int, str, dict[str, Any]]]:
@@ -258,8 +249,10 @@ def _given_instructions(item: Item) -> list[tuple[int, str, dict[str, Any]]]:
     for number, turn in enumerate(item.turns, start=1):
         for spec in turn.scorers:
             if spec.type == INSTRUCTIONS and spec.params.get("add"):
-                params = InstructionsParams.model_validate(spec.params)
-                given.extend((number, added.id, added.kwargs) for added in params.add)
+                # Already validated when the suite loaded: read as given, not validated again.
+                given.extend(
+                    (number, added["id"], added.get("kwargs") or {}) for added in spec.params["add"]
+                )
     return given
 
 
@@ -279,9 +272,14 @@ def _instruction_problems(item: Item) -> Iterator[Problem]:
                 f"{instruction_id}: {name}={kwargs[name]} but the prompt says {said}",
             )
     reported: set[tuple[str, str]] = set()
-    # A new conflict can only arise at a turn that gives an instruction.
-    for number in dict.fromkeys(turn for turn, _, _ in given):
-        in_force = [(e.spec.id, e.spec.kwargs) for e in instructions_in_force(item, number)]
+    giving = list(dict.fromkeys(turn for turn, _, _ in given))
+    # A new conflict can only arise at a turn that gives an instruction; when one turn gives
+    # them all, what is in force there is what it gives.
+    for number in giving:
+        if len(giving) == 1:
+            in_force = [(i, k) for _, i, k in given]
+        else:
+            in_force = [(e.spec.id, e.spec.kwargs) for e in instructions_in_force(item, number)]
         for first, second in _conflicts(in_force):
             key = (describe(*first), describe(*second))
             if key not in reported:
@@ -379,8 +377,8 @@ def _pair_conflicts(first: Instruction, second: Instruction) -> bool:
 _WORDS = re.compile(r"\w+")
 _BANDS = 8
 _ROWS = 3
-_MASK = (1 << 64) - 1
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+Shingles = npt.NDArray[np.uint64]
+_MIX = tuple(np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9))
 _SALTS = np.random.default_rng(0).integers(1, 1 << 63, size=_BANDS * _ROWS, dtype=np.uint64)
 
 
@@ -391,23 +389,37 @@ def _text(item: Item) -> str:
     for turn in item.turns:
         parts.append(content_text(turn.user))
         parts.append(turn.reference or "")
-        parts.extend(json.dumps(s.model_dump(), sort_keys=True, default=str) for s in turn.scorers)
+        parts.extend(
+            json.dumps([s.type, s.params], sort_keys=True, default=str) for s in turn.scorers
+        )
     if item.setup:
         parts.append(json.dumps(item.setup, sort_keys=True, default=str))
     return "\n".join(parts)
 
 
-def _shingles(words: Sequence[str]) -> frozenset[int]:
+def _shingles(words: Sequence[str]) -> Shingles:
+    """The sorted distinct hashes of the text's word trigrams (of the text itself when it has
+    fewer than three words)."""
+    # CRC-32, not hash(): str hashes change from one process to the next, and so would the
+    # near-duplicates found.
     if len(words) < 3:
-        return frozenset({hash(tuple(words))})
-    return frozenset(hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2))
+        return np.array([zlib.crc32(" ".join(words).encode())], dtype=np.uint64)
+    hashes = np.array(list(map(zlib.crc32, map(str.encode, words))), dtype=np.uint64)
+    # Unsigned overflow wraps, which is what a multiplicative hash wants.
+    trigrams = hashes[:-2] * _MIX[0] ^ hashes[1:-1] * _MIX[1] ^ hashes[2:] * _MIX[2]
+    return np.unique(trigrams)
+
+
+def _jaccard(a: Shingles, b: Shingles) -> float:
+    common = np.intersect1d(a, b, assume_unique=True).size
+    return common / (a.size + b.size - common)
 
 
 @dataclass(frozen=True)
 class _Seen:
     item_id: str
     where: str
-    shingles: frozenset[int]
+    shingles: Shingles
 
 
 class _Duplicates:
@@ -438,18 +450,14 @@ class _Duplicates:
             )
 
     def _near(self, seen: _Seen) -> tuple[_Seen, float] | None:
-        hashes = np.fromiter(
-            (h & _MASK for h in seen.shingles), dtype=np.uint64, count=len(seen.shingles)
-        )
-        # One multiplicative hash per salt; unsigned overflow wraps, which is the point.
-        signature = ((hashes[None, :] ^ _SALTS[:, None]) * _MULTIPLIER).min(axis=1).tolist()
+        signature = ((seen.shingles[None, :] ^ _SALTS[:, None]) * _MIX[0]).min(axis=1).tolist()
         best: tuple[_Seen, float] | None = None
         for band in range(_BANDS):
             key = (band, *signature[band * _ROWS : (band + 1) * _ROWS])
             first = self._buckets.setdefault(key, seen)
             if first is seen:
                 continue
-            similarity = len(seen.shingles & first.shingles) / len(seen.shingles | first.shingles)
+            similarity = _jaccard(seen.shingles, first.shingles)
             if similarity >= NEAR_DUPLICATE_SIMILARITY and (best is None or similarity > best[1]):
                 best = first, similarity
         return best
