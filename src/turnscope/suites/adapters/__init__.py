@@ -8,6 +8,7 @@ from turnscope.suites.adapters.instruction_following import (
     load_multi_if,
     multi_if_item,
 )
+from turnscope.suites.adapters.lost_in_conversation import lic_item, load_lic
 from turnscope.suites.adapters.mint import load_mint, mint_item
 from turnscope.suites.adapters.mt_bench import MT_BENCH_HUB, load_mt_bench, mt_bench_item
 from turnscope.suites.adapters.mt_bench_101 import TASKS, load_mt_bench_101, mt_bench_101_item
@@ -40,6 +41,13 @@ register_suite(
     usage="mint:PATH",
 )(load_mint)
 register_suite(
+    "lic",
+    summary="LLMs Get Lost in Multi-Turn Conversation: sharded math tasks released one shard per "
+    "turn by a simulated user (sharded, full, concat; the paper's other tasks are left out): "
+    "the authors' sharded_instructions_600.json.",
+    usage="lic:PATH",
+)(load_lic)
+register_suite(
     "mt-bench",
     summary=f"MT-Bench, 80 two-turn questions in eight categories, judged 1-10 (reference-guided "
     f"for math, reasoning, coding): hub {MT_BENCH_HUB} or FastChat's question.jsonl / directory.",
@@ -69,7 +77,9 @@ __all__ = [
     "MT_EVAL_HUB",
     "MULTI_IF_HUB",
     "ifeval_item",
+    "lic_item",
     "load_ifeval",
+    "load_lic",
     "load_mint",
     "load_mt_bench",
     "load_mt_bench_101",
