@@ -21,7 +21,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.core import Item, Message, content_text, has_images
-from turnscope.protocols import get_protocol
+from turnscope.protocols import ConversationProtocol, get_protocol
 from turnscope.scorers import TurnView, is_deferred, score_turn, scorer_params
 from turnscope.scorers.ifeval import describe
 from turnscope.scorers.instructions import SCORER_TYPE as INSTRUCTIONS
@@ -87,9 +87,10 @@ Problem = tuple[str, int | None, str]
 
 
 def _item_problems(item: Item) -> Iterator[Problem]:
-    answered = _answered_turns(item)
+    protocol = get_protocol(item.protocol)
+    answered = _answered_turns(item, protocol)
     yield from _empty_turns(item)
-    yield from _missing_turns(item)
+    yield from _missing_turns(item, protocol)
     for number, turn in enumerate(item.turns, start=1):
         if turn.scorers and number not in answered:
             names = ", ".join(dict.fromkeys(s.type for s in turn.scorers))
@@ -98,13 +99,12 @@ def _item_problems(item: Item) -> Iterator[Problem]:
                 number,
                 f"scorer {names} on a turn that protocol {item.protocol!r} never answers",
             )
-    yield from _failing_references(item, answered)
+    yield from _failing_references(item, protocol, answered)
     yield from _instruction_problems(item)
 
 
-def _answered_turns(item: Item) -> set[int]:
+def _answered_turns(item: Item, protocol: ConversationProtocol) -> set[int]:
     """The item turns whose scorers judge some recorded answer, under any playable condition."""
-    protocol = get_protocol(item.protocol)
     answered: set[int] = set()
     every = set(range(1, len(item.turns) + 1))
     for condition in protocol.item_conditions(item):
@@ -125,8 +125,7 @@ def _empty_turns(item: Item) -> Iterator[Problem]:
             yield "empty", number, "the reference answer has no text"
 
 
-def _missing_turns(item: Item) -> Iterator[Problem]:
-    protocol = get_protocol(item.protocol)
+def _missing_turns(item: Item, protocol: ConversationProtocol) -> Iterator[Problem]:
     beyond: dict[int, list[str]] = {}
     for condition in protocol.item_conditions(item):
         # Recorded turns are numbered as the protocol numbers them: at most the longer of the
@@ -151,16 +150,19 @@ def _missing_turns(item: Item) -> Iterator[Problem]:
                 )
 
 
-def _gold_condition(item: Item) -> str:
+def _gold_condition(item: Item, protocol: ConversationProtocol) -> str:
     """The condition under which the references stand in the history (else the default)."""
-    protocol = get_protocol(item.protocol)
     conditions = protocol.item_conditions(item)
     gold = [c for c in conditions if protocol.history_answers(c) == "reference"]
     return (gold or list(conditions))[0]
 
 
-def _failing_references(item: Item, answered: set[int]) -> Iterator[Problem]:
-    condition = _gold_condition(item)
+def _failing_references(
+    item: Item, protocol: ConversationProtocol, answered: set[int]
+) -> Iterator[Problem]:
+    if not any(turn.reference is not None and turn.scorers for turn in item.turns):
+        return
+    condition = _gold_condition(item, protocol)
     history: list[Message] = [Message(role="system", content=item.system)] if item.system else []
     for number, turn in enumerate(item.turns, start=1):
         history.append(Message(role="user", content=turn.user))
@@ -375,8 +377,8 @@ def _pair_conflicts(first: Instruction, second: Instruction) -> bool:
 # --- duplicates -----------------------------------------------------------------------------
 
 _WORDS = re.compile(r"\w+")
-_BANDS = 8
-_ROWS = 3
+_BANDS = 5
+_ROWS = 4
 Shingles = npt.NDArray[np.uint64]
 _MIX = tuple(np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9))
 _SALTS = np.random.default_rng(0).integers(1, 1 << 63, size=_BANDS * _ROWS, dtype=np.uint64)
@@ -389,9 +391,9 @@ def _text(item: Item) -> str:
     for turn in item.turns:
         parts.append(content_text(turn.user))
         parts.append(turn.reference or "")
-        parts.extend(
-            json.dumps([s.type, s.params], sort_keys=True, default=str) for s in turn.scorers
-        )
+        # Parameters in key order: a duplicate written with its keys in another order is
+        # still found.
+        parts.extend(f"{s.type} {sorted(s.params.items())!r}" for s in turn.scorers)
     if item.setup:
         parts.append(json.dumps(item.setup, sort_keys=True, default=str))
     return "\n".join(parts)
