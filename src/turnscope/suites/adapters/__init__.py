@@ -18,6 +18,7 @@ from turnscope.suites.adapters.mt_eval import (
     load_mt_eval_single,
     mt_eval_item,
 )
+from turnscope.suites.adapters.multichallenge import load_multichallenge, multichallenge_item
 from turnscope.suites.registry import register_suite
 
 register_suite(
@@ -47,6 +48,13 @@ register_suite(
     "the authors' sharded_instructions_600.json.",
     usage="lic:PATH",
 )(load_lic)
+register_suite(
+    "multichallenge",
+    summary="MultiChallenge, 273 conversations replayed as published and answered once at the "
+    "final user turn, judged YES/NO against each item's own question: the authors' "
+    "benchmark_questions.jsonl.",
+    usage="multichallenge:PATH",
+)(load_multichallenge)
 register_suite(
     "mt-bench",
     summary=f"MT-Bench, 80 two-turn questions in eight categories, judged 1-10 (reference-guided "
@@ -86,9 +94,11 @@ __all__ = [
     "load_mt_eval",
     "load_mt_eval_single",
     "load_multi_if",
+    "load_multichallenge",
     "mint_item",
     "mt_bench_101_item",
     "mt_bench_item",
     "mt_eval_item",
     "multi_if_item",
+    "multichallenge_item",
 ]
