@@ -34,7 +34,7 @@ FINDING_KINDS: Mapping[str, str] = {
     "reference-fails": "a turn's reference answer fails the turn's own scorers",
     "kwargs-vs-prompt": "an instruction's number differs from every number the prompt gives",
     "conflict": "two instructions in force together that no answer can both follow",
-    "duplicate": "an item whose turns equal an earlier item's (up to case and spacing)",
+    "duplicate": "an item whose text equals an earlier item's (case, spacing, punctuation aside)",
     "near-duplicate": "an item whose text mostly repeats an earlier item's",
     "no-answer": "a scorer on a turn that no condition of the item's protocol answers",
     "missing-turn": "a turn named by a scorer or the item that does not exist",
@@ -43,8 +43,6 @@ FINDING_KINDS: Mapping[str, str] = {
 
 NEAR_DUPLICATE_SIMILARITY = 0.9
 """Share of word trigrams two items must have in common to be near-duplicates (Jaccard)."""
-EXCERPT_CHARS = 60
-"""Characters of an item's text quoted in a finding."""
 
 
 class Finding(BaseModel):
