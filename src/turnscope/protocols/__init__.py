@@ -1,7 +1,8 @@
 """Protocols: how one conversation is played, and everything that depends on its shape.
 Built in: scripted (own, gold, single, user-only, restated), feedback (own), simulated
 (sharded, full, concat; user messages from a registered user simulator), tools (tools,
-no-tools, tools-feedback) and environment (env)."""
+no-tools, tools-feedback), environment (env) and replay (replay: a given transcript, then one
+answered turn)."""
 
 from turnscope.protocols.base import (
     SCORING_TIME_LIMIT_S,
@@ -26,6 +27,7 @@ from turnscope.protocols.base import (
 from turnscope.protocols.environment import EnvironmentProtocol, EnvironmentSetup
 from turnscope.protocols.feedback import FeedbackProtocol, FeedbackSpec
 from turnscope.protocols.interactive import InteractiveProtocol, InteractiveSetup, leaks_reference
+from turnscope.protocols.replay import ReplayProtocol, ReplaySetup
 from turnscope.protocols.rules import Rule, RuleError, parse_rule
 from turnscope.protocols.scripted import ScriptedProtocol, merge_turns, restate
 from turnscope.protocols.simulated import Shard, SimulatedProtocol, SimulatedSpec
@@ -62,6 +64,8 @@ __all__ = [
     "InteractiveSetup",
     "PlayContext",
     "ProtocolBase",
+    "ReplayProtocol",
+    "ReplaySetup",
     "RoleCaller",
     "Rule",
     "RuleError",

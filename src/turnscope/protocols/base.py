@@ -448,6 +448,7 @@ def _load_protocols() -> None:
     # Importing the modules runs their register_protocol calls.
     import turnscope.protocols.environment
     import turnscope.protocols.feedback
+    import turnscope.protocols.replay
     import turnscope.protocols.scripted
     import turnscope.protocols.simulated
     import turnscope.protocols.tools  # noqa: F401

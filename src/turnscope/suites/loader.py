@@ -55,6 +55,8 @@ class LoadedSuite:
     left_out: dict[str, int] = field(default_factory=dict)
     """Items of the source that cannot be played here, by reason (counted and shown), e.g. a
     benchmark's tasks that need an environment turnscope does not run."""
+    origins: dict[str, str] = field(default_factory=dict)
+    """Where each item was read, "file:line" by item id (empty for a generated suite)."""
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
@@ -231,7 +233,8 @@ def build_suite(name: str, raws: Sequence[RawItem], *, skip_invalid: bool = Fals
     if not items:
         where = raws[0].path if raws else name
         raise SuiteError(f"{where}: the suite has no valid items")
-    return LoadedSuite(Suite(name=name, items=tuple(items)), skipped)
+    origins = {item_id: f"{raw.path}:{raw.line}" for item_id, raw in first_line.items()}
+    return LoadedSuite(Suite(name=name, items=tuple(items)), skipped, origins=origins)
 
 
 def load_suite_file(path: Path, *, skip_invalid: bool = False) -> LoadedSuite:

@@ -120,4 +120,5 @@ def load_python_suite(path: Path, name: str | None, *, skip_invalid: bool) -> Lo
         loaded.skipped,
         conditions=declaration.conditions,
         max_tokens=declaration.max_tokens,
+        origins=loaded.origins,
     )

@@ -8,6 +8,7 @@ from turnscope.suites.adapters.instruction_following import (
     load_multi_if,
     multi_if_item,
 )
+from turnscope.suites.adapters.lost_in_conversation import lic_item, load_lic
 from turnscope.suites.adapters.mint import load_mint, mint_item
 from turnscope.suites.adapters.mt_bench import MT_BENCH_HUB, load_mt_bench, mt_bench_item
 from turnscope.suites.adapters.mt_bench_101 import TASKS, load_mt_bench_101, mt_bench_101_item
@@ -17,6 +18,7 @@ from turnscope.suites.adapters.mt_eval import (
     load_mt_eval_single,
     mt_eval_item,
 )
+from turnscope.suites.adapters.multichallenge import load_multichallenge, multichallenge_item
 from turnscope.suites.registry import register_suite
 
 register_suite(
@@ -39,6 +41,20 @@ register_suite(
     "data directory.",
     usage="mint:PATH",
 )(load_mint)
+register_suite(
+    "lic",
+    summary="LLMs Get Lost in Multi-Turn Conversation: sharded math tasks released one shard per "
+    "turn by a simulated user (sharded, full, concat; the paper's other tasks are left out): "
+    "the authors' sharded_instructions_600.json.",
+    usage="lic:PATH",
+)(load_lic)
+register_suite(
+    "multichallenge",
+    summary="MultiChallenge, 273 conversations replayed as published and answered once at the "
+    "final user turn, judged YES/NO against each item's own question: the authors' "
+    "benchmark_questions.jsonl.",
+    usage="multichallenge:PATH",
+)(load_multichallenge)
 register_suite(
     "mt-bench",
     summary=f"MT-Bench, 80 two-turn questions in eight categories, judged 1-10 (reference-guided "
@@ -69,16 +85,20 @@ __all__ = [
     "MT_EVAL_HUB",
     "MULTI_IF_HUB",
     "ifeval_item",
+    "lic_item",
     "load_ifeval",
+    "load_lic",
     "load_mint",
     "load_mt_bench",
     "load_mt_bench_101",
     "load_mt_eval",
     "load_mt_eval_single",
     "load_multi_if",
+    "load_multichallenge",
     "mint_item",
     "mt_bench_101_item",
     "mt_bench_item",
     "mt_eval_item",
     "multi_if_item",
+    "multichallenge_item",
 ]

@@ -183,4 +183,5 @@ def load_mint(argument: str | None, skip_invalid: bool) -> LoadedSuite:
         conditions=(TOOLS,),
         max_tokens=MAX_TOKENS,
         left_out=left_out,
+        origins=loaded.origins,
     )

@@ -1,0 +1,129 @@
+"""Speed of `turnscope validate`: the built-in `full` suite and a 10,000-row IFEval-layout file.
+
+The IFEval-layout file is written by this script (seeded): each row a prompt of random words
+with one to three verifiable instructions whose numbers the prompt states, so the rows are
+distinct and the kwargs agree with the prompt (a clean file: every check runs to the end).
+Times are medians over the repeats; the first repeat also pays for imports and warm-up. The
+machine is shared, so single figures are noisy: compare ratios measured in one run.
+
+Prints, for each suite, RESULT <suite>_validate_items_per_second (the checks alone, the suite
+already loaded), RESULT <suite>_validate_items_per_cpu_second (the same per second of this
+process's CPU time, which other processes on the machine disturb less), RESULT
+<suite>_end_to_end_items_per_second (loading and checking, as the command does) and RESULT
+<suite>_findings; the target is 5,000 items per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from turnscope.suites import LoadedSuite, resolve_suite
+from turnscope.suites.validate import validate_suite
+
+TARGET_ITEMS_PER_SECOND = 5000
+ROWS = 10_000
+VOCABULARY = (
+    "harbour lantern meadow copper violin glacier orchard ledger pebble thunder saddle quill "
+    "compass marble ribbon falcon biscuit canyon velvet anchor garden pillow rocket spindle "
+    "tunnel whistle cobweb dune ember fjord grotto hammock igloo jasmine kettle lagoon "
+    "mosaic nectar oasis parcel quartz raft satchel thimble umbrella vessel walnut yarn "
+    "zephyr acorn bramble candle dynamo easel ferry gravel hinge ivory jetty kiln loom"
+)
+WORDS = VOCABULARY.split()
+INSTRUCTIONS: tuple[Callable[[random.Random], tuple[str, dict[str, Any], str]], ...] = (
+    lambda r: (
+        "detectable_content:number_placeholders",
+        {"num_placeholders": (n := r.randint(1, 5))},
+        f"Include at least {n} placeholders in square brackets.",
+    ),
+    lambda r: (
+        "length_constraints:number_words",
+        {"relation": "at least", "num_words": (n := r.randint(50, 400))},
+        f"Write at least {n} words.",
+    ),
+    lambda r: (
+        "detectable_format:number_bullet_lists",
+        {"num_bullets": (n := r.randint(2, 6))},
+        f"Use exactly {n} bullet points.",
+    ),
+    lambda r: ("punctuation:no_comma", {}, "Do not use any commas."),
+    lambda r: (
+        "keywords:existence",
+        {"keywords": (words := r.sample(WORDS, 2))},
+        f"Mention {words[0]} and {words[1]}.",
+    ),
+    lambda r: ("change_case:english_lowercase", {}, "Write in lowercase letters only."),
+)
+
+
+def write_ifeval_rows(path: Path, rows: int, seed: int = 0) -> None:
+    """`rows` distinct IFEval-layout rows whose prompts state their instructions' numbers."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as handle:
+        for key in range(rows):
+            chosen = rng.sample(INSTRUCTIONS, rng.randint(1, 3))
+            given = [make(rng) for make in chosen]
+            topic = " ".join(rng.choices(WORDS, k=20))
+            row = {
+                "key": key,
+                "prompt": f"Write about {topic}. " + " ".join(text for _, _, text in given),
+                "instruction_id_list": [i for i, _, _ in given],
+                "kwargs": [k for _, k, _ in given],
+            }
+            handle.write(json.dumps(row) + "\n")
+
+
+def measure(ref: str, repeats: int) -> tuple[int, float, float, float, int]:
+    """(items, median load seconds, median validate seconds, median validate CPU seconds,
+    findings) for a suite."""
+    loads: list[float] = []
+    checks: list[float] = []
+    cpu: list[float] = []
+    items = findings = 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        loaded: LoadedSuite = resolve_suite(ref, skip_invalid=True)
+        loaded_at = time.perf_counter()
+        cpu_at = time.process_time()
+        found = validate_suite(loaded)
+        cpu.append(time.process_time() - cpu_at)
+        checks.append(time.perf_counter() - loaded_at)
+        loads.append(loaded_at - started)
+        items, findings = len(loaded.suite.items), len(found)
+    median = statistics.median
+    return items, median(loads), median(checks), median(cpu), findings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=ROWS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        rows_file = Path(folder) / "ifeval_layout.jsonl"
+        write_ifeval_rows(rows_file, args.rows)
+        for label, ref in (("full", "full"), ("ifeval_10k", f"ifeval:{rows_file}")):
+            items, load_s, check_s, cpu_s, findings = measure(ref, args.repeats)
+            checks_rate = items / check_s
+            end_to_end = items / (load_s + check_s)
+            print(
+                f"{label}: {items} items, load {load_s:.3f} s, validate {check_s:.3f} s "
+                f"({cpu_s:.3f} s CPU), {findings} findings; {checks_rate:.0f} items/s checked, "
+                f"{end_to_end:.0f} items/s end to end (target {TARGET_ITEMS_PER_SECOND})"
+            )
+            print(f"RESULT {label}_validate_items_per_second={checks_rate:.1f}")
+            print(f"RESULT {label}_validate_items_per_cpu_second={items / cpu_s:.1f}")
+            print(f"RESULT {label}_end_to_end_items_per_second={end_to_end:.1f}")
+            print(f"RESULT {label}_findings={findings}")
+
+
+if __name__ == "__main__":
+    main()
