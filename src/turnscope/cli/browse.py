@@ -29,16 +29,23 @@ from turnscope.core import (
     TurnRecord,
     content_text,
 )
+from turnscope.export import (
+    EXPORT_FORMATS,
+    EXPORT_UNITS,
+    STREAM_FORMATS,
+    ExportError,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+)
 from turnscope.protocols import get_protocol
 from turnscope.report.safe import cell, markup
 from turnscope.store import (
-    EXPORT_FORMATS,
     STORE_FILE,
     RunStore,
     StoredJudgment,
     StoreError,
     TurnScores,
-    export_records,
 )
 
 
@@ -246,36 +253,63 @@ def show(
                 _print_judgment(stored)
 
 
+def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> int:
+    """Write the export; returns how many rows (or files' records) it holds."""
+    if fmt == "parquet":
+        assert output is not None
+        return write_parquet(store, per, output)
+    write = write_jsonl if fmt == "jsonl" else write_csv
+    if output is None:
+        return write(store, per, sys.stdout)
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        return write(store, per, handle)
+
+
 @app.command(
     cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope export RUN_DIR > turns.jsonl\n\n"
-        "  turnscope export RUN_DIR --format csv -o turns.csv"
+        "  turnscope export RUN_DIR --format csv -o turns.csv\n\n"
+        "  turnscope export RUN_DIR --format parquet --per conversation -o conversations.parquet"
     ),
 )
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", metavar="RUN_DIR")],
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="jsonl or csv.", metavar="FORMAT")
+        str,
+        typer.Option("--format", "-f", help=f"{', '.join(EXPORT_FORMATS)}.", metavar="FORMAT"),
     ] = "jsonl",
+    per: Annotated[
+        str,
+        typer.Option(
+            help="One row per turn (every record of every role) or per played conversation.",
+            metavar="turn|conversation",
+        ),
+    ] = "turn",
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="File to write (default: standard output).", metavar="FILE"
+            "--output",
+            "-o",
+            help="File to write (default: standard output, for jsonl and csv).",
+            metavar="PATH",
         ),
     ] = None,
 ) -> None:
-    """Export one record per turn: item, turn, condition, role, sample, answer, error, scores."""
+    """Export a run's turns (or conversations) with scores, judgments, family and metadata."""
     if fmt not in EXPORT_FORMATS:
-        fail(f"unknown format {fmt!r}: use {' or '.join(EXPORT_FORMATS)}")
+        fail(f"unknown format {fmt!r}: use {', '.join(EXPORT_FORMATS)}")
+    if per not in EXPORT_UNITS:
+        fail(f"unknown --per {per!r}: use {' or '.join(EXPORT_UNITS)}")
+    if output is None and fmt not in STREAM_FORMATS:
+        fail(f"--format {fmt} writes a file: give it with -o PATH")
     with open_run(run_dir) as store:
-        if output is None:
-            export_records(store.records(role=None), fmt, sys.stdout)
-            return
         try:
-            with output.open("w", encoding="utf-8", newline="") as handle:
-                count = export_records(store.records(role=None), fmt, handle)
+            count = _write_export(store, fmt, per, output)
+        except ExportError as exc:
+            fail(str(exc))
         except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror}")
-        err_console.print(f"wrote {count} records to {markup(output)}")
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        if output is not None:
+            err_console.print(f"wrote {count} {per}s to {markup(output)}")

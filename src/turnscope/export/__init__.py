@@ -1,0 +1,47 @@
+"""Exports of a run for other tools: flat rows (JSONL, CSV, Parquet), one per turn or per
+conversation."""
+
+from turnscope.export.optional import EXTRA_HINT, ExportError
+from turnscope.export.rows import (
+    ConversationExport,
+    TurnExport,
+    conversation_json,
+    iter_conversations,
+    iter_turns,
+    judgment_json,
+    turn_json,
+)
+from turnscope.export.tabular import (
+    NUL_STAND_IN,
+    csv_cell,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+)
+
+EXPORT_FORMATS = ("jsonl", "csv", "parquet")
+"""What `turnscope export --format` accepts."""
+STREAM_FORMATS = ("jsonl", "csv")
+"""Formats that may be written to standard output (the others need a path)."""
+EXPORT_UNITS = ("turn", "conversation")
+"""What one row of a flat export is (`--per`)."""
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "EXPORT_UNITS",
+    "EXTRA_HINT",
+    "NUL_STAND_IN",
+    "STREAM_FORMATS",
+    "ConversationExport",
+    "ExportError",
+    "TurnExport",
+    "conversation_json",
+    "csv_cell",
+    "iter_conversations",
+    "iter_turns",
+    "judgment_json",
+    "turn_json",
+    "write_csv",
+    "write_jsonl",
+    "write_parquet",
+]

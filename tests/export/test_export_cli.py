@@ -1,0 +1,75 @@
+"""`turnscope export`: formats, --per, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from helpers.cli import assert_clean_failure, assert_one_error_line, run_cli, turnscope
+from helpers.export_runs import CONVERSATIONS, RECORDS
+
+FILE_FORMATS = ("parquet",)
+
+
+def test_jsonl_to_stdout_and_conversations_to_a_file(run_dir: Path, tmp_path: Path) -> None:
+    code, out, err = run_cli("export", str(run_dir))
+    assert code == 0, err
+    assert len(out.splitlines()) == len(RECORDS)
+    target = tmp_path / "conversations.parquet"
+    code, _, err = run_cli("export", str(run_dir), "-f", "parquet", "--per", "conversation",
+                           "-o", str(target))  # fmt: skip
+    assert code == 0, err
+    assert f"wrote {CONVERSATIONS} conversations" in err
+    assert pq.read_table(target).num_rows == CONVERSATIONS
+    code, out, err = run_cli("export", str(run_dir), "--per", "conversation", "-f", "csv")
+    assert code == 0, err
+    assert len(out.splitlines()) == CONVERSATIONS + 1
+    first = json.loads(run_cli("export", str(run_dir), "--per", "conversation")[1].splitlines()[0])
+    assert first["family"] == "recollection"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("-f", "xml"), "unknown format 'xml'"),
+        (("--per", "item"), "unknown --per 'item'"),
+        (("-f", "parquet"), "--format parquet writes a file"),
+    ],
+)
+def test_bad_options_give_one_line(run_dir: Path, args: tuple[str, ...], fragment: str) -> None:
+    code, _, err = run_cli("export", str(run_dir), *args)
+    assert_clean_failure(code, err, fragment, single_line=True)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", *FILE_FORMATS])
+def test_not_a_run_and_a_corrupt_store_give_one_line(tmp_path: Path, fmt: str) -> None:
+    out = ("-o", str(tmp_path / f"out.{fmt}"))
+    code, _, err = run_cli("export", str(tmp_path), "-f", fmt, *out)
+    assert_clean_failure(code, err, "not a turnscope run directory", single_line=True)
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "run.sqlite").write_bytes(b"this is not sqlite" * 64)
+    code, _, err = run_cli("export", str(corrupt), "-f", fmt, *out)
+    assert_clean_failure(code, err, "cannot read the run store", single_line=True)
+
+
+def test_an_unwritable_output_gives_one_line(run_dir: Path, tmp_path: Path) -> None:
+    code, _, err = run_cli("export", str(run_dir), "-f", "parquet", "-o", str(tmp_path / "no/x"))
+    assert_clean_failure(code, err, "cannot write", single_line=True)
+
+
+def test_a_missing_optional_package_names_the_extra(run_dir: Path, tmp_path: Path) -> None:
+    # A package directory that shadows pyarrow and fails to import, as a missing one does.
+    shadow = tmp_path / "shadow" / "pyarrow"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no pyarrow here')\n")
+    path = os.pathsep.join([str(shadow.parent), *sys.path])
+    done = turnscope("export", str(run_dir), "-f", "parquet", "-o", str(tmp_path / "x.parquet"),
+                     runs=tmp_path, env={"PYTHONPATH": path})  # fmt: skip
+    assert_one_error_line(done, "pip install 'turnscope[export]'")
+    assert not (tmp_path / "x.parquet").exists()
