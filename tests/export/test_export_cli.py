@@ -38,7 +38,7 @@ def test_jsonl_to_stdout_and_conversations_to_a_file(run_dir: Path, tmp_path: Pa
     [
         (("-f", "xml"), "unknown format 'xml'"),
         (("--per", "item"), "unknown --per 'item'"),
-        (("-f", "parquet"), "--format parquet writes a file"),
+        (("-f", "parquet"), "--format parquet cannot go to standard output"),
     ],
 )
 def test_bad_options_give_one_line(run_dir: Path, args: tuple[str, ...], fragment: str) -> None:

@@ -35,6 +35,7 @@ from turnscope.export import (
     STREAM_FORMATS,
     ExportError,
     write_csv,
+    write_eee,
     write_jsonl,
     write_parquet,
 )
@@ -253,16 +254,21 @@ def show(
                 _print_judgment(stored)
 
 
-def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> int:
-    """Write the export; returns how many rows (or files' records) it holds."""
+def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> str | None:
+    """Write the export; returns what to tell the user about the files it wrote."""
+    if fmt == "eee":
+        assert output is not None
+        files = write_eee(store, output)
+        return f"wrote {files.rows} sample rows: {files.aggregate} and {files.samples.name}"
     if fmt == "parquet":
         assert output is not None
-        return write_parquet(store, per, output)
+        return f"wrote {write_parquet(store, per, output)} {per}s to {output}"
     write = write_jsonl if fmt == "jsonl" else write_csv
     if output is None:
-        return write(store, per, sys.stdout)
+        write(store, per, sys.stdout)
+        return None
     with output.open("w", encoding="utf-8", newline="") as handle:
-        return write(store, per, handle)
+        return f"wrote {write(store, per, handle)} {per}s to {output}"
 
 
 @app.command(
@@ -271,7 +277,8 @@ def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> i
         "Examples:\n\n"
         "  turnscope export RUN_DIR > turns.jsonl\n\n"
         "  turnscope export RUN_DIR --format csv -o turns.csv\n\n"
-        "  turnscope export RUN_DIR --format parquet --per conversation -o conversations.parquet"
+        "  turnscope export RUN_DIR -f parquet --per conversation -o conversations.parquet\n\n"
+        "  turnscope export RUN_DIR --format eee -o eee-out"
     ),
 )
 def export(
@@ -292,7 +299,8 @@ def export(
         typer.Option(
             "--output",
             "-o",
-            help="File to write (default: standard output, for jsonl and csv).",
+            help="File to write (default: standard output, for jsonl and csv); for eee, a "
+            "directory (the files go under PATH/data/...).",
             metavar="PATH",
         ),
     ] = None,
@@ -303,13 +311,13 @@ def export(
     if per not in EXPORT_UNITS:
         fail(f"unknown --per {per!r}: use {' or '.join(EXPORT_UNITS)}")
     if output is None and fmt not in STREAM_FORMATS:
-        fail(f"--format {fmt} writes a file: give it with -o PATH")
+        fail(f"--format {fmt} cannot go to standard output: give -o PATH")
     with open_run(run_dir) as store:
         try:
-            count = _write_export(store, fmt, per, output)
+            done = _write_export(store, fmt, per, output)
         except ExportError as exc:
             fail(str(exc))
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
-        if output is not None:
-            err_console.print(f"wrote {count} {per}s to {markup(output)}")
+        if done is not None:
+            err_console.print(markup(done), soft_wrap=True)

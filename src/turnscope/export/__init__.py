@@ -1,6 +1,7 @@
 """Exports of a run for other tools: flat rows (JSONL, CSV, Parquet), one per turn or per
-conversation."""
+conversation, and Every Eval Ever records."""
 
+from turnscope.export.eee import EeeFiles, model_id, write_eee
 from turnscope.export.optional import EXTRA_HINT, ExportError
 from turnscope.export.rows import (
     ConversationExport,
@@ -19,7 +20,7 @@ from turnscope.export.tabular import (
     write_parquet,
 )
 
-EXPORT_FORMATS = ("jsonl", "csv", "parquet")
+EXPORT_FORMATS = ("jsonl", "csv", "parquet", "eee")
 """What `turnscope export --format` accepts."""
 STREAM_FORMATS = ("jsonl", "csv")
 """Formats that may be written to standard output (the others need a path)."""
@@ -33,6 +34,7 @@ __all__ = [
     "NUL_STAND_IN",
     "STREAM_FORMATS",
     "ConversationExport",
+    "EeeFiles",
     "ExportError",
     "TurnExport",
     "conversation_json",
@@ -40,8 +42,10 @@ __all__ = [
     "iter_conversations",
     "iter_turns",
     "judgment_json",
+    "model_id",
     "turn_json",
     "write_csv",
+    "write_eee",
     "write_jsonl",
     "write_parquet",
 ]
