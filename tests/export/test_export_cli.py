@@ -13,7 +13,7 @@ import pytest
 from helpers.cli import assert_clean_failure, assert_one_error_line, run_cli, turnscope
 from helpers.export_runs import CONVERSATIONS, RECORDS
 
-FILE_FORMATS = ("parquet",)
+FILE_FORMATS = ("parquet", "eee", "inspect")
 
 
 def test_jsonl_to_stdout_and_conversations_to_a_file(run_dir: Path, tmp_path: Path) -> None:
@@ -63,13 +63,19 @@ def test_an_unwritable_output_gives_one_line(run_dir: Path, tmp_path: Path) -> N
     assert_clean_failure(code, err, "cannot write", single_line=True)
 
 
-def test_a_missing_optional_package_names_the_extra(run_dir: Path, tmp_path: Path) -> None:
-    # A package directory that shadows pyarrow and fails to import, as a missing one does.
-    shadow = tmp_path / "shadow" / "pyarrow"
+@pytest.mark.parametrize(
+    ("fmt", "package"),
+    [("parquet", "pyarrow"), ("eee", "every_eval_ever"), ("inspect", "inspect_ai")],
+)
+def test_a_missing_optional_package_names_the_extra(
+    run_dir: Path, tmp_path: Path, fmt: str, package: str
+) -> None:
+    # A package directory that shadows the real one and fails to import, as a missing one does.
+    shadow = tmp_path / "shadow" / package
     shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError('no pyarrow here')\n")
+    (shadow / "__init__.py").write_text(f"raise ImportError('no {package} here')\n")
     path = os.pathsep.join([str(shadow.parent), *sys.path])
-    done = turnscope("export", str(run_dir), "-f", "parquet", "-o", str(tmp_path / "x.parquet"),
+    done = turnscope("export", str(run_dir), "-f", fmt, "-o", str(tmp_path / "out"),
                      runs=tmp_path, env={"PYTHONPATH": path})  # fmt: skip
     assert_one_error_line(done, "pip install 'turnscope[export]'")
-    assert not (tmp_path / "x.parquet").exists()
+    assert package in done.stderr and not (tmp_path / "out").exists()

@@ -36,6 +36,7 @@ from turnscope.export import (
     ExportError,
     write_csv,
     write_eee,
+    write_inspect,
     write_jsonl,
     write_parquet,
 )
@@ -260,6 +261,9 @@ def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> s
         assert output is not None
         files = write_eee(store, output)
         return f"wrote {files.rows} sample rows: {files.aggregate} and {files.samples.name}"
+    if fmt == "inspect":
+        assert output is not None
+        return f"wrote {write_inspect(store, output)} conversations to {output}"
     if fmt == "parquet":
         assert output is not None
         return f"wrote {write_parquet(store, per, output)} {per}s to {output}"
@@ -278,7 +282,8 @@ def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> s
         "  turnscope export RUN_DIR > turns.jsonl\n\n"
         "  turnscope export RUN_DIR --format csv -o turns.csv\n\n"
         "  turnscope export RUN_DIR -f parquet --per conversation -o conversations.parquet\n\n"
-        "  turnscope export RUN_DIR --format eee -o eee-out"
+        "  turnscope export RUN_DIR --format eee -o eee-out\n\n"
+        "  turnscope export RUN_DIR --format inspect -o run.eval"
     ),
 )
 def export(

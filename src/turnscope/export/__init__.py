@@ -1,7 +1,8 @@
 """Exports of a run for other tools: flat rows (JSONL, CSV, Parquet), one per turn or per
-conversation, and Every Eval Ever records."""
+conversation, Every Eval Ever records, and inspect_ai `.eval` logs."""
 
 from turnscope.export.eee import EeeFiles, model_id, write_eee
+from turnscope.export.inspect_log import write_inspect
 from turnscope.export.optional import EXTRA_HINT, ExportError
 from turnscope.export.rows import (
     ConversationExport,
@@ -20,7 +21,7 @@ from turnscope.export.tabular import (
     write_parquet,
 )
 
-EXPORT_FORMATS = ("jsonl", "csv", "parquet", "eee")
+EXPORT_FORMATS = ("jsonl", "csv", "parquet", "eee", "inspect")
 """What `turnscope export --format` accepts."""
 STREAM_FORMATS = ("jsonl", "csv")
 """Formats that may be written to standard output (the others need a path)."""
@@ -46,6 +47,7 @@ __all__ = [
     "turn_json",
     "write_csv",
     "write_eee",
+    "write_inspect",
     "write_jsonl",
     "write_parquet",
 ]
