@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from turnscope.cli._app import (
     DAMAGE,
@@ -19,6 +19,7 @@ from turnscope.cli._app import (
     err_console,
     fail,
     open_run,
+    print_json,
     runs_root,
 )
 from turnscope.core import (
@@ -57,16 +58,29 @@ def _run_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / STORE_FILE).is_file())
 
 
-@app.command(cls=Command, epilog="Example:  turnscope runs --runs-dir /data/turnscope-runs")
+@app.command(
+    cls=Command,
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope runs --runs-dir /data/turnscope-runs\n\n"
+        "  turnscope runs --json > runs.json"
+    ),
+)
 def runs(
     runs_dir: Annotated[
         Path | None, typer.Option(help="Directory holding run directories.", metavar="DIR")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the list as JSON (one object per run).")
+    ] = False,
 ) -> None:
     """List run directories with model, suite, date, turns and mean score."""
     root = runs_root(runs_dir)
-    dirs = _run_dirs(root)
-    if not dirs:
+    facts = [_run_facts(run_dir) for run_dir in _run_dirs(root)]
+    if as_json:
+        print_json(facts)
+        return
+    if not facts:
         console.print(f"no runs under {markup(root)}")
         return
     table = Table(title=f"runs under {markup(root)}", title_justify="left")
@@ -74,36 +88,52 @@ def runs(
     counts = ("turns", "errors", "judge errors")
     for column in ("model", "suite", "started", *counts, "mean", "status"):
         table.add_column(column, justify="right" if column in counts else "left")
-    for run_dir in dirs:
-        try:
-            table.add_row(*_run_row(run_dir))
-        except StoreError as exc:
-            table.add_row(cell(run_dir.name), *"-------", cell(f"unreadable: {exc}"))
-        except DAMAGE as exc:
-            table.add_row(
-                cell(run_dir.name), *"-------", cell(f"unreadable: {damaged(run_dir, exc)}")
-            )
+    for run in facts:
+        if "unreadable" in run:
+            table.add_row(cell(run["run"]), *"-------", cell(f"unreadable: {run['unreadable']}"))
+            continue
+        table.add_row(
+            cell(run["run"]),
+            cell(run["model"]),
+            cell(run["suite"]),
+            f"{datetime.fromisoformat(run['started']):%m-%d %H:%M}",
+            str(run["turns"]),
+            str(run["errors"]),
+            str(run["judge_errors"]),
+            f"{run['mean']:.3f}" if run["mean"] is not None else "-",
+            run["status"],
+        )
     console.print(table)
 
 
-def _run_row(run_dir: Path) -> list[str | Text]:
-    """One row of `turnscope runs`; StoreError (or a damage error) if the run cannot be read."""
-    store = RunStore.open(run_dir)
+def _run_facts(run_dir: Path) -> dict[str, Any]:
+    """What `turnscope runs` says about one run; {"run", "path", "unreadable"} when it
+    cannot be read."""
+    try:
+        store = RunStore.open(run_dir)
+    except StoreError as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": str(exc)}
+    except DAMAGE as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": damaged(run_dir, exc)}
     try:
         config = store.config()
-        mean = store.mean_score()
         turns = store.turn_count()
-        return [
-            cell(run_dir.name),
-            cell(config.model),
-            cell(config.suite),
-            f"{config.created_at:%m-%d %H:%M}",
-            str(turns),
-            str(turns - store.answered_count()),
-            str(store.judge_error_count()),
-            f"{mean:.3f}" if mean is not None else "-",
-            store.status(),
-        ]
+        return {
+            "run": run_dir.name,
+            "path": str(run_dir),
+            "model": config.model,
+            "suite": config.suite,
+            "started": config.created_at.isoformat(),
+            "turns": turns,
+            "errors": turns - store.answered_count(),
+            "judge_errors": store.judge_error_count(),
+            "mean": store.mean_score(),
+            "status": store.status(),
+        }
+    except StoreError as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": str(exc)}
+    except DAMAGE as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": damaged(run_dir, exc)}
     finally:
         store.close()
 
