@@ -64,6 +64,12 @@ def test_eee_files_pass_the_eee_validator_and_count_what_the_store_holds(
     assert third["answer_attribution"][0]["turn_idx"] == 5
     assert [j["judge"] for j in third["metadata"]["judgments"]] == [JUDGE_A, JUDGE_B]
     assert third["metadata"]["key_turn"] is True
+    # Tool-call arguments are model output: nested past the parser's depth they are kept raw,
+    # and values that are not strings become JSON text, as EEE wants.
+    evil = next(r for r in rows if r["sample_id"] == "=evil#turn-1")
+    calls = evil["messages"][-1]["tool_calls"]
+    assert calls[0]["arguments"] == {"raw": "[" * 100_000}
+    assert calls[1]["arguments"] == {"n": "[1, 2]", "s": "x"} and calls[1]["name"] == "=calc"
     # The failed turn has no row: EEE needs a score, and a failure is never one.
     assert not any(r["sample_id"] == "plain#turn-2" for r in rows)
 

@@ -42,6 +42,10 @@ def test_inspect_log_reads_back_with_read_eval_log(store: RunStore, tmp_path: Pa
     third = recall.metadata["turns"][2]
     assert [j["judge"] for j in third["judgments"]] == [JUDGE_A, JUDGE_B]
     assert third["key_turn"] is True
+    evil = samples[("=evil|own", 1)].messages[-1]
+    assert evil.tool_calls is not None
+    assert evil.tool_calls[0].parse_error and evil.tool_calls[0].arguments == {}
+    assert evil.tool_calls[1].arguments == {"n": [1, 2], "s": "x"}
     plain = samples[("plain|own", 1)]
     assert plain.error is not None and "HTTP 500" in plain.error.message
     assert plain.scores is not None and plain.scores["turns"].value == {"1": 0.5}

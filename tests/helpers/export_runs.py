@@ -13,6 +13,8 @@ from turnscope.core import (
     Judgment,
     ModelIdentity,
     Score,
+    ToolCall,
+    ToolFunctionCall,
     TurnRecord,
     Verdict,
 )
@@ -72,10 +74,17 @@ def _records() -> list[TurnRecord]:
         update={"role": "user", "scores": (), "flags": ("sim:drift",), "request_hash": "u1"}
     )
     records.append(user)
-    records.append(make_record("=evil", 1, 1.0, response=HOSTILE, user="-2+3"))
+    evil = make_record("=evil", 1, 1.0, response=HOSTILE, user="-2+3")
+    records.append(evil.model_copy(update={"tool_calls": HOSTILE_CALLS}))
     return records
 
 
+HOSTILE_CALLS = (
+    ToolCall(id="c1", function=ToolFunctionCall(name="python", arguments="[" * 100_000)),
+    ToolCall(id="c2", function=ToolFunctionCall(name="=calc", arguments='{"n": [1, 2], "s": "x"}')),
+)
+"""Tool calls as a model may write them: arguments nested past any parser's depth, and
+arguments whose values are not strings."""
 RECORDS = _records()
 CONVERSATIONS = 4
 """recall (two samples), plain, =evil."""

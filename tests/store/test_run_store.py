@@ -181,3 +181,13 @@ def test_a_store_written_by_the_previous_version_opens_and_is_migrated(tmp_path:
     reopened = RunStore.open(run_dir)  # migrated once: opening again changes nothing
     assert len(list(reopened.records())) == 2
     reopened.close()
+
+
+def test_items_are_read_one_at_a_time(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    try:
+        assert store.item("a") == ITEMS[1] and store.item("b") == ITEMS[0]
+        assert store.item("missing") is None
+        assert list(store.iter_items()) == store.items() == ITEMS
+    finally:
+        store.close()

@@ -79,7 +79,7 @@ def _arguments(call: ToolCall) -> dict[str, Any]:
     """A tool call's arguments as EEE wants them: an object of strings."""
     try:
         parsed = json.loads(call.function.arguments)
-    except ValueError:
+    except (ValueError, RecursionError):  # model output: malformed, or nested past any limit
         parsed = None
     if not isinstance(parsed, dict):
         return {"raw": call.function.arguments}

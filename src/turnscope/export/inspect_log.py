@@ -46,8 +46,8 @@ class _Inspect:
             try:
                 arguments = json.loads(call.function.arguments)
                 error = None
-            except ValueError as exc:
-                arguments, error = {}, f"arguments are not JSON: {exc}"
+            except (ValueError, RecursionError) as exc:  # model output: anything goes
+                arguments, error = {}, f"arguments are not JSON: {str(exc)[:200]}"
             if not isinstance(arguments, dict):
                 arguments, error = {}, "arguments are not a JSON object"
             made.append(

@@ -79,15 +79,18 @@ def _judgments(store: RunStore, record: TurnRecord) -> tuple[tuple[int, Judgment
 
 def iter_turns(store: RunStore) -> Iterator[TurnExport]:
     """Every record of every role, in store order, with its item, key-turn flag and
-    judgments."""
-    items = {item.id: item for item in store.items()}
-    keys: dict[tuple[str, Condition], tuple[int, ...] | None] = {}
+    judgments. The store gives an item's records together, so one item is held at a time."""
+    item: Item | None = None
+    keys: dict[Condition, tuple[int, ...] | None] = {}
     for record in store.records(role=None):
-        item = items[record.item_id]
-        where = (item.id, record.condition)
-        if where not in keys:
-            keys[where] = get_protocol(item.protocol).key_turns(item, record.condition)
-        chosen = keys[where]
+        if item is None or item.id != record.item_id:
+            # records() joins the items table: every record's item is there.
+            item = store.item(record.item_id)
+            assert item is not None
+            keys = {}
+        if record.condition not in keys:
+            keys[record.condition] = get_protocol(item.protocol).key_turns(item, record.condition)
+        chosen = keys[record.condition]
         is_target = record.role == TARGET_ROLE
         key_turn = is_target and (
             record.turn in chosen if chosen is not None else record.score is not None

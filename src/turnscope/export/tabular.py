@@ -135,10 +135,6 @@ def _meta_value(value: Any) -> Any:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _meta_columns(store: RunStore) -> list[str]:
-    return list(dict.fromkeys(key for item in store.items() for key in item.metadata))
-
-
 def _turn_csv_row(turn: TurnExport, meta: list[str]) -> dict[str, Any]:
     record = turn.record
     row = {k: v for k, v in turn_json(turn).items() if k in _TURN_COLUMNS or k in _TURN_TAIL}
@@ -181,23 +177,23 @@ def _conversation_csv_row(
     return row
 
 
-def _max_turns(store: RunStore) -> int:
-    """The most target turns a conversation of the run can record, as the protocols say."""
+def _item_columns(store: RunStore) -> tuple[list[str], int]:
+    """Every metadata key of any item (in first-seen order), and the most target turns a
+    conversation of the run can record as the protocols say; one pass, one item at a time."""
+    keys: dict[str, None] = {}
+    longest = 0
     conditions = store.config().conditions
-    return max(
-        (
-            get_protocol(item.protocol).max_turns(item, condition)
-            for item in store.items()
-            for condition in conditions
-            if condition in get_protocol(item.protocol).item_conditions(item)
-        ),
-        default=0,
-    )
+    for item in store.iter_items():
+        keys.update(dict.fromkeys(item.metadata))
+        protocol = get_protocol(item.protocol)
+        played = [c for c in conditions if c in protocol.item_conditions(item)]
+        longest = max([longest, *(protocol.max_turns(item, c) for c in played)])
+    return list(keys), longest
 
 
 def write_csv(store: RunStore, per: str, out: TextIO) -> int:
     """One CSV row per turn or conversation, every text cell neutralised; returns the count."""
-    meta = _meta_columns(store)
+    meta, max_turn = _item_columns(store)
     rows: Iterable[dict[str, Any]]
     if per == "turn":
         columns = [
@@ -209,7 +205,6 @@ def write_csv(store: RunStore, per: str, out: TextIO) -> int:
         ]
         rows = (_turn_csv_row(t, meta) for t in iter_turns(store))
     else:
-        max_turn = _max_turns(store)
         columns = [
             *_CONVERSATION_COLUMNS,
             *(f"turn:{t}" for t in range(1, max_turn + 1)),

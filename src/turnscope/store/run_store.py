@@ -376,6 +376,16 @@ class RunStore:
         rows = self._db.execute("SELECT data FROM items ORDER BY position").fetchall()
         return [Item.model_validate_json(r[0]) for r in rows]
 
+    def iter_items(self) -> Iterator[Item]:
+        """The run's items in order, one at a time (`items` holds them all)."""
+        for (data,) in self._db.execute("SELECT data FROM items ORDER BY position"):
+            yield Item.model_validate_json(data)
+
+    def item(self, item_id: str) -> Item | None:
+        """One item of the run, read on its own (None if the run has no such item)."""
+        row = self._db.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
+        return Item.model_validate_json(row[0]) if row else None
+
     def commit(self, record: TurnRecord) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO turns "
