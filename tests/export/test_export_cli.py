@@ -12,6 +12,9 @@ import pytest
 
 from helpers.cli import assert_clean_failure, assert_one_error_line, run_cli, turnscope
 from helpers.export_runs import CONVERSATIONS, RECORDS
+from helpers.synthetic_runs import make_record, write_run
+from turnscope.core import Item
+from turnscope.export import ROW_FORMATS
 
 FILE_FORMATS = ("parquet", "eee", "inspect")
 
@@ -39,6 +42,7 @@ def test_jsonl_to_stdout_and_conversations_to_a_file(run_dir: Path, tmp_path: Pa
         (("-f", "xml"), "unknown format 'xml'"),
         (("--per", "item"), "unknown --per 'item'"),
         (("-f", "parquet"), "--format parquet cannot go to standard output"),
+        (("-f", "eee", "--per", "conversation", "-o", "x"), "--per is for jsonl, csv, parquet"),
     ],
 )
 def test_bad_options_give_one_line(run_dir: Path, args: tuple[str, ...], fragment: str) -> None:
@@ -79,3 +83,14 @@ def test_a_missing_optional_package_names_the_extra(
                      runs=tmp_path, env={"PYTHONPATH": path})  # fmt: skip
     assert_one_error_line(done, "pip install 'turnscope[export]'")
     assert package in done.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "eee", "inspect"])
+def test_an_item_of_a_protocol_not_installed_gives_one_line(tmp_path: Path, fmt: str) -> None:
+    item = Item.model_validate(
+        {"id": "plug", "protocol": "not-installed", "turns": [{"user": "x"}]}
+    )
+    run = write_run(tmp_path / "run", [item], [make_record("plug", 1, 1.0)])
+    code, _, err = run_cli("export", str(run), "-f", fmt, "-o", str(tmp_path / "out"))
+    assert_clean_failure(code, err, "install the plugin that plays it", single_line=True)
+    assert not any(p.is_file() for p in (tmp_path / "out").rglob("*")) or fmt in ROW_FORMATS

@@ -33,6 +33,7 @@ from turnscope.core import (
 from turnscope.export import (
     EXPORT_FORMATS,
     EXPORT_UNITS,
+    ROW_FORMATS,
     STREAM_FORMATS,
     ExportError,
     write_csv,
@@ -325,7 +326,8 @@ def export(
     per: Annotated[
         str,
         typer.Option(
-            help="One row per turn (every record of every role) or per played conversation.",
+            help="One row per turn (every record of every role) or per played conversation "
+            "(jsonl, csv, parquet).",
             metavar="turn|conversation",
         ),
     ] = "turn",
@@ -345,6 +347,8 @@ def export(
         fail(f"unknown format {fmt!r}: use {', '.join(EXPORT_FORMATS)}")
     if per not in EXPORT_UNITS:
         fail(f"unknown --per {per!r}: use {' or '.join(EXPORT_UNITS)}")
+    if per != "turn" and fmt not in ROW_FORMATS:
+        fail(f"--per is for {', '.join(ROW_FORMATS)}; --format {fmt} has its own layout")
     if output is None and fmt not in STREAM_FORMATS:
         fail(f"--format {fmt} cannot go to standard output: give -o PATH")
     with open_run(run_dir) as store:

@@ -23,6 +23,8 @@ from turnscope.export.tabular import (
 
 EXPORT_FORMATS = ("jsonl", "csv", "parquet", "eee", "inspect")
 """What `turnscope export --format` accepts."""
+ROW_FORMATS = ("jsonl", "csv", "parquet")
+"""Flat formats: one row per turn or per conversation (`--per`)."""
 STREAM_FORMATS = ("jsonl", "csv")
 """Formats that may be written to standard output (the others need a path)."""
 EXPORT_UNITS = ("turn", "conversation")
@@ -33,6 +35,7 @@ __all__ = [
     "EXPORT_UNITS",
     "EXTRA_HINT",
     "NUL_STAND_IN",
+    "ROW_FORMATS",
     "STREAM_FORMATS",
     "ConversationExport",
     "EeeFiles",

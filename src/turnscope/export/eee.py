@@ -30,8 +30,13 @@ from turnscope import __version__
 from turnscope.analysis import Estimate, MultiTurnAnalysis, analyse
 from turnscope.core import Message, ModelIdentity, RunConfig, ToolCall, TurnRecord, content_text
 from turnscope.export.optional import ExportError, need
-from turnscope.export.rows import ConversationExport, TurnExport, iter_conversations, judgment_json
-from turnscope.protocols import get_protocol
+from turnscope.export.rows import (
+    ConversationExport,
+    TurnExport,
+    iter_conversations,
+    judgment_json,
+    protocol_of,
+)
 from turnscope.store import RunStore
 
 INTERVAL_METHOD = "percentile bootstrap over items"
@@ -162,7 +167,7 @@ def _sample_rows(
 ) -> Iterator[Any]:
     """The sample rows of one conversation: the conversation's, then each scored turn's."""
     item, condition = conversation.item, conversation.condition
-    protocol = get_protocol(item.protocol)
+    protocol = protocol_of(item)
     transcript = _Transcript(inst)
     if item.system:
         transcript.message("system", item.system, None, None)
@@ -417,15 +422,19 @@ def write_eee(store: RunStore, out_dir: Path) -> EeeFiles:
     rows = 0
     unscored: dict[str, int] = {}
     digest = hashlib.sha256()
-    with samples.open("w", encoding="utf-8") as handle:
-        for conversation in iter_conversations(store):
-            if conversation.score is None and not conversation.spoilt:
-                unscored[conversation.condition] = unscored.get(conversation.condition, 0) + 1
-            for row in _sample_rows(inst, conversation, head):
-                line = row.model_dump_json(exclude_none=True) + "\n"
-                handle.write(line)
-                digest.update(line.encode("utf-8"))
-                rows += 1
+    try:
+        with samples.open("w", encoding="utf-8") as handle:
+            for conversation in iter_conversations(store):
+                if conversation.score is None and not conversation.spoilt:
+                    unscored[conversation.condition] = unscored.get(conversation.condition, 0) + 1
+                for row in _sample_rows(inst, conversation, head):
+                    line = row.model_dump_json(exclude_none=True) + "\n"
+                    handle.write(line)
+                    digest.update(line.encode("utf-8"))
+                    rows += 1
+    except BaseException:
+        samples.unlink(missing_ok=True)  # half a samples file with no aggregate is no record
+        raise
     if rows == 0:
         samples.unlink()
         raise ExportError(f"{store.run_dir}: no scored turn to export as EEE samples")

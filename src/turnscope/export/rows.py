@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from turnscope.core import TARGET_ROLE, Condition, Item, Judgment, TurnRecord, content_text
-from turnscope.protocols import SPOILT, get_protocol
+from turnscope.export.optional import ExportError
+from turnscope.protocols import SPOILT, ConversationProtocol, get_protocol
 from turnscope.store import RunStore
 
 
@@ -70,6 +71,14 @@ class ConversationExport:
         return SPOILT in self.flags
 
 
+def protocol_of(item: Item) -> ConversationProtocol:
+    """The item's protocol; ExportError when it is not installed here (a plugin's item)."""
+    try:
+        return get_protocol(item.protocol)
+    except ValueError as exc:
+        raise ExportError(f"item {item.id!r}: {exc}; install the plugin that plays it") from None
+
+
 def _judgments(store: RunStore, record: TurnRecord) -> tuple[tuple[int, Judgment], ...]:
     if record.role != TARGET_ROLE:
         return ()
@@ -89,7 +98,7 @@ def iter_turns(store: RunStore) -> Iterator[TurnExport]:
             assert item is not None
             keys = {}
         if record.condition not in keys:
-            keys[record.condition] = get_protocol(item.protocol).key_turns(item, record.condition)
+            keys[record.condition] = protocol_of(item).key_turns(item, record.condition)
         chosen = keys[record.condition]
         is_target = record.role == TARGET_ROLE
         key_turn = is_target and (
@@ -117,7 +126,7 @@ def _where(turn: TurnExport) -> tuple[str, Condition, int]:
 def _conversation(group: list[TurnExport]) -> ConversationExport:
     first = group[0]
     item, condition = first.item, first.record.condition
-    protocol = get_protocol(item.protocol)
+    protocol = protocol_of(item)
     values = {t.record.turn: t.record.score for t in group if t.record.role == TARGET_ROLE}
     return ConversationExport(
         item=item,
@@ -204,7 +213,7 @@ def conversation_json(conversation: ConversationExport) -> dict[str, Any]:
         "metadata": item.metadata,
         "model": f"{model.backend}:{model.model}",
         "turns": len(targets),
-        "turns_possible": get_protocol(item.protocol).max_turns(item, conversation.condition),
+        "turns_possible": protocol_of(item).max_turns(item, conversation.condition),
         "turn_errors": sum(r.error is not None for r in targets),
         "scorer_errors": sum(s.error is not None for r in targets for s in r.scores),
         "serving_records": len(conversation.turns) - len(targets),

@@ -22,9 +22,9 @@ from turnscope.export.rows import (
     conversation_json,
     iter_conversations,
     iter_turns,
+    protocol_of,
     turn_json,
 )
-from turnscope.protocols import get_protocol
 from turnscope.store import RunStore
 
 # A spreadsheet reads a cell that starts with one of these as a formula (TAB and CR too: some
@@ -185,7 +185,7 @@ def _item_columns(store: RunStore) -> tuple[list[str], int]:
     conditions = store.config().conditions
     for item in store.iter_items():
         keys.update(dict.fromkeys(item.metadata))
-        protocol = get_protocol(item.protocol)
+        protocol = protocol_of(item)
         played = [c for c in conditions if c in protocol.item_conditions(item)]
         longest = max([longest, *(protocol.max_turns(item, c) for c in played)])
     return list(keys), longest
