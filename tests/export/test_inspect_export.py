@@ -20,6 +20,7 @@ def test_inspect_log_reads_back_with_read_eval_log(store: RunStore, tmp_path: Pa
     assert write_inspect(store, path) == CONVERSATIONS
     log = read_eval_log(str(path))
     assert log.status == "success" and log.samples is not None
+    assert log.eval.run_id == store.run_dir.name and log.eval.task == "turnscope/core"
     assert len(log.samples) == CONVERSATIONS
     expected = {
         (f"{c['item_id']}|{c['condition']}", c["sample"] + 1): c

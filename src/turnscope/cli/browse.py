@@ -72,7 +72,8 @@ def runs(
         Path | None, typer.Option(help="Directory holding run directories.", metavar="DIR")
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the list as JSON (one object per run).")
+        bool,
+        typer.Option("--json", help="Print the list as JSON (one object per run).", metavar=""),
     ] = False,
 ) -> None:
     """List run directories with model, suite, date, turns and mean score."""

@@ -298,7 +298,11 @@ def leaderboard_command(
     ] = None,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help="Print the ratings and pair counts as JSON instead of tables."),
+        typer.Option(
+            "--json",
+            help="Print the ratings and pair counts as JSON instead of tables.",
+            metavar="",
+        ),
     ] = False,
 ) -> None:
     """Rate runs by Bradley–Terry over pairwise judgments of every pair (95 % intervals)."""

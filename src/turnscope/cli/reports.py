@@ -82,6 +82,7 @@ def compare(
             "--json",
             help="Print the comparison and both runs' analyses as JSON instead of the table "
             "(the HTML report only with -o).",
+            metavar="",
         ),
     ] = False,
 ) -> None:

@@ -192,6 +192,8 @@ def write_inspect(store: RunStore, path: Path) -> int:
         eval=api.log.EvalSpec(
             created=config.created_at.isoformat(),
             task=f"turnscope/{config.suite}",
+            task_id=f"turnscope/{config.suite}",
+            run_id=store.run_dir.name,
             dataset=api.log.EvalDataset(name=config.suite, samples=len(samples)),
             model=model,
             config=api.log.EvalConfig(epochs=config.samples),
