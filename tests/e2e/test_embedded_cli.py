@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from turnscope.store import RunStore
@@ -79,7 +80,16 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     assert as_csv.returncode == 0, as_csv.stderr
     with csv_path.open(encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
-    assert len(table) == 17 and set(table[0]) >= EXPORT_FIELDS
+    # CSV gives each scorer a column of its own instead of the JSON list.
+    assert len(table) == 17 and set(table[0]) >= (EXPORT_FIELDS - {"scores"}) | {"score:contains"}
+
+    parquet_path = tmp_path / "turns.parquet"
+    as_parquet = turnscope("export", str(run_dir), "-f", "parquet", "-o", str(parquet_path),
+                           runs=runs)  # fmt: skip
+    assert as_parquet.returncode == 0, as_parquet.stderr
+    turns = pq.read_table(parquet_path).to_pylist()
+    assert len(turns) == 17 and {r["condition"] for r in turns} == {"own", "gold", "single"}
+    assert [r["response"] for r in turns] == [r["response"] for r in rows]
 
     shown = turnscope("show", str(run_dir), "--item", "mini-recall", runs=runs)
     assert shown.returncode == 0, shown.stderr

@@ -6,6 +6,7 @@ order swapping, the cache, error accounting in every summary), not the quality o
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -199,8 +200,16 @@ def test_embedded_pairwise_swaps_orders_and_leaderboard_reuses_verdicts(
     board = turnscope("leaderboard", str(run_a), str(run_b), *judge_args, runs=runs)
     # Stored comparisons are reused: the leaderboard makes no judge call.
     assert "judge requests: 0 sent" in board.stderr
+    as_json = turnscope("leaderboard", str(run_a), str(run_b), *judge_args, "--json", runs=runs)
     if any(r.judgment.outcome is not None for r in records):
         assert board.returncode == 0, board.stderr
         assert "leaderboard" in board.stdout
+        assert as_json.returncode == 0, as_json.stderr
+        data = json.loads(as_json.stdout)  # the JSON alone: no table on stdout
+        assert [r["rank"] for r in data["ratings"]] == [1, 2]
+        assert {r["run"] for r in data["ratings"]} == {run_a.name, run_b.name}
+        (pair,) = data["pairs"]
+        assert pair["a_wins"] + pair["b_wins"] + pair["ties"] + pair["judge_errors"] == len(records)
     else:  # the weak judge decided nothing: no ratings, one clear error line
         assert board.returncode == 2 and "no ratings" in board.stderr
+        assert as_json.returncode == 2 and "no ratings" in as_json.stderr

@@ -27,6 +27,7 @@ from turnscope.core import (
     RunConfig,
     TurnRecord,
 )
+from turnscope.export import write_jsonl
 from turnscope.models import BackendOptions, create_client
 from turnscope.models.llamacpp import LlamaCppClient
 from turnscope.protocols import (
@@ -39,7 +40,7 @@ from turnscope.protocols import (
 )
 from turnscope.report.html import write_run_report
 from turnscope.run import RunOutcome, create_run, execute_run
-from turnscope.store import STORE_FILE, RunStore, export_records
+from turnscope.store import STORE_FILE, RunStore
 
 
 class ReverseProtocol(ProtocolBase):
@@ -146,7 +147,7 @@ async def test_a_plugin_protocol_plays_resumes_is_judged_exported_shown_and_repo
     assert len(list(store.records())) == 4
 
     out = io.StringIO()
-    assert export_records(store.records(role=None), "jsonl", out) == 4
+    assert write_jsonl(store, "turn", out) == 4
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {row["condition"] for row in rows} == {"forward", "backward"}
 

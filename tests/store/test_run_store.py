@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import socket
@@ -23,7 +21,7 @@ from turnscope.core import (
     Turn,
     TurnRecord,
 )
-from turnscope.store import STORE_FILE, RunStore, StoreError, export_records, new_run_dir
+from turnscope.store import STORE_FILE, RunStore, StoreError, new_run_dir
 
 NOW = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 ITEMS = [
@@ -106,48 +104,6 @@ def test_open_refuses_what_is_not_a_run(tmp_path: Path) -> None:
         RunStore.open(other)
 
 
-def test_export_jsonl_and_csv() -> None:
-    records = [record("a", 1), record("b", 1, response=None, error="HTTP 500")]
-    out = io.StringIO()
-    assert export_records(records, "jsonl", out) == 2
-    rows = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert rows[0]["item_id"] == "a" and rows[0]["scores"][0]["value"] == 1.0
-    assert rows[0]["user"] == "a says 1"
-    assert rows[1]["error"] == "HTTP 500" and rows[1]["response"] is None
-    out = io.StringIO()
-    export_records(records, "csv", out)
-    table = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert table[0]["condition"] == "own" and json.loads(table[0]["scores"])[0]["scorer"] == (
-        "contains"
-    )
-    with pytest.raises(ValueError, match="unknown export format"):
-        export_records(records, "xml", io.StringIO())
-
-
-@pytest.mark.parametrize(
-    "answer", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\r=1", '=HYPERLINK("x")']
-)
-def test_csv_export_neutralises_formula_cells(answer: str) -> None:
-    out = io.StringIO()
-    export_records([record("=id", 1, response=answer, error="-err")], "csv", out)
-    row = next(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
-    # A spreadsheet sees text starting with a quote; the original text follows it unchanged.
-    assert row["response"] == "'" + answer
-    assert row["item_id"] == "'=id" and row["error"] == "'-err"
-    assert row["turn"] == "1"  # numbers stay numbers
-
-
-def test_csv_export_shows_nul_and_keeps_safe_text() -> None:
-    out = io.StringIO()
-    export_records([record("a", 1, response="x\x00y, 2 = 2")], "csv", out)
-    assert "\x00" not in out.getvalue()
-    row = next(csv.DictReader(io.StringIO(out.getvalue(), newline="")))
-    assert row["response"] == "x\u2400y, 2 = 2"
-    jsonl = io.StringIO()
-    export_records([record("a", 1, response="=x\x00")], "jsonl", jsonl)
-    assert json.loads(jsonl.getvalue())["response"] == "=x\x00"  # JSONL stays lossless
-
-
 def test_status_tells_a_live_run_from_one_whose_process_is_gone(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     assert store.status() == "created"
@@ -225,3 +181,13 @@ def test_a_store_written_by_the_previous_version_opens_and_is_migrated(tmp_path:
     reopened = RunStore.open(run_dir)  # migrated once: opening again changes nothing
     assert len(list(reopened.records())) == 2
     reopened.close()
+
+
+def test_items_are_read_one_at_a_time(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    try:
+        assert store.item("a") == ITEMS[1] and store.item("b") == ITEMS[0]
+        assert store.item("missing") is None
+        assert list(store.iter_items()) == store.items() == ITEMS
+    finally:
+        store.close()

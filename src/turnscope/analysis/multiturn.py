@@ -262,9 +262,7 @@ class _RunTable:
         return get_protocol(self.items[item_id].protocol)
 
     def family(self, item_id: str) -> str:
-        item = self.items[item_id]
-        family = item.metadata.get("family")
-        return family if isinstance(family, str) else item.category
+        return self.items[item_id].family
 
     def conversation_scores(self, condition: str, item_id: str, cell: _Cell) -> list[float]:
         """The known scores of the item's played conversations, one per sample."""
@@ -566,8 +564,4 @@ def item_scores(
 
 def item_families(items: Sequence[Item]) -> dict[str, str]:
     """Item id -> family (metadata["family"] when set, else the category)."""
-    out = {}
-    for item in items:
-        family = item.metadata.get("family")
-        out[item.id] = family if isinstance(family, str) else item.category
-    return out
+    return {item.id: item.family for item in items}

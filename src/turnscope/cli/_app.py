@@ -3,6 +3,7 @@ runs directory, opening a run."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -154,6 +155,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """One clear line on stderr and a non-zero exit: no traceback for a user's mistake."""
     _print_error(message)
     raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    """What a `--json` option prints: the data as indented JSON on stdout, text as it is
+    (JSON escapes what needs escaping; nothing is read as console markup)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def runs_root(option: Path | None) -> Path:

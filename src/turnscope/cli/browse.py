@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from turnscope.cli._app import (
     DAMAGE,
@@ -19,6 +19,7 @@ from turnscope.cli._app import (
     err_console,
     fail,
     open_run,
+    print_json,
     runs_root,
 )
 from turnscope.core import (
@@ -29,16 +30,26 @@ from turnscope.core import (
     TurnRecord,
     content_text,
 )
+from turnscope.export import (
+    EXPORT_FORMATS,
+    EXPORT_UNITS,
+    ROW_FORMATS,
+    STREAM_FORMATS,
+    ExportError,
+    write_csv,
+    write_eee,
+    write_inspect,
+    write_jsonl,
+    write_parquet,
+)
 from turnscope.protocols import get_protocol
 from turnscope.report.safe import cell, markup
 from turnscope.store import (
-    EXPORT_FORMATS,
     STORE_FILE,
     RunStore,
     StoredJudgment,
     StoreError,
     TurnScores,
-    export_records,
 )
 
 
@@ -48,16 +59,30 @@ def _run_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / STORE_FILE).is_file())
 
 
-@app.command(cls=Command, epilog="Example:  turnscope runs --runs-dir /data/turnscope-runs")
+@app.command(
+    cls=Command,
+    epilog=(
+        "Examples:\n\n"
+        "  turnscope runs --runs-dir /data/turnscope-runs\n\n"
+        "  turnscope runs --json > runs.json"
+    ),
+)
 def runs(
     runs_dir: Annotated[
         Path | None, typer.Option(help="Directory holding run directories.", metavar="DIR")
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the list as JSON (one object per run).", metavar=""),
+    ] = False,
 ) -> None:
     """List run directories with model, suite, date, turns and mean score."""
     root = runs_root(runs_dir)
-    dirs = _run_dirs(root)
-    if not dirs:
+    facts = [_run_facts(run_dir) for run_dir in _run_dirs(root)]
+    if as_json:
+        print_json(facts)
+        return
+    if not facts:
         console.print(f"no runs under {markup(root)}")
         return
     table = Table(title=f"runs under {markup(root)}", title_justify="left")
@@ -65,36 +90,52 @@ def runs(
     counts = ("turns", "errors", "judge errors")
     for column in ("model", "suite", "started", *counts, "mean", "status"):
         table.add_column(column, justify="right" if column in counts else "left")
-    for run_dir in dirs:
-        try:
-            table.add_row(*_run_row(run_dir))
-        except StoreError as exc:
-            table.add_row(cell(run_dir.name), *"-------", cell(f"unreadable: {exc}"))
-        except DAMAGE as exc:
-            table.add_row(
-                cell(run_dir.name), *"-------", cell(f"unreadable: {damaged(run_dir, exc)}")
-            )
+    for run in facts:
+        if "unreadable" in run:
+            table.add_row(cell(run["run"]), *"-------", cell(f"unreadable: {run['unreadable']}"))
+            continue
+        table.add_row(
+            cell(run["run"]),
+            cell(run["model"]),
+            cell(run["suite"]),
+            f"{datetime.fromisoformat(run['started']):%m-%d %H:%M}",
+            str(run["turns"]),
+            str(run["errors"]),
+            str(run["judge_errors"]),
+            f"{run['mean']:.3f}" if run["mean"] is not None else "-",
+            run["status"],
+        )
     console.print(table)
 
 
-def _run_row(run_dir: Path) -> list[str | Text]:
-    """One row of `turnscope runs`; StoreError (or a damage error) if the run cannot be read."""
-    store = RunStore.open(run_dir)
+def _run_facts(run_dir: Path) -> dict[str, Any]:
+    """What `turnscope runs` says about one run; {"run", "path", "unreadable"} when it
+    cannot be read."""
+    try:
+        store = RunStore.open(run_dir)
+    except StoreError as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": str(exc)}
+    except DAMAGE as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": damaged(run_dir, exc)}
     try:
         config = store.config()
-        mean = store.mean_score()
         turns = store.turn_count()
-        return [
-            cell(run_dir.name),
-            cell(config.model),
-            cell(config.suite),
-            f"{config.created_at:%m-%d %H:%M}",
-            str(turns),
-            str(turns - store.answered_count()),
-            str(store.judge_error_count()),
-            f"{mean:.3f}" if mean is not None else "-",
-            store.status(),
-        ]
+        return {
+            "run": run_dir.name,
+            "path": str(run_dir),
+            "model": config.model,
+            "suite": config.suite,
+            "started": config.created_at.isoformat(),
+            "turns": turns,
+            "errors": turns - store.answered_count(),
+            "judge_errors": store.judge_error_count(),
+            "mean": store.mean_score(),
+            "status": store.status(),
+        }
+    except StoreError as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": str(exc)}
+    except DAMAGE as exc:
+        return {"run": run_dir.name, "path": str(run_dir), "unreadable": damaged(run_dir, exc)}
     finally:
         store.close()
 
@@ -246,36 +287,77 @@ def show(
                 _print_judgment(stored)
 
 
+def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> str | None:
+    """Write the export; returns what to tell the user about the files it wrote."""
+    if fmt == "eee":
+        assert output is not None
+        files = write_eee(store, output)
+        return f"wrote {files.rows} sample rows: {files.aggregate} and {files.samples.name}"
+    if fmt == "inspect":
+        assert output is not None
+        return f"wrote {write_inspect(store, output)} conversations to {output}"
+    if fmt == "parquet":
+        assert output is not None
+        return f"wrote {write_parquet(store, per, output)} {per}s to {output}"
+    write = write_jsonl if fmt == "jsonl" else write_csv
+    if output is None:
+        write(store, per, sys.stdout)
+        return None
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        return f"wrote {write(store, per, handle)} {per}s to {output}"
+
+
 @app.command(
     cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope export RUN_DIR > turns.jsonl\n\n"
-        "  turnscope export RUN_DIR --format csv -o turns.csv"
+        "  turnscope export RUN_DIR --format csv -o turns.csv\n\n"
+        "  turnscope export RUN_DIR -f parquet --per conversation -o conversations.parquet\n\n"
+        "  turnscope export RUN_DIR --format eee -o eee-out\n\n"
+        "  turnscope export RUN_DIR --format inspect -o run.eval"
     ),
 )
 def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", metavar="RUN_DIR")],
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="jsonl or csv.", metavar="FORMAT")
+        str,
+        typer.Option("--format", "-f", help=f"{', '.join(EXPORT_FORMATS)}.", metavar="FORMAT"),
     ] = "jsonl",
+    per: Annotated[
+        str,
+        typer.Option(
+            help="One row per turn (every record of every role) or per played conversation "
+            "(jsonl, csv, parquet).",
+            metavar="turn|conversation",
+        ),
+    ] = "turn",
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", help="File to write (default: standard output).", metavar="FILE"
+            "--output",
+            "-o",
+            help="File to write (default: standard output, for jsonl and csv); for eee, a "
+            "directory (the files go under PATH/data/...).",
+            metavar="PATH",
         ),
     ] = None,
 ) -> None:
-    """Export one record per turn: item, turn, condition, role, sample, answer, error, scores."""
+    """Export a run's turns (or conversations) with scores, judgments, family and metadata."""
     if fmt not in EXPORT_FORMATS:
-        fail(f"unknown format {fmt!r}: use {' or '.join(EXPORT_FORMATS)}")
+        fail(f"unknown format {fmt!r}: use {', '.join(EXPORT_FORMATS)}")
+    if per not in EXPORT_UNITS:
+        fail(f"unknown --per {per!r}: use {' or '.join(EXPORT_UNITS)}")
+    if per != "turn" and fmt not in ROW_FORMATS:
+        fail(f"--per is for {', '.join(ROW_FORMATS)}; --format {fmt} has its own layout")
+    if output is None and fmt not in STREAM_FORMATS:
+        fail(f"--format {fmt} cannot go to standard output: give -o PATH")
     with open_run(run_dir) as store:
-        if output is None:
-            export_records(store.records(role=None), fmt, sys.stdout)
-            return
         try:
-            with output.open("w", encoding="utf-8", newline="") as handle:
-                count = export_records(store.records(role=None), fmt, handle)
+            done = _write_export(store, fmt, per, output)
+        except ExportError as exc:
+            fail(str(exc))
         except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror}")
-        err_console.print(f"wrote {count} records to {markup(output)}")
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        if done is not None:
+            err_console.print(markup(done), soft_wrap=True)

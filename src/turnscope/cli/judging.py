@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.table import Table
 
 from turnscope.analysis import judge_report
-from turnscope.analysis.ratings import RatingError
+from turnscope.analysis.ratings import Rating, RatingError
 from turnscope.cli._app import (
     Command,
     T,
@@ -25,6 +25,7 @@ from turnscope.cli._app import (
     console,
     err_console,
     fail,
+    print_json,
 )
 from turnscope.cli._options import (
     JudgeAttemptsOption,
@@ -237,13 +238,43 @@ def pairwise(
     console.print(f"pairwise verdicts: [bold]{markup(root / PAIRWISE_FILE)}[/bold]")
 
 
+def _leaderboard_json(
+    results: Sequence[PairwiseResult], ratings: Sequence[Rating], models: dict[str, str]
+) -> dict[str, Any]:
+    """What `leaderboard --json` prints: the ratings in rank order, each pair's counts, and
+    the judges' figures."""
+    report = judge_report(pairs=[rec for r in results for rec in r.records])
+    return {
+        "ratings": [
+            {"rank": rank, "run": r.model, "model": models.get(r.model), **r.model_dump()}
+            for rank, r in enumerate(ratings, start=1)
+        ],
+        "pairs": [
+            {
+                "run_a": r.run_a,
+                "run_b": r.run_b,
+                "a_wins": r.count("a"),
+                "b_wins": r.count("b"),
+                "ties": r.count("tie"),
+                "inconsistent": r.inconsistent,
+                "judge_errors": r.errors,
+                "reused": r.reused,
+                "skipped_items": r.skipped_items,
+            }
+            for r in results
+        ],
+        "judges": report.model_dump(mode="json") if report is not None else None,
+    }
+
+
 @app.command(
     cls=Command,
     name="leaderboard",
     epilog=(
         "Examples:\n\n"
         "  turnscope leaderboard RUN_A RUN_B RUN_C --judge llamacpp\n\n"
-        "  turnscope leaderboard turnscope-runs/*mt-bench* --judge openai:judge@URL"
+        "  turnscope leaderboard turnscope-runs/*mt-bench* --judge openai:judge@URL\n\n"
+        "  turnscope leaderboard RUN_A RUN_B --judge llamacpp --json > board.json"
     ),
 )
 def leaderboard_command(
@@ -265,6 +296,14 @@ def leaderboard_command(
             metavar="DIR",
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the ratings and pair counts as JSON instead of tables.",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Rate runs by Bradley–Terry over pairwise judgments of every pair (95 % intervals)."""
     settings = _pairwise_settings(
@@ -284,11 +323,15 @@ def leaderboard_command(
 
     root = _pairwise_root(runs_dir, run_dirs[0])
     results, models = _judge_pairs(run_dirs, settings, root, compare)
-    _render_pairs(results)
+    if not as_json:
+        _render_pairs(results)
     try:
         ratings = rate(results, sorted(models), bootstrap=bootstrap)
     except RatingError as exc:
         fail(f"no ratings: {exc}")
+    if as_json:
+        print_json(_leaderboard_json(results, ratings, models))
+        return
     table = Table(title="leaderboard (Bradley–Terry, 1000 = average)", title_justify="left")
     for column in ("rank", "run", "model", "rating", "95% interval", "wins", "losses", "ties"):
         table.add_column(column, justify="left" if column in ("run", "model") else "right")

@@ -13,8 +13,10 @@ from turnscope.cli._app import (
     Command,
     app,
     console,
+    err_console,
     fail,
     open_run,
+    print_json,
 )
 from turnscope.report.html import render_comparison_report, write_atomically, write_run_report
 from turnscope.report.safe import markup
@@ -52,7 +54,8 @@ def report(
     epilog=(
         "Examples:\n\n"
         "  turnscope compare turnscope-runs/RUN_A turnscope-runs/RUN_B\n\n"
-        "  turnscope compare RUN_A RUN_B -o ab.html --resamples 5000"
+        "  turnscope compare RUN_A RUN_B -o ab.html --resamples 5000\n\n"
+        "  turnscope compare RUN_A RUN_B --json > ab.json"
     ),
 )
 def compare(
@@ -73,6 +76,15 @@ def compare(
         int, typer.Option(min=100, help="Bootstrap resamples.", metavar="N")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap resamples.", metavar="N")] = 0,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the comparison and both runs' analyses as JSON instead of the table "
+            "(the HTML report only with -o).",
+            metavar="",
+        ),
+    ] = False,
 ) -> None:
     """Compare two runs item by item: B minus A per family and overall, paired test, HTML."""
     with open_run(run_a) as store_a, open_run(run_b) as store_b:
@@ -96,17 +108,26 @@ def compare(
         )
     except NoCommonItems as exc:
         fail(str(exc))
-    render_comparison(comparison, console)
+    analysis_a = analyse(records_a, items_a, serving=serving_a, resamples=resamples, seed=seed)
+    analysis_b = analyse(records_b, items_b, serving=serving_b, resamples=resamples, seed=seed)
+    if as_json:
+        print_json(
+            {
+                "comparison": comparison.model_dump(mode="json"),
+                "a": {"run": label_a, "analysis": analysis_a.model_dump(mode="json")},
+                "b": {"run": label_b, "analysis": analysis_b.model_dump(mode="json")},
+            }
+        )
+        if output is None:
+            return
+    else:
+        render_comparison(comparison, console)
     html = render_comparison_report(
-        comparison,
-        analyse(records_a, items_a, serving=serving_a, resamples=resamples, seed=seed),
-        analyse(records_b, items_b, serving=serving_b, resamples=resamples, seed=seed),
-        config_a=config_a,
-        config_b=config_b,
+        comparison, analysis_a, analysis_b, config_a=config_a, config_b=config_b
     )
     target = output or run_b.resolve().parent / f"compare-{label_a}-vs-{label_b}.html"
     try:
         write_atomically(target, html)
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
-    console.print(f"comparison report: [bold]{markup(target)}[/bold]")
+    (err_console if as_json else console).print(f"comparison report: [bold]{markup(target)}[/bold]")

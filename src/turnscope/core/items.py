@@ -83,6 +83,13 @@ class Item(BaseModel):
         return value
 
     @property
+    def family(self) -> str:
+        """The family results are grouped by: metadata["family"] when it is a string, else
+        the category."""
+        family = self.metadata.get("family")
+        return family if isinstance(family, str) else self.category
+
+    @property
     def has_references(self) -> bool:
         """Whether every turn has a reference answer (needed by the gold-history variant)."""
         return all(turn.reference is not None for turn in self.turns)

@@ -1,6 +1,5 @@
-"""Run store (SQLite, one file per run directory) and export."""
+"""Run store (SQLite, one file per run directory)."""
 
-from turnscope.store.export import EXPORT_FORMATS, export_records
 from turnscope.store.pairwise_store import PAIRWISE_FILE, PairRecord, PairwiseStore
 from turnscope.store.run_store import (
     STORE_FILE,
@@ -16,7 +15,6 @@ from turnscope.store.run_store import (
 )
 
 __all__ = [
-    "EXPORT_FORMATS",
     "PAIRWISE_FILE",
     "STORE_FILE",
     "PairRecord",
@@ -27,7 +25,6 @@ __all__ = [
     "TurnFlags",
     "TurnScores",
     "TurnTotals",
-    "export_records",
     "gc_paused",
     "new_run_dir",
     "private_file",

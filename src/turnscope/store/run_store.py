@@ -376,6 +376,16 @@ class RunStore:
         rows = self._db.execute("SELECT data FROM items ORDER BY position").fetchall()
         return [Item.model_validate_json(r[0]) for r in rows]
 
+    def iter_items(self) -> Iterator[Item]:
+        """The run's items in order, one at a time (`items` holds them all)."""
+        for (data,) in self._db.execute("SELECT data FROM items ORDER BY position"):
+            yield Item.model_validate_json(data)
+
+    def item(self, item_id: str) -> Item | None:
+        """One item of the run, read on its own (None if the run has no such item)."""
+        row = self._db.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
+        return Item.model_validate_json(row[0]) if row else None
+
     def commit(self, record: TurnRecord) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO turns "
@@ -581,6 +591,29 @@ class RunStore:
         for item, condition, sample, turn, spec, data in self._db.execute(query, args):
             judgment = Judgment.model_validate_json(data)
             yield StoredJudgment(item, condition, sample, turn, spec, judgment)
+
+    def score_names(self) -> list[tuple[str, int]]:
+        """Every (scorer, n) that some record's scores hold, where n counts the scorer's
+        scores within one turn (1 for the first, 2 when a turn has two of it ...): the
+        columns a flat export needs, found by SQLite without decoding a record."""
+        query = (
+            "SELECT DISTINCT json_extract(s.value, '$.scorer'), "
+            "(SELECT COUNT(*) FROM json_each(json_extract(t.record, '$.scores')) e "
+            "WHERE json_extract(e.value, '$.scorer') = json_extract(s.value, '$.scorer') "
+            "AND e.key <= s.key) "
+            "FROM turns t, json_each(json_extract(t.record, '$.scores')) s ORDER BY 1, 2"
+        )
+        return [(str(name), int(n)) for name, n in self._db.execute(query)]
+
+    def judge_names(self) -> list[tuple[str, int]]:
+        """Every (judge, n) that has a judgment, where n counts the judge's judgments within
+        one turn (2 when it judged two of the turn's scorer specs ...)."""
+        query = (
+            "SELECT DISTINCT judge, (SELECT COUNT(*) FROM judgments o WHERE o.item_id = "
+            "j.item_id AND o.condition = j.condition AND o.sample = j.sample AND o.turn = "
+            "j.turn AND o.judge = j.judge AND o.spec <= j.spec) FROM judgments j ORDER BY 1, 2"
+        )
+        return [(str(judge), int(n)) for judge, n in self._db.execute(query)]
 
     def judge_outage_count(self) -> int:
         """Judgments that ended because the judge model could not be asked (not because its
