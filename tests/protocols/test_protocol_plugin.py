@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers.cli import assert_one_error_line, turnscope
 from helpers.servers import FakeOpenAIServer
 from turnscope.core import (
     Condition,
@@ -163,3 +164,9 @@ async def test_a_plugin_protocol_plays_resumes_is_judged_exported_shown_and_repo
     assert "judge:grade=0.70" in result.stdout
     result = CliRunner().invoke(app, ["show", str(store.run_dir)])
     assert result.exit_code == 0 and "2/2" in result.stdout
+
+    # Where the plugin is not installed (a fresh process), reading its run is one error line.
+    for command in (["show", str(store.run_dir)], ["report", str(store.run_dir)]):
+        done = turnscope(*command, runs=tmp_path / "runs")
+        assert_one_error_line(done, "unknown protocol 'reverse-test'")
+        assert "is the package that provides it installed here?" in done.stderr

@@ -100,6 +100,15 @@ class _OneLineErrors(_QuietHelp, typer.core.TyperGroup):
         except typer.Abort:
             err_console.print("aborted")
             sys.exit(1)
+        except ValueError as exc:
+            # A run or suite naming a protocol no installed package registers, met by a
+            # command that did not check for it (show or report on a plugin's run).
+            from turnscope.protocols.base import UnknownProtocol
+
+            if not isinstance(exc, UnknownProtocol):
+                raise
+            _print_error(f"{exc}: is the package that provides it installed here?")
+            sys.exit(2)
         sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -465,13 +465,19 @@ def protocols() -> list[ConversationProtocol]:
     return list(_PROTOCOLS.values())
 
 
+class UnknownProtocol(ValueError):
+    """A protocol name that no installed module registers (a typo in a suite, or a run played
+    with a plugin that is not installed here)."""
+
+
 def get_protocol(name: str) -> ConversationProtocol:
-    """A registered protocol by name; ValueError naming the known ones if there is none."""
+    """A registered protocol by name; UnknownProtocol naming the known ones if there is none."""
     _load_protocols()
     try:
         return _PROTOCOLS[name]
     except KeyError:
-        raise ValueError(f"unknown protocol {name!r} (known: {', '.join(_PROTOCOLS)})") from None
+        known = ", ".join(_PROTOCOLS)
+        raise UnknownProtocol(f"unknown protocol {name!r} (known: {known})") from None
 
 
 def known_conditions() -> list[Condition]:
