@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from turnscope.core import Message, Verdict
+from turnscope.core import Message, OutputConstraint, Verdict
 from turnscope.scorers.base import ScorerParams
 
 
@@ -60,6 +60,12 @@ class JudgeKind(Protocol):
 
     def parse(self, text: str) -> Verdict:
         """The verdict in the judge's text; raises VerdictParseError when there is none."""
+        ...
+
+    def constraint(self) -> OutputConstraint | None:
+        """The verdict's form, for backends that hold the judge's text to it while decoding:
+        free reasoning, then the verdict (every text it allows must `parse`); None leaves the
+        text free."""
         ...
 
 
