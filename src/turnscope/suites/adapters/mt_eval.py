@@ -7,8 +7,10 @@ file per config, `<config>.jsonl`:
   recollection_multi_global-inst, and the same five with `single` in place of `multi`.
 Each row is {id, conv: [{user, sys, id, inst, do_inference}, ...]}; the global-instruction
 files add {inst_name, inst_args} (one instruction that must hold in every answer). `sys` is the
-gold answer; `do_inference` says whether the model answers that turn (otherwise the gold
-answer is the fixed history); `inst` is the request the turn adds.
+gold answer; `do_inference` says whether the model answers that turn; `inst` is the request the
+turn adds. A `do_inference: false` turn is a fixed assistant turn holding its gold answer: it
+is never asked, so the `own` condition plays the publisher's main setting (gold answers for
+those turns, the model's own for the answered ones).
 
 How each config is scored, following the publisher's evaluation code:
 - refinement: judged 1-10 against every constraint added since the task of the dialogue
@@ -220,13 +222,16 @@ def mt_eval_item(row: Mapping[str, Any], where: str, config: str) -> dict[str, A
             raise SuiteError(f"{where}: a global-instruction row needs inst_name and inst_args")
         global_specs = global_instruction_specs(name, args)
 
-    turns = []
+    turns: list[dict[str, Any]] = []
     judged: list[int] = []
     constraints: list[str] = []
     topic: str | None = None
     for k, entry in enumerate(conv, start=1):
         place = f"{where}: conv[{k - 1}]"
         user, answer, gold = _turn_fields(entry, place)
+        if not answer and gold is not None:
+            turns.append({"user": user, "assistant": gold})
+            continue
         scorers: list[dict[str, Any]] = []
         if answer:
             judged.append(k)
