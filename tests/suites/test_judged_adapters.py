@@ -93,7 +93,7 @@ def test_mt_bench_hub_layout_prompt_field(tmp_path: Path) -> None:
             "no 'question_id' field: not a row in MT-Bench's layout",
         ),
         ('{"question_id": 1, "category": "math", "turns": "a"}', "'turns' is not a non-empty list"),
-        ('{"question_id": 1, "turns": ["a"]}', "no 'category' field"),
+        ('{"question_id": 1, "turns": ["a", "b"]}', "no 'category' field"),
         (
             '{"question_id": 1, "category": "math", "turns": ["a", "b"], "reference": ["x"]}',
             "1 reference answers for 2 turns",
@@ -104,7 +104,7 @@ def test_mt_bench_hub_layout_prompt_field(tmp_path: Path) -> None:
 )
 def test_mt_bench_bad_rows_are_named(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "question.jsonl"
-    path.write_text('{"question_id": 1, "category": "math", "turns": ["a"]}\n' + line + "\n")
+    path.write_text('{"question_id": 1, "category": "math", "turns": ["a", "b"]}\n' + line + "\n")
     raws = read_mt_bench(str(path))
     assert raws[0].parse_error is None
     assert raws[1].line == 2 and message in str(raws[1].parse_error)

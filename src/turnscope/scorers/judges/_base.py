@@ -97,6 +97,8 @@ class JudgeParams(ScorerParams):
                 f"judge kind {kind!r} compares two answers, so it cannot score one turn "
                 "(it is used when two runs are compared)"
             )
+        if info.params is not None and not issubclass(cls, info.params):
+            raise ValueError(f"judge kind {kind!r} is given by a spec of its own type: {kind}")
         return kind
 
     @field_validator("guidance")
@@ -137,6 +139,7 @@ JudgeKindFactory = Callable[[JudgeParams], JudgeKind]
 class _KindInfo:
     factory: JudgeKindFactory
     pairwise: bool
+    params: type[JudgeParams] | None
 
 
 _KINDS: dict[str, _KindInfo] = {}
@@ -145,14 +148,15 @@ _plugins_loaded = False
 
 
 def register_judge_kind(
-    name: str, *, pairwise: bool = False
+    name: str, *, pairwise: bool = False, params: type[JudgeParams] | None = None
 ) -> Callable[[JudgeKindFactory], JudgeKindFactory]:
     """Decorator: a factory `(params) -> JudgeKind` becomes the judge kind `name`.
 
-    `pairwise` kinds compare two answers and are not usable as a turn scorer's kind."""
+    `pairwise` kinds compare two answers and are not usable as a turn scorer's kind; a kind
+    with its own `params` model is named only by specs of that model (its own spec type)."""
 
     def decorate(factory: JudgeKindFactory) -> JudgeKindFactory:
-        _KINDS[name] = _KindInfo(factory, pairwise)
+        _KINDS[name] = _KindInfo(factory, pairwise, params)
         return factory
 
     return decorate
@@ -161,6 +165,7 @@ def register_judge_kind(
 def _load_kinds() -> None:
     global _plugins_loaded
     # Importing the modules runs their @register_judge_kind decorators.
+    import turnscope.scorers.judges._fastchat
     import turnscope.scorers.judges._kinds
     import turnscope.scorers.judges._persona  # noqa: F401
 
@@ -179,7 +184,7 @@ def judge_kind_names() -> list[str]:
 def single_answer_kinds() -> list[str]:
     """The kinds a `judge` turn scorer may use (those that judge one answer)."""
     _load_kinds()
-    return sorted(name for name, info in _KINDS.items() if not info.pairwise)
+    return sorted(name for name, info in _KINDS.items() if not info.pairwise and not info.params)
 
 
 def judge_kind(name: str, params: JudgeParams) -> JudgeKind:
