@@ -157,3 +157,14 @@ def test_fixed_turn_rules() -> None:
     assert scripted.skip_reason(item, "single") == (
         "fixed assistant turns cannot be merged into one user prompt"
     )
+
+
+def test_a_min_aggregate_item_scores_its_weakest_turn() -> None:
+    turns = (Turn(user="a", assistant="set up"), Turn(user="b"), Turn(user="c"))
+    scripted = get_protocol("scripted")
+    weakest = Item(id="weakest", turns=turns, metadata={"aggregate": "min"})
+    mean = Item(id="mean", turns=turns)
+    values = {2: 0.9, 3: 0.3}
+    assert scripted.conversation_score(weakest, "gold", values) == 0.3
+    assert scripted.conversation_score(mean, "gold", values) == pytest.approx(0.6)
+    assert scripted.conversation_score(weakest, "gold", {2: 0.9, 3: None}) == 0.9
