@@ -273,14 +273,6 @@ def test_mt_eval_recollection_is_checked_by_code() -> None:
     ("name", "args", "first"),
     [
         (
-            "startend:end_phrase",
-            {"end_phrase": "Over."},
-            {
-                "type": "instructions",
-                "add": [{"id": "startend:end_checker", "kwargs": {"end_phrase": "Over."}}],
-            },
-        ),
-        (
             "keywords:existence",
             {"keywords": ["tide"]},
             {
@@ -347,6 +339,26 @@ def test_mt_eval_global_instructions_map_to_ifeval_twins(
 ) -> None:
     assert global_instruction_specs(name, args) == (first, {"type": "instructions"})
     build_scorer(ScorerSpec.model_validate(first), None)  # the IFEval arguments are complete
+
+
+def _rule(name: str, args: dict[str, object], answer: str) -> float | None:
+    first, later = global_instruction_specs(name, args)
+    assert first == later  # the same check at every answered turn
+    item = Item.model_validate({"id": "rule", "turns": [{"user": "hi", "scorers": [first]}]})
+    return _score(item, 1, answer)
+
+
+def test_mt_eval_own_rules_where_they_differ_from_ifeval() -> None:
+    # MT-Eval's case checks ask for no language (IFEval's want English) ...
+    assert _rule("change_case:capital_letter", {}, "ÇA VA TRÈS BIEN, MERCI.") == 1.0
+    assert _rule("change_case:capital_letter", {}, "ÇA VA très BIEN.") == 0.0
+    assert _rule("change_case:lowercase", {}, "ça va très bien, merci.") == 1.0
+    assert _rule("change_case:lowercase", {}, "Ça va.") == 0.0
+    # ... and their end phrase ignores closing single quotes, IFEval's closing double quotes.
+    phrase = {"end_phrase": " Over and out. "}
+    assert _rule("startend:end_phrase", phrase, "Done. over and OUT.'' \n") == 1.0
+    assert _rule("startend:end_phrase", phrase, 'Done. Over and out."') == 0.0
+    assert _rule("startend:end_phrase", phrase, "Over and out. Not quite.") == 0.0
 
 
 def test_mt_eval_global_instructions_without_twin_go_to_a_rubric() -> None:

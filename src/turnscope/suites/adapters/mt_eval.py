@@ -104,15 +104,11 @@ def _ifeval_twin(name: str, args: Mapping[str, Any]) -> tuple[str, dict[str, Any
     """The IFEval instruction (id, kwargs) that checks the same thing, if there is one."""
     plain = {
         "format:json_format": "detectable_format:json_format",
-        "change_case:capital_letter": "change_case:english_capital",
-        "change_case:lowercase": "change_case:english_lowercase",
         "punctuation:no_comma": "punctuation:no_comma",
         "combination:two_responses": "combination:two_responses",
     }
     if name in plain:
         return plain[name], {}
-    if name == "startend:end_phrase" and args.get("end_phrase"):
-        return "startend:end_checker", {"end_phrase": args["end_phrase"]}
     if name == "language:response_language" and args.get("lang") in LANGUAGE_CODES:
         return "language:response_language", {"language": LANGUAGE_CODES[args["lang"]]}
     if name == "length_constraints:number_sentences" and args.get("num_sentences"):
@@ -154,6 +150,15 @@ def global_instruction_specs(
     if twin is not None:
         instruction = {"id": twin[0], "kwargs": twin[1]}
         return {"type": "instructions", "add": [instruction]}, {"type": "instructions"}
+    # MT-Eval's own checks where they differ from IFEval's: the case checks ask for no
+    # language, and the end phrase ignores closing single quotes where IFEval ignores double.
+    if name in ("change_case:capital_letter", "change_case:lowercase"):
+        case = {"type": "case", "letters": "upper" if "capital" in name else "lower"}
+        return case, case
+    if name == "startend:end_phrase" and isinstance(args.get("end_phrase"), str):
+        phrase = args["end_phrase"].strip()
+        ending = {"type": "regex", "pattern": rf"{re.escape(phrase)}'*\s*\Z", "ignore_case": True}
+        return ending, ending
     if name == "startend:start_char" and isinstance(args.get("letter"), str):
         regex = {
             "type": "regex",
