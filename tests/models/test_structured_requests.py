@@ -5,10 +5,12 @@ a constraint, and the real llama_cpp.server holding an answer to a grammar."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from helpers.cli import assert_one_error_line, turnscope
 from helpers.servers import FakeOpenAIServer, LlamaServer
 from turnscope.core import GenerationParams, Message, OutputConstraint
 from turnscope.models import BackendOptions, ModelConfigError, create_client
@@ -127,3 +129,19 @@ async def test_real_llama_cpp_server_holds_the_answer_to_the_grammar(
             assert completion.text in ("yes", "no")
     finally:
         await model.aclose()
+
+
+def test_unknown_structured_mode_on_the_command_line(tmp_path: Path) -> None:
+    done = turnscope(
+        "run",
+        "-s",
+        "starter",
+        "--limit",
+        "1",
+        "-m",
+        "openai:x@http://127.0.0.1:9/v1",
+        "-M",
+        "structured=bogus",
+        runs=tmp_path,
+    )
+    assert_one_error_line(done, "-M structured=bogus: expected one of auto, llamacpp")
