@@ -130,7 +130,7 @@ class _PlayedHistory:
         self.store = store
         self.item = item
         self.shown: dict[tuple[str, int], int] = {}
-        self.answers: dict[tuple[str, int], str | None] = {}
+        self.answers: dict[tuple[str, int], Message | None] = {}
 
     def print_before(self, record: TurnRecord) -> None:
         key = (record.condition, record.sample)
@@ -144,19 +144,27 @@ class _PlayedHistory:
             history = record.new_messages
             self.shown[key] = 0
         start = self.shown.get(key, 0)
+        # The turn's own new messages close the history; what comes before them is history
+        # the model was given: the answer printed above, or something in its place.
+        own_start = len(history) - len(record.new_messages)
+        previous = self.answers.get(key)
         for index, message in enumerate(history[start:], start):
-            if message.role == "assistant":
-                previous = self.answers.get(key)
-                if index == start and start and content_text(message.content) == previous:
-                    continue  # the answer printed above, as the history holds it
-                console.print(
-                    "[bold]assistant (in the history, not asked):[/bold] "
-                    + markup(content_text(message.content))
-                )
+            if message.role != "assistant" or index >= own_start:
+                _print_message(message)
                 continue
-            _print_message(message)
+            if index == start and previous is not None and _same_answer(message, previous):
+                continue  # the answer printed above, as the history holds it
+            text = markup(content_text(message.content))
+            console.print(f"[bold]assistant (in the history, not asked):[/bold] {text}")
+            _print_tool_calls(message.tool_calls)
         self.shown[key] = len(history)
-        self.answers[key] = record.response
+        self.answers[key] = record.answer
+
+
+def _same_answer(message: Message, answer: Message) -> bool:
+    return content_text(message.content) == content_text(answer.content) and (
+        message.tool_calls or None
+    ) == (answer.tool_calls or None)
 
 
 def _turns_at_most(item: Item, condition: str) -> int:
