@@ -2,9 +2,14 @@
 grade (every turn) and pairwise (every turn, both orders); then the same again.
 
 The two "models" are the embedded SmolLM2-135M sampled at temperature 0.8 with two different
-run seeds: the same weights, different answers. The judge is the same embedded model, greedy.
-It is a weak judge that often writes no parseable verdict, so many judgments need retries:
-a retry is a different request (new seed, sampling), so it is counted in the minimum too.
+run seeds: the same weights, different answers. The judge is the same embedded model, greedy,
+held to each verdict's grammar (constrained verdicts): free reasoning, then the verdict line,
+which the backend fits into the judge's max_tokens. Without the grammar this 135M judge wrote
+no parseable verdict for most judgments; a retry is a different request (new seed, sampling),
+so it is counted in the minimum too.
+
+- judge_first_attempt_parse_rate = judgments (grade, and each pairwise order) whose first
+  request gave a parseable verdict / all judgments (target >= 0.95);
 
 - minimum = distinct judge requests the judgments needed: the distinct request keys over every
   attempt of every stored judgment (each distinct judged input once, per order for pairwise,
@@ -27,7 +32,15 @@ from pathlib import Path
 
 from _workload import conversations
 
-from turnscope.core import GenerationParams, Item, JudgeSettings, RunConfig, ScorerSpec, Turn
+from turnscope.core import (
+    GenerationParams,
+    Item,
+    JudgeSettings,
+    Judgment,
+    RunConfig,
+    ScorerSpec,
+    Turn,
+)
 from turnscope.engine import ResponseCache, RetryPolicy
 from turnscope.models.llamacpp import LlamaCppClient, default_gguf_path
 from turnscope.pairwise import judge_runs
@@ -48,6 +61,11 @@ def judged(items: list[Item]) -> list[Item]:
     ]
 
 
+def first_parsed(judgment: Judgment) -> bool:
+    """Whether the judgment's first request gave its verdict (no retry was needed)."""
+    return judgment.verdict is not None and len(judgment.attempts) == 1
+
+
 class Round:
     """One full pass: two runs judged by grade, then compared pairwise."""
 
@@ -58,6 +76,7 @@ class Round:
         self.pair_orders = 0
         self.parse_retries = 0
         self.judge_errors = 0
+        self.first_attempt_parsed = 0
 
 
 async def one_round(
@@ -88,6 +107,7 @@ async def one_round(
             result.keys.update(a.request_hash for a in stored.judgment.attempts)
             result.parse_retries += len(stored.judgment.attempts) - 1
             result.judge_errors += stored.judgment.verdict is None
+            result.first_attempt_parsed += first_parsed(stored.judgment)
         stores.append(store)
 
     cache = ResponseCache(default_cache_path(root))
@@ -107,6 +127,7 @@ async def one_round(
             result.keys.update(a.request_hash for a in judgment.attempts)
             result.parse_retries += len(judgment.attempts) - 1
             result.judge_errors += judgment.verdict is None
+            result.first_attempt_parsed += first_parsed(judgment)
     return result
 
 
@@ -160,6 +181,8 @@ async def main_async(args: argparse.Namespace) -> None:
     # only by the retries that unparseable verdicts called for.
     judged_inputs = first.grade_judgments + first.pair_orders
     print(f"RESULT judge_calls_per_judged_input_first_run={first.requests / judged_inputs:.2f}")
+    rate = first.first_attempt_parsed / judged_inputs
+    print(f"RESULT judge_first_attempt_parse_rate={rate:.3f}")
     print(f"RESULT judge_parse_retries_first_run={first.parse_retries}")
     print(f"RESULT judge_errors_first_run={first.judge_errors}")
 

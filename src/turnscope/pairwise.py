@@ -19,7 +19,7 @@ from turnscope.core import Condition, Item, JudgeSettings, Message, TurnRecord
 from turnscope.engine import Judge, judge_pair
 from turnscope.engine.judging import judge_input, judge_specs
 from turnscope.protocols import get_protocol
-from turnscope.scorers.judges import JudgeParams, judge_kind
+from turnscope.scorers.judges import JudgeParams, Verdict, aggregate, judge_kind
 from turnscope.store import PairRecord, PairwiseStore, RunStore
 
 PAIRWISE_KIND = "pairwise"
@@ -181,19 +181,25 @@ async def judge_runs(
 
 
 def outcomes(results: Sequence[PairwiseResult]) -> list[PairOutcome]:
-    """Every comparison with an outcome, as rating input (one per judge and turn)."""
-    return [
-        PairOutcome(
-            item_id=r.item_id,
-            turn=r.turn,
-            model_a=r.run_a,
-            model_b=r.run_b,
-            outcome=r.judgment.outcome,
+    """Rating input: one outcome per compared turn. With a jury, the turn's outcome is the
+    majority of its judges' outcomes (a split jury is a tie), so a turn weighs the same
+    whatever the number of judges; judges without an outcome are left out."""
+    verdicts: dict[tuple[str, str, str, str, int, int], list[Verdict]] = {}
+    for result in results:
+        for r in result.records:
+            if r.judgment.outcome is not None:
+                key = (r.run_a, r.run_b, r.item_id, r.condition, r.sample, r.turn)
+                verdicts.setdefault(key, []).append(
+                    Verdict(kind=PAIRWISE_KIND, winner=r.judgment.outcome)
+                )
+    found = []
+    for (run_a, run_b, item_id, _, _, turn), jury in verdicts.items():
+        winner = aggregate(jury, "majority").winner
+        assert winner is not None
+        found.append(
+            PairOutcome(item_id=item_id, turn=turn, model_a=run_a, model_b=run_b, outcome=winner)
         )
-        for result in results
-        for r in result.records
-        if r.judgment.outcome is not None
-    ]
+    return found
 
 
 @dataclass

@@ -16,6 +16,7 @@ from turnscope.core import (
     Item,
     Message,
     ModelIdentity,
+    OutputConstraint,
     RoleSettings,
     RunConfig,
     ToolCall,
@@ -69,6 +70,9 @@ class ScriptedModel:
 
     async def preflight(self) -> None:
         return None
+
+    def enforces(self, constraint: OutputConstraint) -> bool:
+        return False
 
     async def generate(
         self, messages: Sequence[Message], params: GenerationParams, *, seed: int

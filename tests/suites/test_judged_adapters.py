@@ -93,7 +93,7 @@ def test_mt_bench_hub_layout_prompt_field(tmp_path: Path) -> None:
             "no 'question_id' field: not a row in MT-Bench's layout",
         ),
         ('{"question_id": 1, "category": "math", "turns": "a"}', "'turns' is not a non-empty list"),
-        ('{"question_id": 1, "turns": ["a"]}', "no 'category' field"),
+        ('{"question_id": 1, "turns": ["a", "b"]}', "no 'category' field"),
         (
             '{"question_id": 1, "category": "math", "turns": ["a", "b"], "reference": ["x"]}',
             "1 reference answers for 2 turns",
@@ -104,7 +104,7 @@ def test_mt_bench_hub_layout_prompt_field(tmp_path: Path) -> None:
 )
 def test_mt_bench_bad_rows_are_named(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "question.jsonl"
-    path.write_text('{"question_id": 1, "category": "math", "turns": ["a"]}\n' + line + "\n")
+    path.write_text('{"question_id": 1, "category": "math", "turns": ["a", "b"]}\n' + line + "\n")
     raws = read_mt_bench(str(path))
     assert raws[0].parse_error is None
     assert raws[1].line == 2 and message in str(raws[1].parse_error)
@@ -273,14 +273,6 @@ def test_mt_eval_recollection_is_checked_by_code() -> None:
     ("name", "args", "first"),
     [
         (
-            "startend:end_phrase",
-            {"end_phrase": "Over."},
-            {
-                "type": "instructions",
-                "add": [{"id": "startend:end_checker", "kwargs": {"end_phrase": "Over."}}],
-            },
-        ),
-        (
             "keywords:existence",
             {"keywords": ["tide"]},
             {
@@ -347,6 +339,26 @@ def test_mt_eval_global_instructions_map_to_ifeval_twins(
 ) -> None:
     assert global_instruction_specs(name, args) == (first, {"type": "instructions"})
     build_scorer(ScorerSpec.model_validate(first), None)  # the IFEval arguments are complete
+
+
+def _rule(name: str, args: dict[str, object], answer: str) -> float | None:
+    first, later = global_instruction_specs(name, args)
+    assert first == later  # the same check at every answered turn
+    item = Item.model_validate({"id": "rule", "turns": [{"user": "hi", "scorers": [first]}]})
+    return _score(item, 1, answer)
+
+
+def test_mt_eval_own_rules_where_they_differ_from_ifeval() -> None:
+    # MT-Eval's case checks ask for no language (IFEval's want English) ...
+    assert _rule("change_case:capital_letter", {}, "ÇA VA TRÈS BIEN, MERCI.") == 1.0
+    assert _rule("change_case:capital_letter", {}, "ÇA VA très BIEN.") == 0.0
+    assert _rule("change_case:lowercase", {}, "ça va très bien, merci.") == 1.0
+    assert _rule("change_case:lowercase", {}, "Ça va.") == 0.0
+    # ... and their end phrase ignores closing single quotes, IFEval's closing double quotes.
+    phrase = {"end_phrase": " Over and out. "}
+    assert _rule("startend:end_phrase", phrase, "Done. over and OUT.'' \n") == 1.0
+    assert _rule("startend:end_phrase", phrase, 'Done. Over and out."') == 0.0
+    assert _rule("startend:end_phrase", phrase, "Over and out. Not quite.") == 0.0
 
 
 def test_mt_eval_global_instructions_without_twin_go_to_a_rubric() -> None:

@@ -7,8 +7,9 @@ a conversation is asked of the item's protocol (turnscope.protocols):
   of its scorer values; None when a scorer failed or the turn has no answer).
 - conversation score: the protocol's `conversation_score` of one played conversation: for
   scripted ones the mean of the key turns (metadata["probe_turns"] when given, else every
-  scored turn; the single-turn twin: its one answer), for feedback ones 1 if solved within
-  the budget; None when a key turn failed, so a failure never raises a score.
+  scored turn; the single-turn twin: its one answer), or their minimum for items whose
+  metadata says "aggregate": "min" (MT-Bench-101), for feedback ones 1 if solved within the
+  budget; None when a key turn failed, so a failure never raises a score.
 - item score: the mean over samples of the conversation scores that are known; items without
   one are counted as errors beside the figure, never as a value.
 - score by turn / family / distance: the mean over items of the turn value / item score.

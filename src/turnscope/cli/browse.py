@@ -161,12 +161,71 @@ def _print_message(message: Message) -> None:
     _print_tool_calls(message.tool_calls)
 
 
+class _PlayedHistory:
+    """Prints, before each target answer, what its history added since the previous answer,
+    as the protocol rebuilds it: the history each turn was actually played from. Where the
+    history holds something other than the answer shown before it (a reference under gold, a
+    fixed answer), that is said."""
+
+    def __init__(self, store: RunStore, item: Item) -> None:
+        self.store = store
+        self.item = item
+        self.shown: dict[tuple[str, int], int] = {}
+        self.answers: dict[tuple[str, int], Message | None] = {}
+
+    def print_before(self, record: TurnRecord) -> None:
+        key = (record.condition, record.sample)
+        try:
+            turns = self.store.finished_turns(self.item.id, record.condition, record.sample)
+            history = get_protocol(self.item.protocol).history(
+                self.item, record.condition, turns, record.turn
+            )
+        except (KeyError, ValueError):
+            # An earlier turn is missing from the store: show what this turn added.
+            history = record.new_messages
+            self.shown[key] = 0
+        start = self.shown.get(key, 0)
+        # The turn's own new messages close the history; what comes before them is history
+        # the model was given: the answer printed above, or something in its place.
+        own_start = len(history) - len(record.new_messages)
+        previous = self.answers.get(key)
+        for index, message in enumerate(history[start:], start):
+            if message.role != "assistant" or index >= own_start:
+                _print_message(message)
+                continue
+            if index == start and previous is not None and _same_answer(message, previous):
+                continue  # the answer printed above, as the history holds it
+            text = markup(content_text(message.content))
+            console.print(f"[bold]assistant (in the history, not asked):[/bold] {text}")
+            _print_tool_calls(message.tool_calls)
+        self.shown[key] = len(history)
+        self.answers[key] = record.answer
+
+
+def _same_answer(message: Message, answer: Message) -> bool:
+    return content_text(message.content) == content_text(answer.content) and (
+        message.tool_calls or None
+    ) == (answer.tool_calls or None)
+
+
 def _turns_at_most(item: Item, condition: str) -> int:
     """Target turns a conversation of the item can record, as its protocol says."""
     return get_protocol(item.protocol).max_turns(item, condition)
 
 
-def _score_text(record: TurnRecord) -> str:
+PENDING = "judgment pending (resume to finish)"
+
+
+def _judgment_pending(item: Item, record: TurnRecord) -> bool:
+    """Whether an answered target turn still waits for a judge's scores (a run stopped before
+    its judge pass finished): its record holds fewer scores than its turn has specs."""
+    if record.role != TARGET_ROLE or record.response is None:
+        return False
+    turn = get_protocol(item.protocol).scored_turn(item, record.condition, record.turn)
+    return len(record.scores) < len(item.turns[turn - 1].scorers)
+
+
+def _score_text(record: TurnRecord, pending: bool = False) -> str:
     if record.error:
         return f"[red]error: {markup(record.error)}[/red]"
     parts = []
@@ -178,6 +237,8 @@ def _score_text(record: TurnRecord) -> str:
         else:
             detail = f" ({markup(score.detail)})" if score.detail else ""
             parts.append(f"{markup(score.scorer)}={score.value:.2f}{detail}")
+    if pending:
+        parts.append(PENDING)
     return "; ".join(parts) or "not scored"
 
 
@@ -256,6 +317,7 @@ def show(
         judgments: dict[tuple[str, int, int], list[StoredJudgment]] = {}
         for stored in store.all_judgments(item_id=item):
             judgments.setdefault((stored.condition, stored.sample, stored.turn), []).append(stored)
+        played = _PlayedHistory(store, items[item])
         for record in records:
             who = "" if record.role == TARGET_ROLE else f" | {record.role}"
             console.rule(
@@ -264,8 +326,11 @@ def show(
                     + who
                 )
             )
-            for message in record.new_messages:
-                _print_message(message)
+            if record.role == TARGET_ROLE:
+                played.print_before(record)
+            else:
+                for message in record.new_messages:
+                    _print_message(message)
             speaker = "assistant" if record.role == TARGET_ROLE else record.role
             if record.response is not None and (record.response or not record.tool_calls):
                 console.print(
@@ -274,7 +339,8 @@ def show(
             _print_tool_calls(record.tool_calls)
             if record.flags:
                 console.print(f"[yellow]flags: {markup(', '.join(record.flags))}[/yellow]")
-            console.print(f"[dim]score:[/dim] {_score_text(record)}")
+            pending = _judgment_pending(items[item], record)
+            console.print(f"[dim]score:[/dim] {_score_text(record, pending)}")
             meta = (
                 f"tokens {record.prompt_tokens}/{record.completion_tokens}, "
                 f"latency {record.latency_s:.2f}s, retries {record.retries}"

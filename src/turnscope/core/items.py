@@ -35,6 +35,24 @@ class Turn(BaseModel):
     assistant message used in place of the model's own in the gold-history variant."""
     scorers: tuple[ScorerSpec, ...] = ()
     """How this turn's answer is scored; a turn without scorers is played but not scored."""
+    assistant: str | None = None
+    """A fixed assistant answer: put into the history after this user turn instead of one the
+    model writes (the turn is never requested, never recorded, never scored), e.g. a
+    benchmark's setup answer. None: the model answers the turn."""
+
+    @model_validator(mode="after")
+    def _fixed_turn_is_not_scored(self) -> Turn:
+        if self.assistant is not None and self.scorers:
+            raise ValueError(
+                "a turn with a fixed `assistant` answer is never answered by the model, so it "
+                "cannot have scorers"
+            )
+        return self
+
+    @property
+    def fixed(self) -> bool:
+        """Whether the turn's answer is fixed (not asked of the model)."""
+        return self.assistant is not None
 
 
 class Item(BaseModel):
@@ -75,6 +93,13 @@ class Item(BaseModel):
                 data["setup"] = legacy
         return data
 
+    @field_validator("turns")
+    @classmethod
+    def _some_turn_is_answered(cls, turns: tuple[Turn, ...]) -> tuple[Turn, ...]:
+        if turns and all(turn.fixed for turn in turns):
+            raise ValueError("every turn has a fixed `assistant` answer: nothing to answer")
+        return turns
+
     @field_validator("id")
     @classmethod
     def _id_is_one_line(cls, value: str) -> str:
@@ -91,8 +116,9 @@ class Item(BaseModel):
 
     @property
     def has_references(self) -> bool:
-        """Whether every turn has a reference answer (needed by the gold-history variant)."""
-        return all(turn.reference is not None for turn in self.turns)
+        """Whether every turn the model answers has a reference answer (needed by the
+        gold-history variant; a fixed turn's history is its fixed answer)."""
+        return all(turn.reference is not None for turn in self.turns if not turn.fixed)
 
 
 class Suite(BaseModel):

@@ -27,6 +27,36 @@ def renamed_field(data: Any, old: str, new: str) -> Any:
     return data
 
 
+class OutputConstraint(BaseModel):
+    """What an answer must look like, for backends that can enforce it while decoding (a
+    grammar, a regex, a JSON schema); the others ignore it and the caller parses as usual.
+    Exactly one of `choices`, `regex` and `json_schema` is given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    choices: tuple[str, ...] | None = None
+    """The answer (after the preamble) is exactly one of these texts."""
+    regex: str | None = None
+    """The answer (after the preamble) matches this regular expression as a whole; use the
+    syntax grammar converters share (no lookarounds, no `(?:`, no lazy quantifiers)."""
+    json_schema: dict[str, Any] | None = None
+    """The answer is a JSON value valid under this schema (no preamble is possible)."""
+    preamble: bool = False
+    """Free text without square brackets, ended by a newline, may come first: room for a
+    judge's reasoning before its verdict line."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> OutputConstraint:
+        given = [self.choices is not None, self.regex is not None, self.json_schema is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of choices, regex and json_schema")
+        if self.choices is not None and not all(self.choices):
+            raise ValueError("choices must be a non-empty list of non-empty texts")
+        if self.json_schema is not None and self.preamble:
+            raise ValueError("a JSON answer has no preamble")
+        return self
+
+
 class GenerationParams(BaseModel):
     """Sampling settings sent with every request of a role."""
 
@@ -43,6 +73,9 @@ class GenerationParams(BaseModel):
     tools: tuple[ToolSpec, ...] | None = None
     """Tools offered to the model (OpenAI tools API); None offers none. New optional fields
     default to None so that the request hashes of older runs stay the same."""
+    constraint: OutputConstraint | None = None
+    """The form the answer must take (a judge's verdict line), enforced while decoding by
+    backends that can; None leaves the answer free. Part of the request's cache key."""
 
 
 class ModelIdentity(BaseModel):

@@ -12,6 +12,7 @@ judgment again.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from turnscope.core import (
     TARGET_ROLE,
     Check,
     Condition,
+    GenerationParams,
     Item,
     JudgeAttempt,
     JudgeSettings,
@@ -51,6 +53,8 @@ from turnscope.scorers.judges import (
     resolve_swap,
 )
 
+logger = logging.getLogger(__name__)
+
 RETRY_TEMPERATURE = 0.7
 """Temperature of the retries of a greedy judge: at 0 it would repeat the same unparseable text."""
 
@@ -64,10 +68,28 @@ class Judge:
         self.spec = spec
         self.caller = caller
         self._gate = asyncio.Semaphore(min(concurrency, limit) if limit else concurrency)
+        self._unenforced_said: set[str] = set()
 
     @property
     def identity(self) -> ModelIdentity:
         return self.caller.client.identity
+
+    def params(self, kind: JudgeKind) -> GenerationParams:
+        """The judge's generation parameters for a verdict of `kind`: its constraint added,
+        so a backend that can holds the text to the verdict's form. Said once per judge and
+        kind when the backend cannot: its verdicts are then parsed and retried."""
+        constraint = kind.constraint()
+        if constraint is None:
+            return self.caller.params
+        if kind.name not in self._unenforced_said and not self.caller.client.enforces(constraint):
+            self._unenforced_said.add(kind.name)
+            logger.warning(
+                "judge %s cannot hold its %s verdicts to their format while decoding; "
+                "unparseable ones are asked again (see `turnscope models`)",
+                self.spec,
+                kind.name,
+            )
+        return self.caller.params.model_copy(update={"constraint": constraint})
 
     def reusable(self, judgment: Judgment, kind: JudgeKind, inp: JudgeInput, seed: int) -> bool:
         """Whether a stored judgment can stand instead of asking again: it began with the
@@ -75,7 +97,7 @@ class Judge:
         did not end in a model failure (an outage is worth asking again; unparseable text is
         not, it would come back the same)."""
         first = request_key(
-            self.identity, kind.messages(inp), self.caller.params, derive_seed(seed, "judge", 0), 0
+            self.identity, kind.messages(inp), self.params(kind), derive_seed(seed, "judge", 0), 0
         )
         attempts = judgment.attempts
         return bool(attempts) and attempts[0].request_hash == first and not judgment.model_failed
@@ -89,7 +111,7 @@ class Judge:
         messages = kind.messages(inp)
         attempts: list[JudgeAttempt] = []
         failures: list[VerdictParseError] = []
-        params = self.caller.params
+        params = self.params(kind)
         retry_params = params.model_copy(
             update={"temperature": max(params.temperature, RETRY_TEMPERATURE)}
         )

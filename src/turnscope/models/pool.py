@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from turnscope.core import Completion, GenerationParams, Message, ModelIdentity
+from turnscope.core import Completion, GenerationParams, Message, ModelIdentity, OutputConstraint
 from turnscope.models.base import ModelClient
 from turnscope.models.errors import ModelConfigError, TransientModelError
 
@@ -83,6 +83,10 @@ class EndpointPool:
         if any(limit is None for limit in limits):
             return None
         return sum(limit for limit in limits if limit is not None)
+
+    def enforces(self, constraint: OutputConstraint) -> bool:
+        """Whether every server holds answers to `constraint` (any request may go to any)."""
+        return all(member.client.enforces(constraint) for member in self._members)
 
     @property
     def labels(self) -> list[str]:

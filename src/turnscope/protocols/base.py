@@ -335,7 +335,12 @@ class ProtocolBase:
         picked = [values.get(t) for t in keys]
         if not picked or any(v is None for v in picked):
             return None
-        return sum(v for v in picked if v is not None) / len(picked)
+        known = [v for v in picked if v is not None]
+        # A benchmark whose authors score a dialogue by its weakest turn (MT-Bench-101) says
+        # so in its items' metadata.
+        if item.metadata.get("aggregate") == "min":
+            return min(known)
+        return sum(known) / len(known)
 
     def attempt_budget(self, item: Item) -> int | None:
         return None

@@ -9,6 +9,10 @@ history conditions.
   ("do models benefit from their own words?").
 - `restated`: as `own`, but the instructions in force are restated at the end of every user
   turn (how much of instruction forgetting a reminder repairs).
+
+A turn with a fixed `assistant` answer (a benchmark's setup answer) is never asked: under
+every condition but `user-only` (which drops earlier answers) its fixed answer follows its
+user turn in the history, and it leaves no record. `single` cannot merge such an item.
 """
 
 from __future__ import annotations
@@ -158,10 +162,13 @@ class ScriptedProtocol(ProtocolBase):
             return "a turn has no reference answer (gold history needs one on every turn)"
         if condition == RESTATED and not gives_instructions(item):
             return "no verifiable instruction to restate (restated would equal own)"
+        if condition == SINGLE and any(turn.fixed for turn in item.turns):
+            return "fixed assistant turns cannot be merged into one user prompt"
         return None
 
     def max_turns(self, item: Item, condition: Condition) -> int:
-        return 1 if condition == SINGLE else len(item.turns)
+        # Fixed turns are never asked, so they leave no record.
+        return 1 if condition == SINGLE else sum(not turn.fixed for turn in item.turns)
 
     def scored_turn(self, item: Item, condition: Condition, turn: int) -> int:
         # The twin is one request, recorded at (and scored as) the item's last turn.
@@ -188,6 +195,16 @@ class ScriptedProtocol(ProtocolBase):
             return Message(role="assistant", content=item.turns[record.turn - 1].reference or "")
         return record.answer or Message(role="assistant", content="")
 
+    def _fixed_turn(self, item: Item, condition: Condition, turn: int) -> tuple[Message, ...]:
+        """Fixed turn `turn` as the history holds it: its user message as sent (the system
+        prompt first at turn 1) and its fixed answer (none under user-only)."""
+        user = self.user_message(item, condition, turn)
+        sent = (*system_messages(item), user) if turn == 1 else (user,)
+        fixed = item.turns[turn - 1].assistant
+        if fixed is None or self.history_answers(condition) == "none":
+            return sent
+        return (*sent, Message(role="assistant", content=fixed))
+
     def history(
         self, item: Item, condition: Condition, records: Mapping[int, TurnRecord], turn: int
     ) -> tuple[Message, ...]:
@@ -195,6 +212,9 @@ class ScriptedProtocol(ProtocolBase):
             return records[turn].new_messages
         messages: list[Message] = []
         for earlier in range(1, turn):
+            if item.turns[earlier - 1].fixed:
+                messages.extend(self._fixed_turn(item, condition, earlier))
+                continue
             record = records[earlier]
             messages.extend(record.new_messages)
             answer = self._answer_at(item, condition, record)
@@ -212,6 +232,9 @@ class ScriptedProtocol(ProtocolBase):
             return records[turn].new_messages
         messages: list[Message] = []
         for earlier in range(1, turn):
+            if item.turns[earlier - 1].fixed:
+                messages.extend(self._fixed_turn(item, condition, earlier))
+                continue
             messages.extend(records[earlier].new_messages)
             reference = item.turns[earlier - 1].reference
             if reference is not None and self.history_answers(condition) != "none":
@@ -250,6 +273,10 @@ class ScriptedProtocol(ProtocolBase):
             return
         history: tuple[Message, ...] = system
         for index in range(1, len(item.turns) + 1):
+            if item.turns[index - 1].fixed:
+                fixed = self._fixed_turn(item, ctx.condition, index)
+                history = (*history, *(fixed[len(system) :] if index == 1 else fixed))
+                continue
             user = self.user_message(item, ctx.condition, index)
             request = (*history, user)
             record = ctx.done(index)

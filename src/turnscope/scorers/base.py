@@ -102,6 +102,7 @@ def register_deferred_scorer(name: str, params: type[BaseModel], *, summary: str
 def _load_plugins() -> None:
     global _plugins_loaded
     # Importing the modules runs their @register_scorer decorators.
+    import turnscope.scorers.fastchat
     import turnscope.scorers.instructions
     import turnscope.scorers.judged
     import turnscope.scorers.mint

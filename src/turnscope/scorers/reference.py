@@ -197,6 +197,32 @@ def make_regex(params: RegexParams, reference: str | None) -> RegexScorer:
     return RegexScorer(bounded(params.pattern, flags), params.must_match)
 
 
+class CaseParams(ScorerParams):
+    letters: Literal["lower", "upper"]
+    """Every cased letter of the answer must be lowercase ("lower") or capital ("upper"), with
+    at least one cased letter (Python's str.islower / str.isupper); in any language."""
+
+
+@dataclass(frozen=True)
+class CaseScorer:
+    letters: str
+    name: str = "case"
+
+    def score(self, view: TurnView) -> Score:
+        text = view.response
+        passed = text.islower() if self.letters == "lower" else text.isupper()
+        return _verdict(self.name, passed, f"every letter must be {self.letters}case")
+
+
+@register_scorer(
+    "case",
+    CaseParams,
+    summary="Every letter lowercase (letters: lower) or capital (letters: upper), any language.",
+)
+def make_case(params: CaseParams, reference: str | None) -> CaseScorer:
+    return CaseScorer(params.letters)
+
+
 class NumericParams(ScorerParams):
     expected: float | None = None
     """Target number; defaults to the number in the turn's reference."""

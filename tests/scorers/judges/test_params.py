@@ -56,8 +56,11 @@ def test_bad_params(params: dict[str, object], message: str) -> None:
 
 
 def test_registry() -> None:
-    assert judge_kind_names() == ["checklist", "grade", "pairwise", "persona", "rubric"]
+    assert judge_kind_names() == ["checklist", "fastchat", "grade", "pairwise", "persona", "rubric"]
+    # fastchat is named by its own spec type (`type: fastchat`), not by `type: judge`.
     assert single_answer_kinds() == ["checklist", "grade", "persona", "rubric"]
+    with pytest.raises(ValueError, match="given by a spec of its own type: fastchat"):
+        JudgeParams(kind="fastchat")
     assert isinstance(judge_kind("grade", JudgeParams()), GradeKind)
     checklist = JudgeParams(kind="checklist", items=("a?",))
     assert isinstance(judge_kind("checklist", checklist), ChecklistKind)

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from turnscope.core import Message, Verdict
+from turnscope.core import Message, OutputConstraint, Verdict
 from turnscope.scorers.base import ScorerParams
 
 
@@ -62,6 +62,12 @@ class JudgeKind(Protocol):
         """The verdict in the judge's text; raises VerdictParseError when there is none."""
         ...
 
+    def constraint(self) -> OutputConstraint | None:
+        """The verdict's form, for backends that hold the judge's text to it while decoding:
+        free reasoning, then the verdict (every text it allows must `parse`); None leaves the
+        text free."""
+        ...
+
 
 class JudgeParams(ScorerParams):
     """Parameters of the `judge` turn scorer spec."""
@@ -91,6 +97,8 @@ class JudgeParams(ScorerParams):
                 f"judge kind {kind!r} compares two answers, so it cannot score one turn "
                 "(it is used when two runs are compared)"
             )
+        if info.params is not None and not issubclass(cls, info.params):
+            raise ValueError(f"judge kind {kind!r} is given by a spec of its own type: {kind}")
         return kind
 
     @field_validator("guidance")
@@ -131,6 +139,7 @@ JudgeKindFactory = Callable[[JudgeParams], JudgeKind]
 class _KindInfo:
     factory: JudgeKindFactory
     pairwise: bool
+    params: type[JudgeParams] | None
 
 
 _KINDS: dict[str, _KindInfo] = {}
@@ -139,14 +148,15 @@ _plugins_loaded = False
 
 
 def register_judge_kind(
-    name: str, *, pairwise: bool = False
+    name: str, *, pairwise: bool = False, params: type[JudgeParams] | None = None
 ) -> Callable[[JudgeKindFactory], JudgeKindFactory]:
     """Decorator: a factory `(params) -> JudgeKind` becomes the judge kind `name`.
 
-    `pairwise` kinds compare two answers and are not usable as a turn scorer's kind."""
+    `pairwise` kinds compare two answers and are not usable as a turn scorer's kind; a kind
+    with its own `params` model is named only by specs of that model (its own spec type)."""
 
     def decorate(factory: JudgeKindFactory) -> JudgeKindFactory:
-        _KINDS[name] = _KindInfo(factory, pairwise)
+        _KINDS[name] = _KindInfo(factory, pairwise, params)
         return factory
 
     return decorate
@@ -155,6 +165,7 @@ def register_judge_kind(
 def _load_kinds() -> None:
     global _plugins_loaded
     # Importing the modules runs their @register_judge_kind decorators.
+    import turnscope.scorers.judges._fastchat
     import turnscope.scorers.judges._kinds
     import turnscope.scorers.judges._persona  # noqa: F401
 
@@ -173,7 +184,7 @@ def judge_kind_names() -> list[str]:
 def single_answer_kinds() -> list[str]:
     """The kinds a `judge` turn scorer may use (those that judge one answer)."""
     _load_kinds()
-    return sorted(name for name, info in _KINDS.items() if not info.pairwise)
+    return sorted(name for name, info in _KINDS.items() if not info.pairwise and not info.params)
 
 
 def judge_kind(name: str, params: JudgeParams) -> JudgeKind:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from turnscope.core import Message, Verdict
+from turnscope.core import Message, OutputConstraint, Verdict
 from turnscope.scorers.judges._base import (
     JudgeInput,
     JudgeParams,
@@ -19,6 +19,7 @@ from turnscope.scorers.judges._text import (
     context_sections,
     judged_turn,
     render_history,
+    verdict_lines,
     verdict_text,
 )
 
@@ -82,6 +83,9 @@ class GradeKind:
         grade = int(number)
         return Verdict(kind=self.name, grade=grade, value=grade / 10)
 
+    def constraint(self) -> OutputConstraint:
+        return verdict_lines("Rating", tuple(str(n) for n in range(1, 11)))
+
 
 _WINNERS: dict[str, Literal["a", "b", "tie"]] = {"A": "a", "B": "b", "TIE": "tie"}
 
@@ -128,6 +132,9 @@ class PairwiseKind:
             key=_winner_key,
         )
         return Verdict(kind=self.name, winner=_WINNERS[token.upper()])
+
+    def constraint(self) -> OutputConstraint:
+        return verdict_lines("Verdict", tuple(_WINNERS))
 
 
 # One checklist answer per line: "3. yes", "3) No", "- 3: YES." (after markdown is removed).
@@ -201,6 +208,11 @@ class ChecklistKind:
             )
         return Verdict(kind=self.name, items=values, value=sum(values) / len(values))
 
+    def constraint(self) -> OutputConstraint:
+        # `[.]`, not `\.`: llama-cpp-python's regex-to-grammar converter keeps the backslash.
+        lines = "\n".join(f"{n}[.] (yes|no)" for n in range(1, len(self.items) + 1))
+        return OutputConstraint(regex=lines, preamble=True)
+
 
 def _yes_no_key(token: str) -> str | None:
     upper = token.upper()
@@ -241,6 +253,9 @@ class RubricKind:
         )
         passed = token.upper() == "YES"
         return Verdict(kind=self.name, value=1.0 if passed else 0.0)
+
+    def constraint(self) -> OutputConstraint:
+        return verdict_lines("Verdict", ("YES", "NO"))
 
 
 register_judge_kind("grade")(GradeKind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from turnscope.core import Message, Verdict, content_text
+from turnscope.core import Message, OutputConstraint, Verdict, content_text
 from turnscope.scorers.judges._base import (
     JudgeInput,
     JudgeParams,
@@ -22,6 +22,7 @@ from turnscope.scorers.judges._text import (
     context_sections,
     judged_turn,
     render_history,
+    verdict_lines,
 )
 
 PERSONA_KIND = "persona"
@@ -108,6 +109,9 @@ class PersonaKind:
             raise VerdictParseError(f"persona rating [[{token}]] is outside 1 to 5", raw=text)
         # No `grade`: a jury combines grades as 1-10 ones; the value alone combines right.
         return Verdict(kind=self.name, value=(level - 1) / 4)
+
+    def constraint(self) -> OutputConstraint:
+        return verdict_lines("Persona", ("1", "2", "3", "4", "5"))
 
 
 register_judge_kind(PERSONA_KIND)(PersonaKind)

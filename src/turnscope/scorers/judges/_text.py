@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnscope.core import Message, content_text, has_images
+from turnscope.core import Message, OutputConstraint, content_text, has_images
 from turnscope.scorers.judges._base import JudgeInput, VerdictParseError
 
 JUDGE_SYSTEM = (
@@ -165,3 +165,8 @@ def bracket_verdict(
         tokens = " and ".join(dict.fromkeys(f"[[{m.token}]]" for m in on_line))
         raise VerdictParseError(f"contradictory {what}s on the verdict line: {tokens}", raw=text)
     return on_line[-1].token
+
+
+def verdict_lines(label: str, tokens: tuple[str, ...]) -> OutputConstraint:
+    """The constraint of a `Label: [[token]]` verdict: free reasoning, then one verdict line."""
+    return OutputConstraint(choices=tuple(f"{label}: [[{t}]]" for t in tokens), preamble=True)

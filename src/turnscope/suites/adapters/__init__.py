@@ -58,8 +58,9 @@ register_suite(
 register_suite(
     "mt-bench",
     summary=f"MT-Bench, 80 two-turn questions in eight categories, judged 1-10 (reference-guided "
-    f"for math, reasoning, coding): hub {MT_BENCH_HUB} or FastChat's question.jsonl / directory.",
-    usage="mt-bench[:PATH|OWNER/NAME]",
+    f"for math, reasoning, coding): hub {MT_BENCH_HUB} or FastChat's question.jsonl / directory "
+    "(with its judge_prompts.jsonl: FastChat's judge prompts); @system=TEXT adds a system prompt.",
+    usage="mt-bench[:PATH|OWNER/NAME][@system=TEXT]",
 )(load_mt_bench)
 register_suite(
     "mt-bench-101",

@@ -6,16 +6,19 @@ github.com/mtbench101/mt-bench-101 as `data/subjective/mtbench101.jsonl`, rows
 
 The `bot` turns are the authors' gold answers. Their protocol (as run by OpenCompass) plays
 every judged turn with the gold answers of the earlier turns as history ("golden context")
-— our gold variant — and judges the last answer with task-specific criteria on a 1-10 scale,
-showing the gold answer as a reference solution for the two reasoning tasks. In six tasks the
-first turn only sets up what later turns work on and is not judged. A dialogue's score is its
-lowest turn score (recorded as metadata "aggregate": "min").
+— our gold condition, the suite's default — and judges the last answer with task-specific
+criteria on a 1-10 scale, showing the gold answer as a reference solution for the two
+reasoning tasks. In six tasks the first turn only sets up what later turns work on and is not
+judged: its `bot` answer is a fixed assistant turn, never asked of the model under any
+condition (in self-correction it is deliberately wrong, so under `own` too the user's
+challenge meets the answer the authors wrote). A dialogue's score is its lowest turn score
+(recorded as metadata "aggregate": "min").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from turnscope.suites.adapters.hub import locate
@@ -23,6 +26,8 @@ from turnscope.suites.adapters.rows import judge_spec, raw_items, text_field
 from turnscope.suites.loader import LoadedSuite, RawItem, SuiteError, build_suite
 
 MT_BENCH_101_FILE = "mtbench101.jsonl"
+PUBLISHED_CONDITION = "gold"
+"""The condition that plays the authors' setting: every earlier turn's gold answer."""
 MT_BENCH_101_LAYOUT = "MT-Bench-101's layout (task, id, history: [{user, bot}])"
 
 
@@ -149,7 +154,7 @@ def mt_bench_101_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
     task = TASKS.get(str(code))
     if task is None:
         raise SuiteError(f"{where}: unknown task {code!r} (known: {', '.join(TASKS)})")
-    turns = []
+    turns: list[dict[str, Any]] = []
     judged = []
     for k, entry in enumerate(history, start=1):
         user = text_field(entry.get("user")) if isinstance(entry, dict) else None
@@ -157,6 +162,10 @@ def mt_bench_101_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
             raise SuiteError(
                 f"{where}: history[{k - 1}] has no 'user' text: not a row in {MT_BENCH_101_LAYOUT}"
             )
+        gold = text_field(entry.get("bot"))
+        if k == 1 and code in FIRST_TURN_NOT_JUDGED and gold is not None:
+            turns.append({"user": user, "assistant": gold})
+            continue
         scorers = []
         if not (k == 1 and code in FIRST_TURN_NOT_JUDGED):
             judged.append(k)
@@ -164,7 +173,7 @@ def mt_bench_101_item(row: Mapping[str, Any], where: str) -> dict[str, Any]:
                 "grade", guidance=task.guidance, use_reference=code in REFERENCE_TASKS
             )
             scorers.append(spec)
-        turns.append({"user": user, "reference": text_field(entry.get("bot")), "scorers": scorers})
+        turns.append({"user": user, "reference": gold, "scorers": scorers})
     if not judged:
         raise SuiteError(
             f"{where}: a {code} dialogue needs at least two turns (the first is setup)"
@@ -197,7 +206,9 @@ def read_mt_bench_101(source: str | None) -> list[RawItem]:
 
 
 def load_mt_bench_101(source: str | None, skip_invalid: bool) -> LoadedSuite:
-    """MT-Bench-101 from the authors' mtbench101.jsonl."""
-    return build_suite(
+    """MT-Bench-101 from the authors' mtbench101.jsonl, played by default under the gold
+    condition: the authors' golden context."""
+    loaded = build_suite(
         f"mt-bench-101:{source}", read_mt_bench_101(source), skip_invalid=skip_invalid
     )
+    return replace(loaded, conditions=(PUBLISHED_CONDITION,))

@@ -7,8 +7,10 @@ file per config, `<config>.jsonl`:
   recollection_multi_global-inst, and the same five with `single` in place of `multi`.
 Each row is {id, conv: [{user, sys, id, inst, do_inference}, ...]}; the global-instruction
 files add {inst_name, inst_args} (one instruction that must hold in every answer). `sys` is the
-gold answer; `do_inference` says whether the model answers that turn (otherwise the gold
-answer is the fixed history); `inst` is the request the turn adds.
+gold answer; `do_inference` says whether the model answers that turn; `inst` is the request the
+turn adds. A `do_inference: false` turn is a fixed assistant turn holding its gold answer: it
+is never asked, so the `own` condition plays the publisher's main setting (gold answers for
+those turns, the model's own for the answered ones).
 
 How each config is scored, following the publisher's evaluation code:
 - refinement: judged 1-10 against every constraint added since the task of the dialogue
@@ -102,15 +104,11 @@ def _ifeval_twin(name: str, args: Mapping[str, Any]) -> tuple[str, dict[str, Any
     """The IFEval instruction (id, kwargs) that checks the same thing, if there is one."""
     plain = {
         "format:json_format": "detectable_format:json_format",
-        "change_case:capital_letter": "change_case:english_capital",
-        "change_case:lowercase": "change_case:english_lowercase",
         "punctuation:no_comma": "punctuation:no_comma",
         "combination:two_responses": "combination:two_responses",
     }
     if name in plain:
         return plain[name], {}
-    if name == "startend:end_phrase" and args.get("end_phrase"):
-        return "startend:end_checker", {"end_phrase": args["end_phrase"]}
     if name == "language:response_language" and args.get("lang") in LANGUAGE_CODES:
         return "language:response_language", {"language": LANGUAGE_CODES[args["lang"]]}
     if name == "length_constraints:number_sentences" and args.get("num_sentences"):
@@ -152,6 +150,15 @@ def global_instruction_specs(
     if twin is not None:
         instruction = {"id": twin[0], "kwargs": twin[1]}
         return {"type": "instructions", "add": [instruction]}, {"type": "instructions"}
+    # MT-Eval's own checks where they differ from IFEval's: the case checks ask for no
+    # language, and the end phrase ignores closing single quotes where IFEval ignores double.
+    if name in ("change_case:capital_letter", "change_case:lowercase"):
+        case = {"type": "case", "letters": "upper" if "capital" in name else "lower"}
+        return case, case
+    if name == "startend:end_phrase" and isinstance(args.get("end_phrase"), str):
+        phrase = args["end_phrase"].strip()
+        ending = {"type": "regex", "pattern": rf"{re.escape(phrase)}'*\s*\Z", "ignore_case": True}
+        return ending, ending
     if name == "startend:start_char" and isinstance(args.get("letter"), str):
         regex = {
             "type": "regex",
@@ -220,13 +227,16 @@ def mt_eval_item(row: Mapping[str, Any], where: str, config: str) -> dict[str, A
             raise SuiteError(f"{where}: a global-instruction row needs inst_name and inst_args")
         global_specs = global_instruction_specs(name, args)
 
-    turns = []
+    turns: list[dict[str, Any]] = []
     judged: list[int] = []
     constraints: list[str] = []
     topic: str | None = None
     for k, entry in enumerate(conv, start=1):
         place = f"{where}: conv[{k - 1}]"
         user, answer, gold = _turn_fields(entry, place)
+        if not answer and gold is not None:
+            turns.append({"user": user, "assistant": gold})
+            continue
         scorers: list[dict[str, Any]] = []
         if answer:
             judged.append(k)

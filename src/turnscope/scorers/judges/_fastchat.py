@@ -1,0 +1,162 @@
+"""FastChat's single-answer judge prompts, as MT-Bench's published scores were made with them.
+
+The prompts are never part of turnscope: they are read at run time from the user's copy of
+FastChat's `judge_prompts.jsonl` (fastchat/llm_judge/data/) by the MT-Bench adapter, which
+puts the system prompt and template a turn is judged with into its `fastchat` scorer spec, so
+a run keeps exactly what its judge was asked. The template is filled as FastChat's
+gen_judgment.py fills it: `{question}`/`{answer}` for turn 1, `{question_1}`, `{answer_1}`,
+`{question_2}`, `{answer_2}` for turn 2, `{ref_answer_1}` (and `{ref_answer_2}` at turn 2)
+where the question has reference answers. Like FastChat, texts are put in as they are: the
+prompt has no tags to escape them from."""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import Field, field_validator
+
+from turnscope.core import Message, OutputConstraint, Verdict, content_text
+from turnscope.scorers.judges._base import JudgeInput, JudgeParams, register_judge_kind
+from turnscope.scorers.judges._kinds import GradeKind
+from turnscope.scorers.judges._text import verdict_lines
+
+FASTCHAT_KIND = "fastchat"
+JUDGE_PROMPTS_FILE = "judge_prompts.jsonl"
+SINGLE_PROMPTS = (
+    "single-v1",
+    "single-math-v1",
+    "single-v1-multi-turn",
+    "single-math-v1-multi-turn",
+)
+"""The prompts FastChat grades MT-Bench answers with: general and reference-guided ("math",
+for math, reasoning and coding questions), for turn 1 and for turn 2 (multi-turn)."""
+MAX_PROMPTS_BYTES = 1 << 20
+"""judge_prompts.jsonl is a few kilobytes; a larger file is not FastChat's."""
+_FIELDS = {
+    False: {"question", "answer", "ref_answer_1"},
+    True: {"question_1", "question_2", "answer_1", "answer_2", "ref_answer_1", "ref_answer_2"},
+}
+
+
+class FastChatParams(JudgeParams):
+    """Parameters of the `fastchat` turn scorer spec (written by the MT-Bench adapter)."""
+
+    kind: str = FASTCHAT_KIND
+    """Always "fastchat"."""
+    template: str = Field(min_length=1)
+    """The FastChat prompt's name, e.g. "single-math-v1-multi-turn"."""
+    system_prompt: str
+    """The prompt's system message, as in the file."""
+    prompt_template: str = Field(min_length=1)
+    """The prompt's template, as in the file."""
+    references: tuple[str, ...] = ()
+    """ref_answer_1, ref_answer_2 ...: the question's reference answers the template shows."""
+    use_reference: bool = False
+    """The template itself decides which references it shows (`references`)."""
+
+    @field_validator("kind")
+    @classmethod
+    def _fastchat_kind(cls, kind: str) -> str:
+        if kind != FASTCHAT_KIND:
+            raise ValueError(f"a fastchat spec is judged by kind 'fastchat', not {kind!r}")
+        return kind
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _known_fields(cls, template: str) -> str:
+        check_template(template)
+        return template
+
+
+def check_template(template: str) -> set[str]:
+    """The fields a FastChat template fills; ValueError for a field FastChat never fills or a
+    broken brace."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"the template is not a format string: {exc}") from None
+    multi = any(f.endswith("_2") for f in fields)
+    unknown = sorted(fields - _FIELDS[multi])
+    if unknown:
+        raise ValueError(f"the template fills fields FastChat does not give: {', '.join(unknown)}")
+    return fields
+
+
+class FastChatKind:
+    """A 1-10 grade asked with one of FastChat's single-answer prompts."""
+
+    name = FASTCHAT_KIND
+
+    def __init__(self, params: JudgeParams) -> None:
+        if not isinstance(params, FastChatParams):
+            raise ValueError("judge kind 'fastchat' needs a fastchat spec (template and prompts)")
+        self.params = params
+
+    def fields(self, inp: JudgeInput) -> dict[str, str]:
+        """What the template is filled with, from the judged history and answer."""
+        questions = [content_text(m.content) for m in inp.history if m.role == "user"]
+        answers = [content_text(m.content) for m in inp.history if m.role == "assistant"]
+        answers = [*answers[: len(questions) - 1], inp.answer]
+        values = {f"ref_answer_{k}": ref for k, ref in enumerate(self.params.references, 1)}
+        values.update({f"question_{k}": q for k, q in enumerate(questions, 1)})
+        values.update({f"answer_{k}": a for k, a in enumerate(answers, 1)})
+        values.update(question=questions[-1], answer=inp.answer)
+        return values
+
+    def messages(self, inp: JudgeInput) -> list[Message]:
+        values = self.fields(inp)
+        needed = check_template(self.params.prompt_template)
+        missing = sorted(needed - set(values))
+        if missing:
+            raise ValueError(
+                f"FastChat prompt {self.params.template!r} needs {', '.join(missing)}, which "
+                "this turn does not have"
+            )
+        prompt = self.params.prompt_template.format(**{k: values[k] for k in needed})
+        return [
+            Message(role="system", content=self.params.system_prompt),
+            Message(role="user", content=prompt),
+        ]
+
+    def parse(self, text: str) -> Verdict:
+        # FastChat's format is "Rating: [[5]]", which the grade parser reads.
+        return GradeKind(self.params).parse(text).model_copy(update={"kind": self.name})
+
+    def constraint(self) -> OutputConstraint:
+        return verdict_lines("Rating", tuple(str(n) for n in range(1, 11)))
+
+
+register_judge_kind(FASTCHAT_KIND, params=FastChatParams)(FastChatKind)
+
+
+def read_judge_prompts(path: Path) -> dict[str, tuple[str, str]]:
+    """FastChat's single-answer prompts from judge_prompts.jsonl: name -> (system prompt,
+    template). ValueError naming the file and line when a needed prompt is missing or broken."""
+    if path.stat().st_size > MAX_PROMPTS_BYTES:
+        raise ValueError(f"{path}: larger than {MAX_PROMPTS_BYTES} bytes: not FastChat's file")
+    prompts: dict[str, tuple[str, str]] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: not JSON: {exc}") from None
+        if not isinstance(row, Mapping) or row.get("name") not in SINGLE_PROMPTS:
+            continue
+        system, template = row.get("system_prompt"), row.get("prompt_template")
+        if not isinstance(system, str) or not isinstance(template, str):
+            raise ValueError(f"{path}:{number}: no system_prompt or prompt_template text")
+        try:
+            check_template(template)
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: {row['name']}: {exc}") from None
+        prompts[row["name"]] = (system, template)
+    missing = [name for name in SINGLE_PROMPTS if name not in prompts]
+    if missing:
+        raise ValueError(f"{path}: no {', '.join(missing)} prompt: not FastChat's judge prompts")
+    return prompts
