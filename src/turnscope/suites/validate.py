@@ -105,10 +105,16 @@ def _answered_turns(item: Item, protocol: ConversationProtocol) -> set[int]:
     """The item turns whose scorers judge some recorded answer, under any playable condition."""
     answered: set[int] = set()
     every = set(range(1, len(item.turns) + 1))
+    # Fixed assistant turns are never asked and leave no record: the recorded turns keep the
+    # numbers of the turns that are asked.
+    asked = [n for n, turn in enumerate(item.turns, start=1) if not turn.fixed]
+    numbering = asked if len(asked) < len(item.turns) else None
     for condition in protocol.item_conditions(item):
         if protocol.skip_reason(item, condition) is not None:
             continue
         for recorded in range(1, protocol.max_turns(item, condition) + 1):
+            if numbering is not None and recorded <= len(numbering):
+                recorded = numbering[recorded - 1]
             answered.add(protocol.scored_turn(item, condition, recorded))
         if answered >= every:
             break  # the other conditions cannot add a turn
