@@ -4,6 +4,8 @@ from turnscope.store.export import EXPORT_FORMATS, export_records
 from turnscope.store.pairwise_store import PAIRWISE_FILE, PairRecord, PairwiseStore
 from turnscope.store.run_store import (
     STORE_FILE,
+    ConversationKey,
+    ConversationSummary,
     RunStore,
     StoredJudgment,
     StoreError,
@@ -18,6 +20,8 @@ __all__ = [
     "EXPORT_FORMATS",
     "PAIRWISE_FILE",
     "STORE_FILE",
+    "ConversationKey",
+    "ConversationSummary",
     "PairRecord",
     "PairwiseStore",
     "RunStore",

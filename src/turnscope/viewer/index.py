@@ -1,0 +1,441 @@
+"""A per-conversation summary of every run the viewer shows, kept in an in-memory SQLite
+database and brought up to date from the run stores incrementally.
+
+The conversations table of a run (filter, sort, page) needs per-conversation figures: mean
+turn score, errors, simulator flags, judge disagreement. Computing them from a 1,000,000-turn
+store on every request would read every record, and holding the records in Python would not
+fit. So SQLite computes each conversation's figures once (RunStore.conversation_summaries),
+they are kept here as one row, and later only the conversations with records or judgments
+written since are computed again (RunStore.high_water, changed_conversations)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from turnscope.store import ConversationKey, ConversationSummary, RunStore
+
+DISAGREEMENT = 0.3
+"""Judges disagree on an answer when their verdict values (in [0, 1]) span at least this much:
+three grade points on a 1..10 scale, or a yes against a no."""
+FULL_REBUILD = 2000
+"""Past this many changed conversations a refresh recomputes the whole run in one pass,
+cheaper than that many keyed lookups."""
+FLAG_SEPARATOR = "\n"
+SORTS = {
+    "item": "position, condition, sample",
+    "score": "mean, position, condition, sample",
+    "-score": "mean DESC, position DESC, condition DESC, sample DESC",
+    "errors": "errors DESC, position, condition, sample",
+    "disagreement": "disagreement DESC, position, condition, sample",
+}
+"""The orders the conversations table offers, by name (only these texts reach SQL). SQLite
+puts NULL first: the lowest scores start with the conversations an error left unscored, as
+the report's worst conversations do. The indexes below serve each order, with or without a
+condition filter, so a deep page steps through an index instead of sorting."""
+_COLUMNS = (
+    "item_id, condition, sample, family, turns, scored, mean, low, errors, last_turn, flags, "
+    "disagreement"
+)
+_SCHEMA = """
+CREATE TABLE items (
+    run INTEGER NOT NULL, id TEXT NOT NULL, position INTEGER NOT NULL, family TEXT NOT NULL,
+    PRIMARY KEY (run, id)
+);
+CREATE TABLE convs (
+    run INTEGER NOT NULL, item_id TEXT NOT NULL, condition TEXT NOT NULL,
+    sample INTEGER NOT NULL, position INTEGER NOT NULL, family TEXT NOT NULL,
+    turns INTEGER NOT NULL, scored INTEGER NOT NULL, mean REAL, low REAL,
+    errors INTEGER NOT NULL, last_turn INTEGER NOT NULL, flags TEXT NOT NULL,
+    disagreement REAL,
+    PRIMARY KEY (run, item_id, condition, sample)
+);
+CREATE INDEX convs_by_position ON convs (run, position, condition, sample);
+CREATE INDEX convs_by_mean ON convs (run, mean, position, condition, sample);
+CREATE INDEX convs_by_condition ON convs (run, condition, position, sample);
+CREATE INDEX convs_by_condition_mean ON convs (run, condition, mean, position, sample);
+"""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the conversations table is narrowed to; empty or None: no constraint."""
+
+    family: str = ""
+    condition: str = ""
+    sample: int | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    errors: str = ""
+    """ "yes": only conversations with an error; "no": only those without."""
+    disagreement: bool = False
+    """Only conversations where judges disagree on some answer."""
+    flag: str = ""
+    """Only conversations with a record carrying this flag."""
+    item: str = ""
+    """Only items whose id contains this text."""
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """The WHERE conditions to add after `run = ?`, and their arguments."""
+        parts: list[str] = []
+        args: list[Any] = []
+        for column, value in (("family", self.family), ("condition", self.condition)):
+            if value:
+                parts.append(f"{column} = ?")
+                args.append(value)
+        for test, number in (
+            ("sample = ?", self.sample),
+            ("mean >= ?", self.min_score),
+            ("mean <= ?", self.max_score),
+        ):
+            if number is not None:
+                parts.append(test)
+                args.append(number)
+        if self.errors == "yes":
+            parts.append("errors > 0")
+        elif self.errors == "no":
+            parts.append("errors = 0")
+        if self.disagreement:
+            parts.append("disagreement >= ?")
+            args.append(DISAGREEMENT)
+        if self.flag:
+            parts.append("instr(flags, ?) > 0")
+            args.append(f"{FLAG_SEPARATOR}{self.flag}{FLAG_SEPARATOR}")
+        if self.item:
+            parts.append("instr(item_id, ?) > 0")
+            args.append(self.item)
+        return "".join(f" AND {p}" for p in parts), args
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    """One played conversation's figures, as the conversations table shows them."""
+
+    item_id: str
+    condition: str
+    sample: int
+    family: str
+    turns: int
+    scored: int
+    mean: float | None
+    low: float | None
+    """Its lowest turn score."""
+    errors: int
+    last_turn: int
+    flags: tuple[str, ...]
+    disagreement: float | None
+    """The largest spread of judges' verdict values on one of its answers."""
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values a run's conversations can be filtered by."""
+
+    families: list[str]
+    conditions: list[str]
+    samples: list[int]
+    flags: list[str]
+
+
+@dataclass(frozen=True)
+class ConditionFigures:
+    """One condition of a run: its conversations, their mean score, those with errors."""
+
+    condition: str
+    conversations: int
+    mean: float | None
+    with_errors: int
+
+
+@dataclass(frozen=True)
+class PairedFigures:
+    """Compared runs on the conversations of one condition that every one of them scored."""
+
+    condition: str
+    n: int
+    means: list[float | None]
+    """Each run's mean conversation score over those conversations."""
+
+
+@dataclass(frozen=True)
+class PairedItem:
+    """One conversation scored by every compared run, with its score in each."""
+
+    item_id: str
+    condition: str
+    sample: int
+    family: str
+    means: list[float | None]
+    spread: float | None
+    """Highest minus lowest score among the runs."""
+
+
+def _flags(concatenated: str | None) -> str:
+    """A conversation's distinct flags as stored here: each between separators."""
+    if not concatenated:
+        return ""
+    names: set[str] = set()
+    for chunk in concatenated.split("\x01"):
+        try:
+            parsed = json.loads(chunk)
+        except ValueError:
+            continue
+        if isinstance(parsed, list):
+            names.update(f for f in parsed if isinstance(f, str))
+    if not names:
+        return ""
+    return FLAG_SEPARATOR + FLAG_SEPARATOR.join(sorted(names)) + FLAG_SEPARATOR
+
+
+def _row(r: Sequence[Any]) -> ConversationRow:
+    return ConversationRow(
+        item_id=r[0],
+        condition=r[1],
+        sample=r[2],
+        family=r[3],
+        turns=r[4],
+        scored=r[5],
+        mean=r[6],
+        low=r[7],
+        errors=r[8],
+        last_turn=r[9],
+        flags=tuple(f for f in r[10].split(FLAG_SEPARATOR) if f),
+        disagreement=r[11],
+    )
+
+
+class _Run:
+    """One run known to the index: its store and how far it has been summarised."""
+
+    def __init__(self, number: int, store: RunStore) -> None:
+        self.number = number
+        self.store = store
+        self.seen = (0, 0)
+        """The store's high water when it was last summarised."""
+        self.items: dict[str, tuple[int, str]] = {}
+        """Item id -> (position, family)."""
+
+
+class ViewerIndex:
+    """Conversation summaries of every opened run. Every method takes one lock: the viewer's
+    worker threads share the connections, one at a time."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        self._runs: dict[Path, _Run] = {}
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while using a store returned by `store`."""
+        return self._lock
+
+    def store(self, run_dir: Path) -> RunStore:
+        """The run's store, opened (StoreError if it is not a run) and summarised up to now.
+        Use it while holding `lock`."""
+        with self._lock:
+            return self._run(run_dir).store
+
+    def forget(self, run_dir: Path) -> None:
+        """Drop a run (its store could not be read): the next request opens it again."""
+        with self._lock:
+            run = self._runs.pop(run_dir, None)
+            if run is not None:
+                run.store.close()
+                self._db.execute("DELETE FROM convs WHERE run = ?", (run.number,))
+                self._db.execute("DELETE FROM items WHERE run = ?", (run.number,))
+
+    def close(self) -> None:
+        with self._lock:
+            for run in self._runs.values():
+                run.store.close()
+            self._runs.clear()
+            self._db.close()
+
+    def _run(self, run_dir: Path) -> _Run:
+        run = self._runs.get(run_dir)
+        if run is None:
+            number = max((r.number for r in self._runs.values()), default=0) + 1
+            run = _Run(number, RunStore.open(run_dir, threads=True))
+            try:
+                self._load_items(run)
+            except BaseException:
+                run.store.close()
+                raise
+            self._runs[run_dir] = run
+        self._refresh(run)
+        return run
+
+    def _load_items(self, run: _Run) -> None:
+        run.items = {i: (p, f) for i, p, f in run.store.item_positions()}
+        self._db.executemany(
+            "INSERT INTO items (run, id, position, family) VALUES (?, ?, ?, ?)",
+            [(run.number, i, p, f) for i, (p, f) in run.items.items()],
+        )
+
+    def _refresh(self, run: _Run) -> None:
+        """Recompute the conversations whose records or judgments changed since last time."""
+        top = run.store.high_water()
+        if top == run.seen:
+            return
+        if run.seen == (0, 0):
+            self._summarise(run, None)
+        else:
+            changed = run.store.changed_conversations(run.seen, top)
+            self._summarise(run, None if len(changed) > FULL_REBUILD else sorted(changed))
+        run.seen = top
+
+    def _summarise(self, run: _Run, keys: Sequence[ConversationKey] | None) -> None:
+        """Compute the figures of `keys` (None: of every conversation) and store them."""
+        summaries: list[ConversationSummary] = []
+        spreads: dict[ConversationKey, float] = {}
+        for key in keys if keys is not None else [None]:
+            summaries.extend(run.store.conversation_summaries(key))
+            spreads.update(((i, c, s), v) for i, c, s, v in run.store.judge_spreads(key))
+        self._db.execute("BEGIN")
+        try:
+            if keys is None:
+                self._db.execute("DELETE FROM convs WHERE run = ?", (run.number,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO convs (run, item_id, condition, sample, position, "
+                "family, turns, scored, mean, low, errors, last_turn, flags, disagreement) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        run.number,
+                        s.item_id,
+                        s.condition,
+                        s.sample,
+                        *run.items.get(s.item_id, (-1, "?")),
+                        s.turns,
+                        s.scored,
+                        s.mean,
+                        s.low,
+                        s.errors,
+                        s.last_turn,
+                        _flags(s.flags),
+                        spreads.get((s.item_id, s.condition, s.sample)),
+                    )
+                    for s in summaries
+                ),
+            )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def conversations(
+        self, run_dir: Path, filters: Filters, sort: str, offset: int, limit: int
+    ) -> tuple[list[ConversationRow], int]:
+        """One page of the run's conversations, and how many match the filters."""
+        order = SORTS.get(sort, SORTS["item"])
+        where, args = filters.sql()
+        with self._lock:
+            number = self._run(run_dir).number
+            total = self._db.execute(
+                f"SELECT COUNT(*) FROM convs WHERE run = ?{where}", (number, *args)
+            ).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM convs WHERE run = ?{where} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?",
+                (number, *args, limit, offset),
+            ).fetchall()
+        return [_row(r) for r in rows], int(total)
+
+    def item_conversations(self, run_dir: Path, item_id: str) -> list[ConversationRow]:
+        """Every played conversation of one item (its conditions and samples)."""
+        with self._lock:
+            number = self._run(run_dir).number
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM convs WHERE run = ? AND item_id = ? "
+                "ORDER BY condition, sample",
+                (number, item_id),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def family(self, run_dir: Path, item_id: str) -> str | None:
+        """The item's family, None when the run has no such item."""
+        with self._lock:
+            entry = self._run(run_dir).items.get(item_id)
+        return entry[1] if entry else None
+
+    def facets(self, run_dir: Path) -> Facets:
+        with self._lock:
+            number = self._run(run_dir).number
+
+            def distinct(column: str, table: str = "convs") -> list[Any]:
+                query = f"SELECT DISTINCT {column} FROM {table} WHERE run = ? ORDER BY 1"
+                return [v for (v,) in self._db.execute(query, (number,))]
+
+            families = distinct("family", "items")
+            conditions = distinct("condition")
+            samples = distinct("sample")
+            flag_sets = distinct("flags")
+        flags = sorted({f for text in flag_sets for f in text.split(FLAG_SEPARATOR) if f})
+        return Facets(families, conditions, samples, flags)
+
+    def by_condition(self, run_dir: Path) -> list[ConditionFigures]:
+        """Per condition: conversations, mean conversation score, conversations with errors."""
+        with self._lock:
+            number = self._run(run_dir).number
+            rows = self._db.execute(
+                "SELECT condition, COUNT(*), AVG(mean), SUM(errors > 0) FROM convs "
+                "WHERE run = ? GROUP BY condition ORDER BY condition",
+                (number,),
+            ).fetchall()
+        return [ConditionFigures(c, n, m, int(e)) for c, n, m, e in rows]
+
+    def paired(self, run_dirs: Sequence[Path]) -> list[PairedFigures]:
+        """Per condition, each run's mean score over the conversations every run scored."""
+        with self._lock:
+            numbers = [self._run(d).number for d in run_dirs]
+            columns = ", ".join(f"AVG(c{i}.mean)" for i in range(len(numbers)))
+            rows = self._db.execute(
+                f"SELECT c0.condition, COUNT(*), {columns} FROM {_joined(numbers)} "
+                "GROUP BY c0.condition ORDER BY c0.condition"
+            ).fetchall()
+        return [PairedFigures(r[0], r[1], list(r[2:])) for r in rows]
+
+    def paired_items(
+        self, run_dirs: Sequence[Path], condition: str, offset: int, limit: int
+    ) -> tuple[list[PairedItem], int]:
+        """Conversations every run scored, the largest score spread first."""
+        with self._lock:
+            numbers = [self._run(d).number for d in run_dirs]
+            means = ", ".join(f"c{i}.mean" for i in range(len(numbers)))
+            spread = f"max({means}) - min({means})" if len(numbers) > 1 else "0.0"
+            where = " AND c0.condition = ?" if condition else ""
+            args = (condition,) if condition else ()
+            joined = _joined(numbers)
+            total = self._db.execute(f"SELECT COUNT(*) FROM {joined}{where}", args).fetchone()
+            rows = self._db.execute(
+                f"SELECT c0.item_id, c0.condition, c0.sample, c0.family, {means}, {spread} "
+                f"FROM {joined}{where} ORDER BY {spread} DESC, c0.position, c0.condition, "
+                "c0.sample LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+        n = len(numbers)
+        items = [PairedItem(r[0], r[1], r[2], r[3], list(r[4 : 4 + n]), r[4 + n]) for r in rows]
+        return items, int(total[0])
+
+
+def _joined(numbers: Sequence[int]) -> str:
+    """FROM and WHERE joining the runs' scored conversations (c0, c1 ...) on their key. Run
+    numbers are integers the index assigned, never user text."""
+    joins = "convs c0" + "".join(
+        f" JOIN convs c{i} ON c{i}.item_id = c0.item_id AND c{i}.condition = c0.condition "
+        f"AND c{i}.sample = c0.sample"
+        for i in range(1, len(numbers))
+    )
+    where = " AND ".join(
+        f"c{i}.run = {int(n)} AND c{i}.mean IS NOT NULL" for i, n in enumerate(numbers)
+    )
+    return f"{joins} WHERE {where}"
