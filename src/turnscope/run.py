@@ -26,7 +26,6 @@ from turnscope.engine import (
     play_conversations,
 )
 from turnscope.models import BackendOptions, ModelClient, create_client
-from turnscope.protocols import get_protocol
 from turnscope.scorers import is_deferred
 from turnscope.store import RunStore, new_run_dir
 
@@ -72,16 +71,27 @@ def check_roles(items: Sequence[Item], config: RunConfig) -> RunPlan:
     plan = plan_run(items, config)
     missing = missing_roles(plan, config.roles)
     if missing:
-        needing = next(
-            item.id
-            for item in items
-            if missing[0] in get_protocol(item.protocol).required_roles(item)
+        needing, condition = next(
+            (c.item.id, c.condition)
+            for c in plan.conversations
+            if missing[0] in c.protocol.condition_roles(c.item, c.condition)
         )
         raise ValueError(
-            f"item {needing!r} needs a model in the {missing[0]!r} role: give one with "
-            f"--role {missing[0]}=SPEC"
+            f"item {needing!r} needs a model in the {missing[0]!r} role under {condition!r}: "
+            f"give one with --role {missing[0]}=SPEC"
         )
     return plan
+
+
+def check_available(plan: RunPlan) -> None:
+    """ValueError with one line if a planned conversation needs something this machine lacks
+    (the sandbox of a tool item): said before anything is played."""
+    for conversation in plan.conversations:
+        item, condition = conversation.item, conversation.condition
+        try:
+            conversation.protocol.check_available(item, condition)
+        except ValueError as exc:
+            raise ValueError(f"item {item.id!r} under {condition!r}: {exc}") from None
 
 
 def judge_clients_for(settings: JudgeSettings, timeout_s: float) -> list[ModelClient]:

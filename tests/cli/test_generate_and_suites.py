@@ -65,7 +65,10 @@ def test_same_seed_same_bytes_across_processes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (("generate", "starter"), "starter: not a generated suite (generated: core, full)"),
+        (
+            ("generate", "starter"),
+            "starter: not a generated suite (generated: core, full, persona)",
+        ),
         (("generate", "nope"), "nope: not a generated suite"),
         (("generate", "core:x"), "core:x: the seed must be a whole number >= 0"),
         (("generate", "core:3", "--seed", "4"), "name two different seeds"),

@@ -154,37 +154,65 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
 
 
 def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Path) -> None:
-    """`turnscope run --limit 7` plays the first item of each core family in own, gold and
-    single with the suite's answer budget; the feedback item stays in own, and its two
-    left-out conversations (gold, single) are counted."""
+    """`turnscope run --limit 10` plays the first item of each core family under the suite's
+    conditions with its answer budget: scripted items in own, gold and single, the feedback
+    item in own, the sharded item in full, concat and sharded (scripted user), the compute
+    item with and without the python tool, the hidden rule in env; the conversations a
+    protocol does not play are counted. `--limit 7` has no sharded, compute or hidden-rule
+    item: their conditions fall away."""
     runs = tmp_path / "runs"
-    done = turnscope("run", "--suite", "core", "--limit", "7", runs=runs)
+    done = turnscope("run", "--suite", "core", "--limit", "10", runs=runs)
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(runs)
     store = RunStore.open(run_dir)
     config = store.config()
     assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
-    assert config.conditions == ("own", "gold", "single")
+    assert config.conditions == (
+        "own",
+        "gold",
+        "single",
+        "full",
+        "concat",
+        "sharded",
+        "tools",
+        "no-tools",
+        "env",
+    )
     items = {item.id: item for item in store.items()}
-    assert {item.category for item in items.values()} == set(families())
+    assert {item.category for item in items.values()} == set(families()) - {"persona"}
     records = list(store.records())
+    users = [r for r in store.records(role=None) if r.role == "user"]
     store.close()
     assert all(r.error is None for r in records)
     feedback = [r for r in records if items[r.item_id].protocol == "feedback"]
     assert feedback and {r.condition for r in feedback} == {"own"}
-    assert {r.condition for r in records} == {"own", "gold", "single"}
+    sharded = [r for r in records if items[r.item_id].protocol == "simulated"]
+    assert {r.condition for r in sharded} == {"full", "concat", "sharded"}
+    assert users and {u.model.model for u in users} == {"scripted-user"}
+    scripted = [r for r in records if items[r.item_id].protocol == "scripted"]
+    assert {r.condition for r in scripted} == {"own", "gold", "single"}
+    tools = [r for r in records if items[r.item_id].protocol == "tools"]
+    assert {r.condition for r in tools} == {"tools", "no-tools"}
+    rules = [r for r in records if items[r.item_id].protocol == "environment"]
+    assert rules and {r.condition for r in rules} == {"env"}
+    assert {r.condition for r in records} == set(config.conditions)
     for item in items.values():
         if item.protocol == "scripted":
             own = sorted(r.turn for r in records if r.item_id == item.id and r.condition == "own")
             assert own == list(range(1, len(item.turns) + 1))
     # A header says what is played and where before the first turn; the bar ends at its total
     # although the feedback conversation records fewer turns than its budget when solved.
-    assert re.search(r"llamacpp on core: 7 items × conditions own, gold, single", done.stderr)
+    assert re.search(r"llamacpp on core: 10 items × conditions own, gold, single, ", done.stderr)
     assert f"run directory: {run_dir}" in done.stderr
     bars = re.findall(r"turns[^\n]*? (\d+)/(\d+)", done.stderr)
     assert bars and bars[-1][0] == bars[-1][1], done.stderr
+    # Each item plays only its own protocol's conditions: the others are grouped in a line.
     stdout = done.stdout.replace("\n", " ")
-    for condition in ("gold", "single"):
-        assert f"left out: 1 item under {condition}: not played by the feedback" in stdout
-    for family in families():
+    assert (
+        "left out: 6 items under full, concat, sharded, tools, no-tools, env: not played by "
+        "the scripted protocol" in stdout
+    )
+    for family in set(families()) - {"persona"}:
         assert family in done.stdout
+    seven = turnscope("run", "--suite", "core", "--limit", "7", "--max-tokens", "1", runs=runs)
+    assert seven.returncode == 0, seven.stderr

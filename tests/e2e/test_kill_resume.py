@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,8 +19,9 @@ from typing import Any
 import pytest
 
 from helpers.servers import LlamaServer, RecordingProxy
+from helpers.store import committed
 from helpers.suites import request_turn, write_suite
-from turnscope.store import RunStore, StoreError
+from turnscope.store import RunStore
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -45,23 +45,6 @@ def suite_items() -> list[dict[str, Any]]:
         }
         for topic in TOPICS
     ]
-
-
-def committed(runs: Path) -> tuple[Path | None, int]:
-    """The run directory (once created) and the number of turns it has committed."""
-    dirs = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
-    if not dirs:
-        return None, 0
-    try:
-        store = RunStore.open(dirs[0])
-    except StoreError:
-        return dirs[0], 0  # created, schema not written yet
-    try:
-        return dirs[0], store.answered_count()
-    except sqlite3.OperationalError:
-        return dirs[0], 0
-    finally:
-        store.close()
 
 
 def test_kill_9_then_resume_repeats_no_finished_turn(

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from helpers.cli import assert_one_error_line, turnscope
 from helpers.servers import LlamaServer, RecordingProxy
 from helpers.suites import request_turn, write_suite
 from turnscope.core import GenerationParams, Message, ModelIdentity, RunConfig
@@ -269,3 +270,13 @@ def test_cli_plays_own_gold_and_single_variants_over_http(
     assert len(own_second) == 1
     single = [r for r in records if r.condition == "single"]
     assert sorted(r.turn for r in single) == [2, 2]
+
+
+def test_a_base_url_without_v1_is_one_error_line_and_no_run(
+    llama_server: LlamaServer, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    root = llama_server.base_url.removesuffix("/v1")
+    done = turnscope("run", "-m", f"openai:smollm2@{root}", "-s", "starter", runs=runs)
+    assert_one_error_line(done, f"did you mean {root}/v1?")
+    assert not runs.exists() or not any(p for p in runs.iterdir() if not p.name.startswith("."))

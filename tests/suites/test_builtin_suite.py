@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from turnscope.core import Item, Message, Suite
-from turnscope.protocols import FeedbackProtocol
+from turnscope.protocols import EnvironmentProtocol, FeedbackProtocol, ToolsProtocol
 from turnscope.scorers import TurnView, build_scorer, score_turn
 from turnscope.suites import SuiteError, load_suite_file, resolve_suite
 from turnscope.suites.builtin import (
@@ -23,6 +23,7 @@ from turnscope.suites.builtin import (
     to_jsonl,
     write_jsonl,
 )
+from turnscope.suites.builtin.compute import KINDS as COMPUTE_KINDS
 
 FAMILIES = {
     "recollection",
@@ -32,7 +33,11 @@ FAMILIES = {
     "global-instruction",
     "pushback",
     "feedback",
+    "sharded",
+    "compute",
+    "hidden-rule",
 }
+INTERACTIVE = {"compute", "hidden-rule"}
 
 
 @pytest.fixture(scope="module")
@@ -56,16 +61,16 @@ def gold_views(item: Item) -> Iterator[TurnView]:
 
 
 def test_core_and_full_sizes_and_families(core: Suite, full: Suite) -> None:
-    assert set(families()) == FAMILIES
-    assert 55 <= len(core.items) <= 65 and len(full.items) >= 1000
+    assert set(families()) == FAMILIES | {"persona"}
+    assert 60 <= len(core.items) <= 70 and len(full.items) >= 1000
     for suite in (core, full):
         assert {item.category for item in suite.items} == FAMILIES
         assert all(item.category == item.metadata["family"] for item in suite.items)
         assert all(item.metadata["generator"] == f"builtin.{item.category}" for item in suite.items)
     assert max(len(item.turns) for item in full.items) >= 30
     assert max(item.metadata.get("distance", 0) for item in full.items) >= 25
-    # Round robin: the first seven items (--limit 7) hold one item of every family.
-    assert {item.category for item in core.items[:7]} == FAMILIES
+    # Round robin: the first ten items (--limit 10) hold one item of every family.
+    assert {item.category for item in core.items[:10]} == FAMILIES
 
 
 def test_same_seed_same_bytes_other_seed_other_items(core: Suite) -> None:
@@ -89,6 +94,8 @@ def test_every_turn_has_a_reference_and_valid_scorers(core: Suite, full: Suite) 
     for suite in (core, full):
         for item in suite.items:
             assert item.has_references, item.id
+            if item.protocol == "environment":
+                continue  # the protocol checks a stated rule itself (test below)
             scored = [turn for turn in item.turns if turn.scorers]
             assert scored, item.id
             for turn in scored:
@@ -215,7 +222,17 @@ def test_generate_then_load_gives_identical_items(tmp_path: Path, core: Suite) -
 def test_named_suites_resolve_with_a_seed(core: Suite) -> None:
     loaded = resolve_suite("core")
     assert loaded.suite.items == core.items and loaded.suite.name == "core"
-    assert loaded.conditions == ("own", "gold", "single")
+    assert loaded.conditions == (
+        "own",
+        "gold",
+        "single",
+        "full",
+        "concat",
+        "sharded",
+        "tools",
+        "no-tools",
+        "env",
+    )
     assert loaded.max_tokens == CORE.max_tokens
     seeded = resolve_suite("core:9")
     assert seeded.suite.name == "core:9" and seeded.suite.items == build(CORE, 9).items
@@ -226,5 +243,44 @@ def test_named_suites_resolve_with_a_seed(core: Suite) -> None:
 
 def test_family_counts_in_core(core: Suite) -> None:
     counts = Counter(item.category for item in core.items)
-    assert all(count >= 8 for count in counts.values())
+    small = {"compute": 4, "hidden-rule": 3, "sharded": 6}
+    assert all(count >= 6 for family, count in counts.items() if family not in small)
+    assert {family: counts[family] for family in small} == small
     assert sum(1 for i in core.items if i.protocol == "feedback") == counts["feedback"]
+    assert sum(1 for i in core.items if i.protocol == "tools") == counts["compute"]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+async def test_hidden_rules_pass_their_own_check_and_constant_rules_fail(
+    seed: int, full: Suite
+) -> None:
+    """The reference rule of every hidden-rule item, stated as the solution, solves it; the
+    held-out cases hold both answers, so neither "True" nor "False" does."""
+    protocol = EnvironmentProtocol()
+    suite = full if seed == 0 else build(FULL, seed)
+    items = [i for i in (*build(CORE, seed).items, *suite.items) if i.protocol == "environment"]
+    assert len(items) >= 150
+    for item in items:
+        rule = item.turns[0].reference
+        assert rule is not None and protocol.spec(item).rule == rule
+        (right,) = await protocol.check_solution(item, rule, None, ())  # type: ignore[arg-type]
+        assert right.value == 1.0, (item.id, right.detail)
+        for constant in ("True", "False"):
+            (wrong,) = await protocol.check_solution(item, constant, None, ())  # type: ignore[arg-type]
+            assert wrong.value == 0.0, (item.id, constant)
+    levels = Counter(item.metadata["level"] for item in items)
+    assert set(levels) == {1, 2, 3}
+
+
+def test_compute_items_cover_every_kind_and_level(full: Suite) -> None:
+    items = [item for item in full.items if item.category == "compute"]
+    assert {item.metadata["kind"] for item in items} == set(COMPUTE_KINDS)
+    assert {item.metadata["level"] for item in items} == {1, 2, 3}
+    protocol = ToolsProtocol()
+    assert {protocol.budget(item) for item in items} == {3, 5, 8}
+    # The numeric check compares floats: every product must stay exact in one.
+    assert all(
+        int(item.turns[0].reference or 0) < 2**53
+        for item in items
+        if item.metadata["kind"] == "product"
+    )

@@ -7,6 +7,13 @@ from turnscope.analysis.compare import (
     RunErrors,
     compare_runs,
 )
+from turnscope.analysis.flags import (
+    FlaggedRecord,
+    FlagReport,
+    FlagTally,
+    flag_report,
+    played_conversations,
+)
 from turnscope.analysis.instruction_following import (
     AccuracyCell,
     InstructionReport,
@@ -25,6 +32,7 @@ from turnscope.analysis.multiturn import (
     Gap,
     GapReport,
     MultiTurnAnalysis,
+    ServingStats,
     SuccessCurve,
     analyse,
     item_families,
@@ -32,7 +40,7 @@ from turnscope.analysis.multiturn import (
     ordered_conditions,
 )
 from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
-from turnscope.analysis.rows import ScoredTurn
+from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.analysis.stats import (
     PAIRED_TEST,
     Estimate,
@@ -54,6 +62,9 @@ __all__ = [
     "Cell",
     "Comparison",
     "Estimate",
+    "FlagReport",
+    "FlagTally",
+    "FlaggedRecord",
     "FlipRate",
     "Gap",
     "GapReport",
@@ -73,18 +84,22 @@ __all__ = [
     "RunErrors",
     "RunSummary",
     "ScoredTurn",
+    "ServingStats",
+    "ServingTurn",
     "SuccessCurve",
     "analyse",
     "bootstrap_mean",
     "bradley_terry",
     "compare_runs",
     "error_message_counts",
+    "flag_report",
     "instruction_report",
     "item_families",
     "item_scores",
     "judge_report",
     "ordered_conditions",
     "paired_p_value",
+    "played_conversations",
     "short_message",
     "summarise",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from turnscope.analysis.multiturn import item_families, item_scores
-from turnscope.analysis.rows import ScoredTurn
+from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.analysis.stats import (
     DEFAULT_RESAMPLES,
     PAIRED_TEST,
@@ -108,10 +108,15 @@ def compare_runs(
     label_b: str = "B",
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    serving_a: Iterable[ServingTurn] = (),
+    serving_b: Iterable[ServingTurn] = (),
 ) -> Comparison:
-    """Pair the two runs' item scores; NoCommonItems when no scored item is in both."""
+    """Pair the two runs' item scores; NoCommonItems when no scored item is in both.
+    `serving_a`/`serving_b` are the runs' serving-role records: conversations they spoilt are
+    left out of the item scores."""
     rows_a, rows_b = list(records_a), list(records_b)
-    scores_a, scores_b = item_scores(rows_a, items_a), item_scores(rows_b, items_b)
+    scores_a = item_scores(rows_a, items_a, serving_a)
+    scores_b = item_scores(rows_b, items_b, serving_b)
     families = {**item_families(items_b), **item_families(items_a)}
     keys_a = {(v, i) for v, s in scores_a.items() for i in s}
     keys_b = {(v, i) for v, s in scores_b.items() for i in s}

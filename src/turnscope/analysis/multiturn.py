@@ -24,20 +24,31 @@ a conversation is asked of the item's protocol (turnscope.protocols):
   history holds no earlier answer (single, user-only) have no flip rate.
 - success at k: for items whose protocol gives an attempt budget (feedback), the share of
   conversations with an attempt t <= k scored 1.0.
+- aptitude and unreliability (Laban et al. 2025), with several samples: per item, the 90th
+  percentile of its conversation scores over samples, and the 90th minus the 10th
+  percentile (numpy's linear interpolation); mean over the items with at least two known
+  conversation scores.
+- spoilt conversations: a conversation any of whose records (any role) carries the flag
+  "spoilt" (a simulated user leaked the answer, failed, broke the release rule ...) is left
+  out of every figure above and counted per condition; serving roles' records, errors and
+  audit findings ("sim:*" flags) are counted apart from the target's.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from turnscope.analysis.rows import ScoredTurn
+from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.analysis.stats import DEFAULT_RESAMPLES, Estimate, ItemResampler
 from turnscope.core import Item
 from turnscope.protocols import (
+    FINDING_PREFIX,
+    SPOILT,
     ConditionGap,
     ConversationProtocol,
     get_protocol,
@@ -104,6 +115,20 @@ class SuccessCurve(BaseModel):
     (turn or scorer error) or is missing (the run was cut short)."""
 
 
+class ServingStats(BaseModel):
+    """A serving role's records in a run (a simulated user's messages), apart from the
+    target's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    records: int
+    """Records the role wrote."""
+    errors: int
+    """Of those, records without an answer (the role's model failed)."""
+    flagged: int
+    """Of those, records with an audit finding."""
+
+
 class MultiTurnAnalysis(BaseModel):
     """Every multi-turn figure of a run; empty sections mean the run has no such data."""
 
@@ -136,6 +161,18 @@ class MultiTurnAnalysis(BaseModel):
     """Condition (own, gold ...) -> pushback flip rate."""
     success_at_k: dict[str, SuccessCurve]
     """Condition -> success-at-k curve of the items played as attempts at one task."""
+    aptitude: dict[str, Estimate] = {}
+    """Condition -> mean over items of the 90th percentile of an item's conversation scores
+    over samples (items with at least two samples scored)."""
+    unreliability: dict[str, Estimate] = {}
+    """Condition -> mean over items of the 90th minus the 10th percentile of those scores."""
+    spoilt: dict[str, int] = {}
+    """Condition -> conversations a serving role spoilt (flag "spoilt"): left out of every
+    score above, never counted as the target's failure."""
+    findings: dict[str, int] = {}
+    """Audit finding ("sim:leak", "sim:repeat" ...) -> records flagged with it, every role."""
+    serving: dict[str, ServingStats] = {}
+    """Serving role -> its records, errors and flagged records."""
 
     def gap(self, name: str) -> Gap | None:
         """The overall difference of gap `name`, if the run has it."""
@@ -173,18 +210,32 @@ def _int(value: object) -> int | None:
 class _RunTable:
     """Records grouped once by (condition, item), with the item list fixing resampler columns."""
 
-    def __init__(self, records: Iterable[ScoredTurn], items: Sequence[Item]) -> None:
+    def __init__(
+        self,
+        records: Iterable[ScoredTurn],
+        items: Sequence[Item],
+        serving: Iterable[ServingTurn] = (),
+    ) -> None:
         self.items: dict[str, Item] = {it.id: it for it in items}
         self.cells: dict[str, dict[str, _Cell]] = defaultdict(dict)
         self.turns = 0
         self.turn_errors = 0
         self.scorer_errors = 0
         order = [it.id for it in items]
-        for record in records:
+        rows = list(records)
+        others = list(serving)
+        flagged: list[ScoredTurn | ServingTurn] = [r for r in rows if r.flags]
+        flagged.extend(r for r in others if r.flags)
+        self.spoilt = {(r.item_id, r.condition, r.sample) for r in flagged if SPOILT in r.flags}
+        self.findings = Counter(f for r in flagged for f in r.flags if f.startswith(FINDING_PREFIX))
+        self.serving = _serving_stats(others)
+        for record in rows:
             self.turns += 1
             turn_err, scorer_err = _record_errors(record)
             self.turn_errors += turn_err
             self.scorer_errors += scorer_err
+            if (record.item_id, record.condition, record.sample) in self.spoilt:
+                continue  # not the target's doing: counted apart, never scored
             if record.item_id not in self.items:
                 # Records of an item the store does not list still count as an item.
                 self.items[record.item_id] = Item.model_validate(
@@ -215,16 +266,38 @@ class _RunTable:
         family = item.metadata.get("family")
         return family if isinstance(family, str) else item.category
 
-    def item_score(self, condition: str, item_id: str, cell: _Cell) -> float | None:
-        """Mean over samples of the known conversation scores (None when none is known)."""
+    def conversation_scores(self, condition: str, item_id: str, cell: _Cell) -> list[float]:
+        """The known scores of the item's played conversations, one per sample."""
         item = self.items[item_id]
         protocol = self.protocol(item_id)
-        known = [
+        return [
             score
             for turns in cell.samples.values()
             if (score := protocol.conversation_score(item, condition, turns)) is not None
         ]
+
+    def item_score(self, condition: str, item_id: str, cell: _Cell) -> float | None:
+        """Mean over samples of the known conversation scores (None when none is known)."""
+        known = self.conversation_scores(condition, item_id, cell)
         return sum(known) / len(known) if known else None
+
+    def spoilt_by_condition(self) -> dict[str, int]:
+        counts = Counter(condition for _, condition, _ in self.spoilt)
+        return {c: counts[c] for c in ordered_conditions(counts)}
+
+
+def _serving_stats(rows: Sequence[ServingTurn]) -> dict[str, ServingStats]:
+    by_role: dict[str, list[ServingTurn]] = defaultdict(list)
+    for row in rows:
+        by_role[row.role].append(row)
+    return {
+        role: ServingStats(
+            records=len(group),
+            errors=sum(r.error is not None for r in group),
+            flagged=sum(any(f.startswith(FINDING_PREFIX) for f in r.flags) for r in group),
+        )
+        for role, group in sorted(by_role.items())
+    }
 
 
 def _success_by_k(turns: dict[int, float | None], budget: int, k_max: int) -> dict[int, bool]:
@@ -344,6 +417,21 @@ class _Analyser:
                 triples.append((item_id, value, second_value))
         return triples
 
+    def spread(self, condition: str) -> tuple[Estimate, Estimate] | None:
+        """(aptitude, unreliability) over the items with two or more scored samples."""
+        tops: list[tuple[str, float]] = []
+        ranges: list[tuple[str, float]] = []
+        for item_id, cell in self.t.cells[condition].items():
+            known = self.t.conversation_scores(condition, item_id, cell)
+            if len(known) < 2:
+                continue
+            low, high = np.percentile(np.asarray(known, dtype=np.float64), [10, 90])
+            tops.append((item_id, float(high)))
+            ranges.append((item_id, float(high - low)))
+        if not tops:
+            return None
+        return self.estimate(tops), self.estimate(ranges)
+
     def flip_rate(self, condition: str) -> FlipRate | None:
         per_item: list[tuple[str, float]] = []
         eligible_total = flips_total = wrong = errors = 0
@@ -431,16 +519,19 @@ def analyse(
     records: Iterable[ScoredTurn],
     items: Sequence[Item],
     *,
+    serving: Iterable[ServingTurn] = (),
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
 ) -> MultiTurnAnalysis:
-    """Every multi-turn metric of a run's records; `items` are the run's items (metadata)."""
-    table = _RunTable(records, items)
+    """Every multi-turn metric of a run's target records; `items` are the run's items
+    (metadata), `serving` the serving roles' records (simulated users: errors, audit flags)."""
+    table = _RunTable(records, items, serving)
     a = _Analyser(table, ItemResampler(len(table.column), resamples=resamples, seed=seed))
     conditions = ordered_conditions(table.cells)
     gaps = {g.name: r for g in _declared_gaps(table) if (r := a.gap_report(g)) is not None}
     flips = {c: f for c in conditions if (f := a.flip_rate(c)) is not None}
     success = {c: s for c in conditions if (s := a.success_at_k(c)) is not None}
+    spreads = {c: sp for c in conditions if (sp := a.spread(c)) is not None}
     return MultiTurnAnalysis(
         items=table.recorded_items,
         turns=table.turns,
@@ -455,14 +546,20 @@ def analyse(
         gaps=gaps,
         flip_rate=flips,
         success_at_k=success,
+        aptitude={c: sp[0] for c, sp in spreads.items()},
+        unreliability={c: sp[1] for c, sp in spreads.items()},
+        spoilt=table.spoilt_by_condition(),
+        findings=dict(table.findings.most_common()),
+        serving=table.serving,
     )
 
 
 def item_scores(
-    records: Iterable[ScoredTurn], items: Sequence[Item]
+    records: Iterable[ScoredTurn], items: Sequence[Item], serving: Iterable[ServingTurn] = ()
 ) -> dict[str, dict[str, float]]:
-    """Condition -> item id -> item score (the unit a comparison of two runs pairs on)."""
-    table = _RunTable(records, items)
+    """Condition -> item id -> item score (the unit a comparison of two runs pairs on);
+    conversations a serving role spoilt are left out."""
+    table = _RunTable(records, items, serving)
     a = _Analyser(table, ItemResampler(0, resamples=1))
     return {c: a.item_scores(c) for c in table.cells}
 

@@ -225,8 +225,11 @@ def show(
             )
             for message in record.new_messages:
                 _print_message(message)
+            speaker = "assistant" if record.role == TARGET_ROLE else record.role
             if record.response is not None and (record.response or not record.tool_calls):
-                console.print(f"[bold green]assistant:[/bold green] {markup(record.response)}")
+                console.print(
+                    f"[bold green]{markup(speaker)}:[/bold green] {markup(record.response)}"
+                )
             _print_tool_calls(record.tool_calls)
             if record.flags:
                 console.print(f"[yellow]flags: {markup(', '.join(record.flags))}[/yellow]")

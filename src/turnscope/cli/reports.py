@@ -78,6 +78,7 @@ def compare(
     with open_run(run_a) as store_a, open_run(run_b) as store_b:
         records_a, items_a = store_a.turn_scores(), store_a.items()
         records_b, items_b = store_b.turn_scores(), store_b.items()
+        serving_a, serving_b = store_a.serving_scores(), store_b.serving_scores()
         config_a, config_b = store_a.config(), store_b.config()
     label_a, label_b = run_a.resolve().name, run_b.resolve().name
     try:
@@ -90,14 +91,16 @@ def compare(
             label_b=label_b,
             resamples=resamples,
             seed=seed,
+            serving_a=serving_a,
+            serving_b=serving_b,
         )
     except NoCommonItems as exc:
         fail(str(exc))
     render_comparison(comparison, console)
     html = render_comparison_report(
         comparison,
-        analyse(records_a, items_a, resamples=resamples, seed=seed),
-        analyse(records_b, items_b, resamples=resamples, seed=seed),
+        analyse(records_a, items_a, serving=serving_a, resamples=resamples, seed=seed),
+        analyse(records_b, items_b, serving=serving_b, resamples=resamples, seed=seed),
         config_a=config_a,
         config_b=config_b,
     )

@@ -22,7 +22,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from turnscope.analysis import instruction_report, item_families, judge_report, summarise
+from turnscope.analysis import (
+    flag_report,
+    instruction_report,
+    item_families,
+    judge_report,
+    played_conversations,
+    summarise,
+)
 from turnscope.analysis.compare import NoCommonItems, compare_runs
 from turnscope.analysis.multiturn import MultiTurnAnalysis, analyse
 from turnscope.analysis.rows import ScoredTurn
@@ -57,10 +64,11 @@ from turnscope.core import (
     RunConfig,
     TurnRecord,
 )
-from turnscope.engine import RunPlan
+from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
-from turnscope.protocols import check_conditions, check_protocols
+from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
+    render_flag_report,
     render_instruction_report,
     render_judge_report,
     render_run_location,
@@ -71,6 +79,7 @@ from turnscope.report.safe import cell, markup
 from turnscope.report.terminal import interval_text, paired_text, render_multiturn
 from turnscope.run import (
     DEFAULT_RUNS_ROOT,
+    check_available,
     check_roles,
     client_for,
     create_run,
@@ -104,6 +113,8 @@ class _ProgressDisplay:
         self.progress.update(self.task, total=plan.total_turns, completed=already_done)
 
     def on_record(self, record: TurnRecord) -> None:
+        if record.role != TARGET_ROLE:
+            return  # the bar counts the target's turns; a simulated user's are not in its total
         self.errors += record.error is not None
         label = f"turns ({self.errors} errors)" if self.errors else "turns"
         advance = 1 if record.role == TARGET_ROLE else 0  # the bar counts the target's turns
@@ -264,12 +275,17 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
+    suite_left_out = store.meta("suite_left_out") or {}
+    for reason, count in suite_left_out.items() if isinstance(suite_left_out, dict) else ():
+        console.print(f"[yellow]left out: {count} items: {markup(reason)}[/yellow]")
     left_out = store.meta("skipped") or {}
-    for reason, count in left_out.items() if isinstance(left_out, dict) else ():
-        noun = "item" if count == 1 else "items"
-        console.print(f"[yellow]left out: {count} {noun} under {markup(reason)}[/yellow]")
-    analysis = analyse(rows, items)
+    for line in left_out_lines(left_out if isinstance(left_out, dict) else {}):
+        console.print(f"[yellow]{markup(line)}[/yellow]")
+    analysis = analyse(rows, items, serving=store.serving_scores())
     render_multiturn(analysis, console)
+    flags = flag_report(store.turn_flags(), played_conversations(rows))
+    if flags is not None:
+        render_flag_report(flags, console)
     _write_report(store, rows, analysis)
     render_run_location(store.run_dir, console)
     failed, outages = store.failed_count(), store.judge_outage_count()
@@ -282,6 +298,37 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
             "cause is fixed, play them with:\n"
             f"  turnscope run --resume {markup(store.run_dir)}"
         )
+
+
+def suite_conditions(defaults: Sequence[str] | None, items: Sequence[Item]) -> list[str]:
+    """The conditions a suite is played under when the user names none: its own defaults that
+    some of the items to play can be played under (core's tools and env conditions are
+    dropped when --limit keeps no compute or hidden-rule item), else own."""
+    playable = {c for item in items for c in get_protocol(item.protocol).item_conditions(item)}
+    kept = [c for c in defaults or () if c in playable]
+    return kept or list(defaults or ["own"])
+
+
+_NOT_PLAYED = re.compile(r"^(?P<condition>.+): (?P<why>not played by the .+ protocol)$")
+
+
+def left_out_lines(left_out: dict[str, int]) -> list[str]:
+    """One line per reason conversations were left out; a protocol that does not play several
+    of the run's conditions (scripted items under tools, no-tools, env) gets one line for all
+    of them, since it leaves out the same items under each."""
+    lines: list[str] = []
+    grouped: dict[tuple[str, int], list[str]] = {}
+    for reason, count in left_out.items():
+        match = _NOT_PLAYED.match(str(reason))
+        if match is None:
+            noun = "item" if count == 1 else "items"
+            lines.append(f"left out: {count} {noun} under {reason}")
+        else:
+            grouped.setdefault((match["why"], count), []).append(match["condition"])
+    for (why, count), conditions in grouped.items():
+        noun = "item" if count == 1 else "items"
+        lines.append(f"left out: {count} {noun} under {', '.join(conditions)}: {why}")
+    return lines
 
 
 def _write_report(
@@ -304,8 +351,10 @@ def _write_report(
     epilog=(
         "Examples:\n\n"
         "  turnscope run                                   # core suite, embedded model\n\n"
-        "  turnscope run -s core:7 --limit 14              # another seed, 2 items per family\n\n"
+        "  turnscope run -s core:7 --limit 16              # another seed, 2 items per family\n\n"
         "  turnscope run -s my_suite.yaml -v own -v gold -v single\n\n"
+        "  turnscope run -s core -v sharded -v full --role user=llamacpp   # a model plays the "
+        "user\n\n"
         "  turnscope run -m openai:llama@http://127.0.0.1:8080/v1 -c 16\n\n"
         "  turnscope run --resume turnscope-runs/20261122-101500-llamacpp-starter"
     ),
@@ -340,9 +389,10 @@ def run(
             metavar="CONDITION",
             help="Condition to play every item under (repeat for several). Scripted: own "
             "(own history), gold (reference history), single (single-turn twin), user-only "
-            "(earlier answers dropped), restated (instructions restated each turn); other "
-            "protocols add theirs. Default: the suite's own (core and full: own, gold, "
-            "single), else own.",
+            "(earlier answers dropped), restated (instructions restated each turn); "
+            "simulated: sharded (a simulated user releases the task shard by shard), full, "
+            "concat. Default: the suite's own (core and full: own, gold, single, full, "
+            "concat, sharded), else own.",
         ),
     ] = None,
     samples: Annotated[
@@ -474,7 +524,8 @@ def run(
             "--role",
             metavar="NAME=SPEC",
             help="A model for a serving role a protocol needs, e.g. --role user=llamacpp "
-            "(the simulated user of `protocol: simulated` items with an llm-user). Repeatable.",
+            "(the simulated user of `protocol: simulated` items: llm-user items need it, items "
+            "naming no simulator use it when given). Repeatable.",
         ),
     ] = None,
     role_param: Annotated[
@@ -507,10 +558,11 @@ def run(
             store.claim()
             config = store.config()
             try:
+                check_available(plan_run(store.items(), config))
                 client = client_for(config)
                 role_clients = role_clients_for(config)
                 judge_clients = judge_clients_for(config.judging, config.timeout_s)
-            except ModelConfigError as exc:
+            except (ModelConfigError, ValueError) as exc:
                 fail(str(exc))
             err_console.print(
                 f"resuming {markup(store.run_dir)}: {store.answered_count()} turns done"
@@ -527,6 +579,8 @@ def run(
         fail(str(exc))
     for message in loaded.skipped:
         err_console.print(f"[yellow]skipped:[/yellow] {markup(message)}")
+    for reason, count in loaded.left_out.items():
+        err_console.print(f"[yellow]left out:[/yellow] {count} items: {markup(reason)}")
     items = _chosen(loaded.suite.items, item or [], family or [], suite)
     items = items[:limit] if limit else items
     try:
@@ -544,7 +598,7 @@ def run(
             "[yellow]no turn of this suite is scored by `type: judge`: --judge is ignored "
             "(to compare runs: `turnscope pairwise`)[/yellow]"
         )
-    conditions = tuple(dict.fromkeys(variant or loaded.conditions or ["own"]))
+    conditions = tuple(dict.fromkeys(variant or suite_conditions(loaded.conditions, items)))
     try:
         check_conditions(conditions, items)
     except ValueError as exc:
@@ -598,14 +652,18 @@ def run(
         )
         for spec in models
     ]
+    if not variant:
+        configs = [_without_unavailable(config, items) for config in configs]
     try:
         for config in configs:
-            check_roles(items, config)
+            check_available(check_roles(items, config))
             client_for(config)  # every spec is checked before the first model plays
     except (ModelConfigError, ValueError) as exc:
         fail(str(exc))
     played = [
-        _play_config(config, items, root, len(loaded.skipped), summary=len(configs) == 1)
+        _play_config(
+            config, items, root, len(loaded.skipped), loaded.left_out, summary=len(configs) == 1
+        )
         for config in configs
     ]
     if len(played) > 1:
@@ -613,8 +671,31 @@ def run(
     _exit_for(sum(failed for _, failed in played))
 
 
+def _without_unavailable(config: RunConfig, items: Sequence[Item]) -> RunConfig:
+    """The config without the suite-default conditions this machine cannot play (core's tool
+    conditions without bubblewrap), each said in one line: the default run still runs. A
+    condition the user named is not dropped: it fails at the availability check instead."""
+    plan = plan_run(items, config)
+    missing: dict[str, str] = {}
+    for conversation in plan.conversations:
+        try:
+            conversation.protocol.check_available(conversation.item, conversation.condition)
+        except ValueError as exc:
+            missing.setdefault(conversation.condition, str(exc))
+    for condition, why in missing.items():
+        err_console.print(f"[yellow]not played:[/yellow] {markup(condition)} — {markup(why)}")
+    kept = tuple(c for c in config.conditions if c not in missing)
+    return config.model_copy(update={"conditions": kept}) if missing else config
+
+
 def _play_config(
-    config: RunConfig, items: Sequence[Item], root: Path, invalid: int, *, summary: bool
+    config: RunConfig,
+    items: Sequence[Item],
+    root: Path,
+    invalid: int,
+    left_out: dict[str, int],
+    *,
+    summary: bool,
 ) -> tuple[Path, int]:
     """Create the run of `config` under `root`, play it, print its summary (or, with several
     models, where it went); (run directory, failed turns and judgments)."""
@@ -635,6 +716,8 @@ def _play_config(
             )
         if invalid:
             store.set_meta("skipped_invalid", invalid)
+        if left_out:
+            store.set_meta("suite_left_out", left_out)
         return store
 
     store = _play(client, make_store, judge_clients, role_clients, items)
@@ -656,9 +739,10 @@ def _print_model_table(played: Sequence[tuple[Path, int]]) -> None:
         store = RunStore.open(run_dir)
         try:
             rows, items, config = store.turn_scores(), store.items(), store.config()
+            serving = store.serving_scores()
         finally:
             store.close()
-        runs.append((run_dir, failed, rows, items, config, analyse(rows, items)))
+        runs.append((run_dir, failed, rows, items, config, analyse(rows, items, serving=serving)))
     conditions = list(dict.fromkeys(c for *_, a in runs for c in a.overall))
     table = Table(
         title="models on one suite: score per conversation (key turns), 95 % interval",

@@ -89,7 +89,7 @@ def plan_run(items: Sequence[Item], config: RunConfig) -> RunPlan:
             if reason is not None:
                 plan.skipped[f"{condition}: {reason}"] += 1
                 continue
-            roles.update(dict.fromkeys(protocol.required_roles(item)))
+            roles.update(dict.fromkeys(protocol.condition_roles(item, condition)))
             playable.append(item)
         for sample in range(config.samples):
             plan.conversations.extend(Conversation(item, condition, sample) for item in playable)

@@ -183,6 +183,14 @@ class OpenAICompatClient:
                 f"the server at {self._base_url} rejected the API key: HTTP "
                 f"{response.status}: {_error_text(body)}"
             )
+        if response.status == 404 and await self._chat_route_missing():
+            hint = (
+                f"; did you mean {self._base_url}/v1?" if not self._base_url.endswith("/v1") else ""
+            )
+            raise ModelConfigError(
+                f"the server at {self._base_url} has no OpenAI-compatible API there: "
+                f"/models and /chat/completions answer HTTP 404{hint}"
+            )
         self.server_slots = await self._ask_slots()
         wanted = self._max_concurrency or self._concurrency
         if self.server_slots is not None and wanted is not None and wanted > self.server_slots:
@@ -199,6 +207,27 @@ class OpenAICompatClient:
                 if limit
                 else f"Playing {self.server_slots} at a time (-M max_concurrency=N overrides).",
             )
+
+    async def _chat_route_missing(self) -> bool:
+        """Whether a one-token chat request is answered 404 (a wrong base URL), for servers
+        whose /models route is missing: some serve chat without it."""
+        probe = {
+            "model": self._model,
+            "messages": [{"role": "user", "content": "Reply with one word."}],
+            "max_tokens": 1,
+            "stream": False,
+        }
+        try:
+            async with self._session().post(
+                f"{self._base_url}/chat/completions",
+                json=probe,
+                timeout=aiohttp.ClientTimeout(total=30.0),
+                proxy=self._proxy,
+            ) as response:
+                await _read_body(response, MAX_BODY_BYTES)
+                return response.status == 404
+        except (aiohttp.ClientError, TimeoutError):
+            return False
 
     async def _ask_slots(self) -> int | None:
         """llama.cpp server's `total_slots` from GET /props beside /v1; None when the server
@@ -394,7 +423,7 @@ def _add_tool_deltas(calls: dict[int, _CallParts], deltas: Any) -> None:
 
 def _from_json_body(body: bytes, started: float) -> Completion:
     try:
-        data = from_json(body)
+        data = _parsed_json(body)
         choice = data["choices"][0]
         message = choice["message"]
         text = message.get("content") or ""
@@ -412,6 +441,17 @@ def _from_json_body(body: bytes, started: float) -> Completion:
         finish_reason=choice.get("finish_reason"),
         latency_s=elapsed,
     )
+
+
+def _parsed_json(data: bytes) -> Any:
+    """A response body or stream event. pydantic's parser refuses a lone surrogate escape such
+    as \\ud800, which JSON allows and a server can send inside a token; the standard parser
+    reads it, so the answer is kept (and sanitised when stored) instead of being retried until
+    the run fails."""
+    try:
+        return from_json(data)
+    except ValueError:
+        return json.loads(data)
 
 
 def _snippet(data: bytes) -> str:
@@ -444,7 +484,7 @@ class _StreamedAnswer:
         try:
             # pydantic's JSON parser: about three times faster than json.loads on events this
             # small, and a turn parses some thirty of them.
-            event = from_json(data)
+            event = _parsed_json(data)
         except ValueError as exc:
             raise TransientModelError(f"invalid JSON in stream: {_snippet(data)}") from exc
         if not isinstance(event, dict):

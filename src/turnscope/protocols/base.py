@@ -126,11 +126,20 @@ class PlayContext:
         return derive_seed(self.run_seed, *parts)
 
     async def ask(
-        self, item: Item, turn: int, messages: Sequence[Message], role: str = TARGET_ROLE
+        self,
+        item: Item,
+        turn: int,
+        messages: Sequence[Message],
+        role: str = TARGET_ROLE,
+        *,
+        params: GenerationParams | None = None,
     ) -> CallOutcome:
-        """Ask `role` to answer `messages` as turn `turn` of this conversation."""
+        """Ask `role` to answer `messages` as turn `turn` of this conversation; `params`
+        replaces the role's own for this request (tools offered, stop strings)."""
         caller = self.roles[role]
-        return await caller.complete(messages, self.seed(item, turn, role), self.sample)
+        return await caller.complete(
+            messages, self.seed(item, turn, role), self.sample, params=params
+        )
 
 
 class ConditionGap(BaseModel):
@@ -167,6 +176,17 @@ class ConversationProtocol(Protocol):
 
     def required_roles(self, item: Item) -> tuple[str, ...]:
         """Model roles besides the target that playing the item needs (e.g. "user")."""
+        ...
+
+    def condition_roles(self, item: Item, condition: Condition) -> tuple[str, ...]:
+        """Model roles besides the target that playing the item under `condition` needs (a
+        condition may add one: tools with a feedback writer)."""
+        ...
+
+    def check_available(self, item: Item, condition: Condition) -> None:
+        """Raise ValueError with one line (what to install) if something the conversation
+        needs beyond a model is missing on this machine, e.g. the sandbox of a tool item.
+        Called before a run plays anything."""
         ...
 
     def item_conditions(self, item: Item) -> tuple[Condition, ...]:
@@ -261,6 +281,12 @@ class ProtocolBase:
     def required_roles(self, item: Item) -> tuple[str, ...]:
         return ()
 
+    def condition_roles(self, item: Item, condition: Condition) -> tuple[str, ...]:
+        return self.required_roles(item)
+
+    def check_available(self, item: Item, condition: Condition) -> None:
+        return None
+
     def item_conditions(self, item: Item) -> tuple[Condition, ...]:
         return item.conditions or self.conditions
 
@@ -345,14 +371,18 @@ async def make_record(
     role: str = TARGET_ROLE,
     flags: tuple[str, ...] = (),
     scored_text: str | None = None,
+    scores: tuple[Score, ...] | None = None,
 ) -> TurnRecord:
     """The record of one answered (or failed) request by `role`; an answer is scored with the
     scorers of item turn `scored_turn` (None: not scored, e.g. a simulated user's message),
     on `scored_text` when the protocol scores a transformation of the answer (the record
-    keeps the answer as given)."""
+    keeps the answer as given), unless the protocol scored it itself and passes `scores` (a
+    solution taken out of the answer, tests run in a sandbox)."""
     completion = outcome.completion
-    scores: tuple[Score, ...] = ()
-    if completion is not None and scored_turn is not None:
+    given: tuple[Score, ...] = ()
+    if completion is not None and scores is not None:
+        given = scores
+    elif completion is not None and scored_turn is not None:
         view = TurnView(
             item=item,
             turn=scored_turn,
@@ -361,7 +391,7 @@ async def make_record(
             condition=ctx.condition,
             shows_answers=ctx.history_answers != "none",
         )
-        scores = await score_answer(view, item.turns[scored_turn - 1], ctx.scoring_time_limit_s)
+        given = await score_answer(view, item.turns[scored_turn - 1], ctx.scoring_time_limit_s)
     caller = ctx.roles[role]
     fresh = completion is not None and not outcome.cached
     # Every value below is already validated (the item, the messages, the completion, the
@@ -389,7 +419,7 @@ async def make_record(
         model=caller.identity,
         params=caller.params,
         seed=outcome.seed,
-        scores=scores,
+        scores=given,
         flags=(*flags, "sanitised") if completion and completion.sanitised else flags,
         finished_at=datetime.now(UTC),
     )
@@ -416,8 +446,11 @@ def register_protocol(protocol: ConversationProtocol) -> ConversationProtocol:
 def _load_protocols() -> None:
     global _plugins_loaded
     # Importing the modules runs their register_protocol calls.
+    import turnscope.protocols.environment
     import turnscope.protocols.feedback
-    import turnscope.protocols.scripted  # noqa: F401
+    import turnscope.protocols.scripted
+    import turnscope.protocols.simulated
+    import turnscope.protocols.tools  # noqa: F401
 
     if not _plugins_loaded:
         _plugins_loaded = True

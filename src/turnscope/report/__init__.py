@@ -9,6 +9,7 @@ from turnscope.report.html import (
 from turnscope.report.terminal import (
     fmt_cell,
     render_comparison,
+    render_flag_report,
     render_instruction_report,
     render_judge_report,
     render_multiturn,
@@ -21,6 +22,7 @@ __all__ = [
     "fmt_cell",
     "render_comparison",
     "render_comparison_report",
+    "render_flag_report",
     "render_instruction_report",
     "render_judge_report",
     "render_multiturn",

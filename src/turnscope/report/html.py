@@ -21,16 +21,21 @@ from turnscope import __version__
 from turnscope.analysis import (
     Comparison,
     Estimate,
+    FlagReport,
     JudgeReport,
     MultiTurnAnalysis,
     analyse,
     error_message_counts,
+    flag_report,
     instruction_report,
     item_families,
     judge_report,
+    ordered_conditions,
+    played_conversations,
 )
-from turnscope.analysis.rows import ScoredTurn
-from turnscope.core import Condition, Item, RunConfig, TurnRecord, content_text
+from turnscope.analysis.rows import ScoredTurn, ServingTurn
+from turnscope.core import Condition, Item, Message, RunConfig, TurnRecord, content_text
+from turnscope.protocols import SPOILT
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore, gc_paused
 
@@ -89,14 +94,19 @@ class ScoreLine:
 
 @dataclass(frozen=True)
 class TranscriptTurn:
-    """One turn of a transcript: what the user side sent, the answer, the scores."""
+    """One record of a transcript: what the user side sent, the answer, its tool calls, the
+    scores and flags; a serving role's record (feedback) shows only what it wrote."""
 
     turn: int
+    role: str
     messages: list[tuple[str, str]]
     response: str | None
     error: str | None
     score: float | None
     scores: list[ScoreLine]
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    """(tool name, arguments as written) of each tool call the answer made."""
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -112,19 +122,31 @@ class Conversation:
     turns: list[TranscriptTurn] = field(default_factory=list)
 
 
+def _label(message: Message) -> str:
+    """How a transcript labels a message: a tool result names its tool."""
+    if message.role == "tool":
+        return f"tool result · {message.name or message.tool_call_id or '?'}"
+    return message.role
+
+
 def _transcript_turn(record: TurnRecord) -> TranscriptTurn:
     return TranscriptTurn(
         turn=record.turn,
-        messages=[(m.role, content_text(m.content)) for m in record.new_messages],
+        role=record.role,
+        messages=[(_label(m), content_text(m.content)) for m in record.new_messages],
         response=record.response,
         error=record.error,
         score=record.score,
         scores=[ScoreLine(s.scorer, s.value, s.error, s.detail) for s in record.scores],
+        tool_calls=[
+            (call.function.name, call.function.arguments) for call in record.tool_calls or ()
+        ],
+        flags=list(record.flags),
     )
 
 
 Transcripts = Callable[[str, Condition, int], Sequence[TurnRecord]]
-"""(item id, condition, sample) -> the conversation's full records, in turn order."""
+"""(item id, condition, sample) -> the conversation's records (every role), in turn order."""
 
 
 def worst_conversations(
@@ -132,15 +154,19 @@ def worst_conversations(
     families: dict[str, str],
     transcripts: Transcripts,
     limit: int = WORST_CONVERSATIONS,
+    spoilt: frozenset[tuple[str, Condition, int]] = frozenset(),
 ) -> list[Conversation]:
     """The `limit` conversations with the lowest mean turn score, those left unscored by an
     error first. A conversation unscored by design (no score and no error, e.g. a follow-up's
-    single-turn twin) has nothing to show and is left out.
+    single-turn twin) has nothing to show and is left out, and so is one a simulated user
+    spoilt (`spoilt`: its failure is not the target's).
 
     Ranking reads only scores; transcripts are fetched for the conversations shown."""
     grouped: dict[tuple[str, Condition, int], list[ScoredTurn]] = defaultdict(list)
     for row in rows:
-        grouped[(row.item_id, row.condition, row.sample)].append(row)
+        key = (row.item_id, row.condition, row.sample)
+        if key not in spoilt:
+            grouped[key].append(row)
 
     def mean(turns: list[ScoredTurn]) -> float | None:
         values = [s for r in turns if (s := r.score) is not None]
@@ -199,6 +225,24 @@ def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
         )
     else:
         lines.append(Headline("success at k (feedback)", "no data", "no feedback items"))
+    for condition, aptitude in analysis.aptitude.items():
+        spread = analysis.unreliability.get(condition)
+        lines.append(
+            Headline(
+                f"aptitude ({condition})",
+                fmt_estimate(aptitude),
+                "90th percentile of an item's scores over samples, mean over items",
+                aptitude.n,
+            )
+        )
+        lines.append(
+            Headline(
+                f"unreliability ({condition})",
+                fmt_estimate(spread),
+                "90th minus 10th percentile over samples: lower is steadier",
+                spread.n if spread else None,
+            )
+        )
     return lines
 
 
@@ -300,12 +344,19 @@ def render_run_report(
     seed: int = 0,
     judges: JudgeReport | None = None,
     analysis: MultiTurnAnalysis | None = None,
+    serving: Sequence[ServingTurn] = (),
+    flags: FlagReport | None = None,
 ) -> str:
     """The run's report as one HTML document; `transcripts` fetches the worst conversations;
     `judges` is the judge section (None: the run had no judges); `analysis` is the rows'
-    analysis with these resamples and seed when the caller has made it already."""
+    analysis with these resamples and seed when the caller has made it already; `serving`
+    are the serving roles' records (a simulated user's errors and audit findings, shown
+    apart); `flags` the tally of tool, sandbox and feedback flags (None: no record has one)."""
     if analysis is None:
-        analysis = analyse(rows, items, resamples=resamples, seed=seed)
+        analysis = analyse(rows, items, serving=serving, resamples=resamples, seed=seed)
+    spoilt = frozenset(
+        (r.item_id, r.condition, r.sample) for r in rows if SPOILT in r.flags
+    ) | frozenset((r.item_id, r.condition, r.sample) for r in serving if SPOILT in r.flags)
     families = item_families(items)
     conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
@@ -323,10 +374,12 @@ def render_run_report(
         charts=run_charts(analysis, rows),
         conditions=conditions,
         family_names=family_names,
-        worst=worst_conversations(rows, families, transcripts),
+        worst=worst_conversations(rows, families, transcripts, spoilt=spoilt),
         worst_limit=WORST_CONVERSATIONS,
         errors=error_message_counts(rows).most_common(10),
         judges=judges,
+        flags=flags,
+        flag_conditions=ordered_conditions(flags.by_condition) if flags else [],
     )
 
 
@@ -343,15 +396,18 @@ def write_run_report(
     already, and `analysis` when it has analysed them with the default resamples and seed),
     then the transcripts of the conversations the report shows."""
     with gc_paused():
+        rows = store.turn_scores() if rows is None else rows
         html = render_run_report(
             store.config(),
             store.items(),
-            store.turn_scores() if rows is None else rows,
-            store.conversation,
+            rows,
+            store.conversation_records,
             run_dir=store.run_dir,
             status=store.status(),
             judges=judge_report(store.all_judgments()),
             analysis=analysis,
+            serving=store.serving_scores(),
+            flags=flag_report(store.turn_flags(), played_conversations(rows)),
         )
     target = path or store.run_dir / REPORT_FILE
     write_atomically(target, html)

@@ -11,6 +11,7 @@ from turnscope.analysis import (
     Cell,
     Comparison,
     Estimate,
+    FlagReport,
     InstructionReport,
     JudgeReport,
     MultiTurnAnalysis,
@@ -189,6 +190,12 @@ def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
     for condition, curve in analysis.success_at_k.items():
         ks = " ".join(f"@{k}={e.mean:.3f}" for k, e in curve.by_k.items() if e.mean is not None)
         lines.append(f"success at k ({markup(condition)}): {ks}")
+    for condition, aptitude in analysis.aptitude.items():
+        lines.append(
+            f"aptitude ({markup(condition)}, 90th pct over samples): {_interval(aptitude)}"
+        )
+        spread = analysis.unreliability.get(condition)
+        lines.append(f"unreliability ({markup(condition)}, 90th - 10th pct): {_interval(spread)}")
     console.print("[bold]multi-turn figures (95 % bootstrap intervals over items)[/bold]")
     for line in lines:
         console.print(f"  {line}", highlight=False)
@@ -196,6 +203,27 @@ def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
         f"  turn errors: {analysis.turn_errors}  scorer errors: {analysis.scorer_errors}",
         highlight=False,
     )
+    render_simulator_errors(analysis, console)
+
+
+def render_simulator_errors(analysis: MultiTurnAnalysis, console: Console) -> None:
+    """Serving roles' failures and audit findings, apart from the target's: what they wrote,
+    what failed, and the conversations they spoilt (left out of the scores above)."""
+    if not analysis.serving and not analysis.spoilt and not analysis.findings:
+        return
+    console.print("[bold]simulator errors (not the target's failures)[/bold]")
+    for role, stats in analysis.serving.items():
+        console.print(
+            f"  {markup(role)}: {stats.records} messages, {stats.errors} errors, "
+            f"{stats.flagged} flagged by the audit",
+            highlight=False,
+        )
+    if analysis.findings:
+        found = ", ".join(f"{markup(f)} {n}" for f, n in analysis.findings.items())
+        console.print(f"  findings: {found}", highlight=False)
+    if analysis.spoilt:
+        spoilt = ", ".join(f"{c} {n}" for c, n in analysis.spoilt.items())
+        console.print(f"  spoilt conversations, left out of the scores: {spoilt}", highlight=False)
 
 
 def render_judge_report(report: JudgeReport, console: Console) -> None:
@@ -243,3 +271,27 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
         for message, count in list(report.error_messages.items())[:10]:
             errors.add_row(str(count), cell(message))
         console.print(errors)
+
+
+def render_flag_report(report: FlagReport, console: Console) -> None:
+    """Tool calls, tool errors, sandbox limits, rule tests and feedback leaks per condition:
+    how often each flag was set, and per played conversation."""
+    console.print(
+        "[bold]tools, sandbox and feedback[/bold] (times a flag was set; per played conversation)"
+    )
+    table = Table()
+    table.add_column("flag")
+    conditions = ordered_conditions(report.by_condition)
+    for condition in conditions:
+        table.add_column(
+            f"{markup(condition)} ({report.conversations[condition]} conv.)", justify="right"
+        )
+    for flag in report.flags:
+        cells = []
+        for condition in conditions:
+            tally = report.by_condition[condition].get(flag)
+            cells.append(
+                "-" if tally is None else f"{tally.occurrences} ({tally.per_conversation:.2f})"
+            )
+        table.add_row(cell(flag), *cells)
+    console.print(table)

@@ -178,6 +178,12 @@ class _Interpreter:
             said = _first_line(capture.text())
             detail = said or (f"exit status {status}" if status is not None else repr(exc))
             raise SandboxError(f"the sandboxed interpreter did not start: {detail}") from exc
+        except asyncio.CancelledError:
+            # Cancelled while it starts (a conversation cancelled, Ctrl-C): nobody will ever
+            # close it, so it must not outlive this call.
+            interpreter._end()
+            await interpreter.close()
+            raise
         interpreter._end()
         return interpreter
 
@@ -438,7 +444,7 @@ class BubblewrapProvider:
             return
         bwrap, setpriv = self._tools()
         probe = [*self._bwrap_argv(bwrap, setpriv, SandboxLimits(), info_fd=None)]
-        probe += [sys.executable, "-I", "-c", "pass"]
+        probe += [_inside_view(sys.executable), "-I", "-c", "pass"]
         try:
             done = subprocess.run(
                 probe, stdin=subprocess.DEVNULL, capture_output=True, timeout=START_TIMEOUT_S
@@ -469,7 +475,7 @@ class BubblewrapProvider:
         }
         return [
             *self._bwrap_argv(bwrap, setpriv, limits, info_fd=info_fd),
-            sys.executable,
+            _inside_view(sys.executable),
             "-I",
             RUNNER_PATH,
             json.dumps(runner_limits),
@@ -546,12 +552,12 @@ def _filesystem_args(limits: SandboxLimits) -> list[str]:
     args += ["--dir", "/etc"]
     for path in _ETC_FILES:
         args += ["--ro-bind-try", path, path]
-    roots = _python_roots()
+    roots = {root: _inside_view(root) for root in _python_roots()}
     # bwrap would create missing parents of a mount point mode 0700, out of the uid's reach.
-    for directory in _ancestors([*roots, RUNNER_PATH]):
+    for directory in _ancestors([*roots.values(), RUNNER_PATH]):
         args += ["--dir", directory]
-    for root in roots:
-        args += ["--ro-bind", root, root]
+    for root, seen_at in roots.items():
+        args += ["--ro-bind", root, seen_at]
     args += ["--ro-bind", str(_RUNNER_SOURCE), RUNNER_PATH]
     args += ["--proc", "/proc", "--dev", "/dev"]
     args += ["--perms", "1777", "--size", str(limits.work_dir_mb * 1024 * 1024)]
@@ -562,7 +568,9 @@ def _filesystem_args(limits: SandboxLimits) -> list[str]:
 
 
 def _environment_args() -> list[str]:
-    path = ":".join([os.path.join(sys.prefix, "bin"), "/usr/local/bin", "/usr/bin", "/bin"])
+    path = ":".join(
+        [os.path.join(_inside_view(sys.prefix), "bin"), "/usr/local/bin", "/usr/bin", "/bin"]
+    )
     return [
         "--clearenv",
         "--setenv",
@@ -575,6 +583,20 @@ def _environment_args() -> list[str]:
         "LANG",
         "C.UTF-8",
     ]
+
+
+_HOST_TMP_VIEW = "/opt/turnscope/host-tmp"
+"""Where a Python install that lives under the host's /tmp is seen inside the sandbox."""
+
+
+def _inside_view(path: str) -> str:
+    """The path a host file of the Python install has inside the sandbox: the same, except
+    under /tmp (a venv made with mktemp -d, as CI does). The sandbox's /tmp is its own empty
+    work dir, so that install is mounted elsewhere and the interpreter started from there (a
+    venv finds its packages from where its interpreter is, not from where it was made)."""
+    if _within(path, "/tmp"):
+        return _HOST_TMP_VIEW + path[len("/tmp") :]
+    return path
 
 
 def _python_roots() -> list[str]:

@@ -104,7 +104,9 @@ def _load_plugins() -> None:
     # Importing the modules runs their @register_scorer decorators.
     import turnscope.scorers.instructions
     import turnscope.scorers.judged
+    import turnscope.scorers.mint
     import turnscope.scorers.own_answer
+    import turnscope.scorers.persona
     import turnscope.scorers.reference  # noqa: F401
 
     if not _plugins_loaded:

@@ -175,6 +175,10 @@ class TurnScores(BaseModel):
     """Whether the answer came from the response cache."""
     scores: tuple[Score, ...]
     """The turn's scores."""
+    role: str = TARGET_ROLE
+    """Which model role wrote the record ("target", or a serving role such as "user")."""
+    flags: tuple[str, ...] = ()
+    """The record's flags (a simulator audit's findings, "spoilt" ...)."""
 
     @property
     def score(self) -> float | None:
@@ -183,6 +187,7 @@ class TurnScores(BaseModel):
 
 
 _SCORES = TypeAdapter(tuple[Score, ...])
+_FLAGS = TypeAdapter(tuple[str, ...])
 _TURN_SCORE_FIELDS = set(TurnScores.model_fields)
 
 
@@ -195,6 +200,26 @@ class TurnTotals(NamedTuple):
     """Prompt tokens over the turns; None when no turn reported any."""
     completion_tokens: int | None
     """Generated tokens; None when no turn reported any."""
+
+
+class TurnFlags(BaseModel):
+    """A record's flags and the conversation they belong to, without the rest of it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item_id: str
+    """The item."""
+    condition: Condition
+    """The condition the conversation was played under."""
+    sample: int
+    """Sample index."""
+    role: str
+    """The role whose record it is (target, feedback ...)."""
+    flags: tuple[str, ...]
+    """The record's flags."""
+
+
+_TURN_FLAGS = TypeAdapter(list[TurnFlags])
 
 
 @contextmanager
@@ -516,22 +541,45 @@ class RunStore:
 
         A run holds these for all its turns at once (50,000 turns and more), so they are kept
         small: the rows come from the store, written by TurnRecord, and are built without a
-        second validation (model_construct); equal score lists, ids, conditions and errors
-        are decoded once and shared, as are the field names."""
+        second validation (model_construct); equal score lists, ids, conditions, errors and
+        flags are decoded once and shared, as are the field names."""
+        return self._light_rows("t.role = 'target'")
+
+    def serving_scores(self) -> list[TurnScores]:
+        """The same light rows for the serving roles' records (a simulated user's messages):
+        their errors and audit flags, which the analysis counts apart from the target's."""
+        return self._light_rows("t.role != 'target'")
+
+    def _light_rows(self, where: str) -> list[TurnScores]:
         query = (
-            "SELECT t.item_id, t.condition, t.sample, t.turn, t.error, "
-            "json_extract(t.record, '$.cached'), json_extract(t.record, '$.scores') "
-            "FROM turns t JOIN items i ON i.id = t.item_id WHERE t.role = 'target' "
-            "ORDER BY i.position, t.condition, t.sample, t.turn"
+            "SELECT t.item_id, t.condition, t.sample, t.turn, t.error, t.role, "
+            "json_extract(t.record, '$.cached'), json_extract(t.record, '$.scores'), "
+            "json_extract(t.record, '$.flags') "
+            f"FROM turns t JOIN items i ON i.id = t.item_id WHERE {where} "
+            "ORDER BY i.position, t.condition, t.sample, t.turn, t.role = 'target'"
         )
         texts: dict[str, str] = {}
         scores: dict[str, tuple[Score, ...]] = {}
+        flag_sets: dict[str | None, tuple[str, ...]] = {None: ()}
         rows = []
         with gc_paused():
-            for item_id, condition, sample, turn, error, cached, scored in self._db.execute(query):
+            for (
+                item_id,
+                condition,
+                sample,
+                turn,
+                error,
+                role,
+                cached,
+                scored,
+                flagged,
+            ) in self._db.execute(query):
                 parsed = scores.get(scored)
                 if parsed is None:
                     parsed = scores[scored] = _SCORES.validate_json(scored)
+                flags = flag_sets.get(flagged)
+                if flags is None:
+                    flags = flag_sets[flagged] = _FLAGS.validate_json(flagged)
                 rows.append(
                     TurnScores.model_construct(
                         _TURN_SCORE_FIELDS,
@@ -542,6 +590,8 @@ class RunStore:
                         error=None if error is None else texts.setdefault(error, error),
                         cached=bool(cached),
                         scores=parsed,
+                        role=texts.setdefault(role, role),
+                        flags=flags,
                     )
                 )
         return rows
@@ -556,6 +606,17 @@ class RunStore:
             "FROM turns WHERE role = 'target'"
         ).fetchone()
         return TurnTotals(int(row[0]), row[1], row[2])
+
+    def turn_flags(self) -> list[TurnFlags]:
+        """The flags of every record of every role that has any (tool calls, sandbox limits,
+        feedback leaks ...), cut out of the stored records by SQLite."""
+        query = (
+            "SELECT json_object('item_id', item_id, 'condition', condition, 'sample', sample, "
+            "'role', role, 'flags', json(json_extract(record, '$.flags'))) FROM turns "
+            "WHERE json_array_length(json_extract(record, '$.flags')) > 0"
+        )
+        rows = [row for (row,) in self._db.execute(query)]
+        return _TURN_FLAGS.validate_json("[" + ",".join(rows) + "]")
 
     def conversation(self, item_id: str, condition: Condition, sample: int) -> list[TurnRecord]:
         """The target's records of one played conversation, in turn order."""

@@ -52,6 +52,9 @@ class LoadedSuite:
     """The conditions the suite is meant to be played under when the user names none."""
     max_tokens: int | None = None
     """The answer budget the suite is meant to be played with when the user gives none."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Items of the source that cannot be played here, by reason (counted and shown), e.g. a
+    benchmark's tasks that need an environment turnscope does not run."""
 
 
 def _field_path(loc: Sequence[int | str]) -> str:

@@ -77,8 +77,8 @@ def parse_seed(name: str, argument: str | None) -> int:
 
 
 def builtin_suite(name: str, seed: int) -> LoadedSuite:
-    """A generated built-in suite (core, full) for a seed, with the conditions and answer budget
-    it is meant to be played with."""
+    """A generated built-in suite (core, full, persona) for a seed, with the conditions and
+    answer budget it is meant to be played with."""
     from turnscope.suites.builtin import RECIPES, build
 
     recipe = RECIPES[name]
@@ -97,6 +97,7 @@ def _register_builtin(name: str) -> None:
 
 _register_builtin("core")
 _register_builtin("full")
+_register_builtin("persona")
 
 
 def _load_plugins() -> None:

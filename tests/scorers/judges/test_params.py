@@ -34,7 +34,10 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"kind": "stars"}, "kind: unknown judge kind 'stars' (known: checklist, grade, rubric)"),
+        (
+            {"kind": "stars"},
+            "kind: unknown judge kind 'stars' (known: checklist, grade, persona, rubric)",
+        ),
         ({"kind": "pairwise"}, "kind: judge kind 'pairwise' compares two answers"),
         ({"kind": "checklist"}, "items: kind 'checklist' needs `items`"),
         ({"kind": "checklist", "items": []}, "items: kind 'checklist' needs `items`"),
@@ -53,8 +56,8 @@ def test_bad_params(params: dict[str, object], message: str) -> None:
 
 
 def test_registry() -> None:
-    assert judge_kind_names() == ["checklist", "grade", "pairwise", "rubric"]
-    assert single_answer_kinds() == ["checklist", "grade", "rubric"]
+    assert judge_kind_names() == ["checklist", "grade", "pairwise", "persona", "rubric"]
+    assert single_answer_kinds() == ["checklist", "grade", "persona", "rubric"]
     assert isinstance(judge_kind("grade", JudgeParams()), GradeKind)
     checklist = JudgeParams(kind="checklist", items=("a?",))
     assert isinstance(judge_kind("checklist", checklist), ChecklistKind)

@@ -155,7 +155,8 @@ def register_judge_kind(
 def _load_kinds() -> None:
     global _plugins_loaded
     # Importing the modules runs their @register_judge_kind decorators.
-    import turnscope.scorers.judges._kinds  # noqa: F401
+    import turnscope.scorers.judges._kinds
+    import turnscope.scorers.judges._persona  # noqa: F401
 
     if not _plugins_loaded:
         _plugins_loaded = True

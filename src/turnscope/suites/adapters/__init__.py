@@ -8,6 +8,7 @@ from turnscope.suites.adapters.instruction_following import (
     load_multi_if,
     multi_if_item,
 )
+from turnscope.suites.adapters.mint import load_mint, mint_item
 from turnscope.suites.adapters.mt_bench import MT_BENCH_HUB, load_mt_bench, mt_bench_item
 from turnscope.suites.adapters.mt_bench_101 import TASKS, load_mt_bench_101, mt_bench_101_item
 from turnscope.suites.adapters.mt_eval import (
@@ -31,6 +32,13 @@ register_suite(
     usage="multi-if[:PATH|OWNER/NAME][@LANGUAGE]",
 )(load_multi_if)
 
+register_suite(
+    "mint",
+    summary="MINT, tasks solved in up to 5 turns with a Python sandbox (gsm8k, math, mmlu, "
+    "theoremqa, humaneval, mbpp; hotpotqa and alfworld are left out): the authors' processed "
+    "data directory.",
+    usage="mint:PATH",
+)(load_mint)
 register_suite(
     "mt-bench",
     summary=f"MT-Bench, 80 two-turn questions in eight categories, judged 1-10 (reference-guided "
@@ -62,11 +70,13 @@ __all__ = [
     "MULTI_IF_HUB",
     "ifeval_item",
     "load_ifeval",
+    "load_mint",
     "load_mt_bench",
     "load_mt_bench_101",
     "load_mt_eval",
     "load_mt_eval_single",
     "load_multi_if",
+    "mint_item",
     "mt_bench_101_item",
     "mt_bench_item",
     "mt_eval_item",

@@ -1,16 +1,21 @@
 """The built-in generated suite: seeded generators, one per family, and the named suites.
 
-Importing this package registers the seven families: recollection, expansion, refinement,
-follow-up, global-instruction, pushback, feedback (docs/builtin-suite.md)."""
+Importing this package registers the nine families: recollection, expansion, refinement,
+follow-up, global-instruction, pushback, feedback, sharded, compute, hidden-rule and persona
+(docs/builtin-suite.md)."""
 
 from turnscope.suites.builtin import (  # noqa: F401  (each module registers its generator)
+    compute,
     expansion,
     feedback,
     follow_up,
     global_instruction,
+    hidden_rule,
+    persona,
     pushback,
     recollection,
     refinement,
+    sharded,
 )
 from turnscope.suites.builtin._base import (
     Draft,
@@ -25,6 +30,7 @@ from turnscope.suites.builtin._base import (
 from turnscope.suites.builtin.suites import (
     CORE,
     FULL,
+    PERSONA,
     RECIPES,
     Recipe,
     build,
@@ -35,6 +41,7 @@ from turnscope.suites.builtin.suites import (
 __all__ = [
     "CORE",
     "FULL",
+    "PERSONA",
     "RECIPES",
     "Draft",
     "Generator",

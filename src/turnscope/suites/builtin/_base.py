@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,9 +27,16 @@ class Knobs(BaseModel):
     distractors: int = Field(default=0, ge=0, le=MAX_TURNS)
     """Unrelated scored questions mixed in between the turns that matter (expansion)."""
     budget: int = Field(default=3, ge=1, le=20)
-    """Attempts allowed (feedback)."""
+    """Attempts allowed (feedback), turns allowed (compute, hidden-rule)."""
     hints: bool = False
     """Whether a wrong attempt is answered with a hint instead of a bare 'wrong' (feedback)."""
+    shards: int = Field(default=4, ge=3, le=8)
+    """Pieces the task is split into, released one per turn (sharded)."""
+    simulator: Literal["scripted-user", "llm-user"] | None = None
+    """Who plays the user of a simulated conversation (sharded); None leaves it to the run:
+    a model when it has a `user` role, else the scripted user."""
+    level: int = Field(default=1, ge=1, le=3)
+    """Difficulty level of the task (compute, hidden-rule)."""
 
 
 @dataclass

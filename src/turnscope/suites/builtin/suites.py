@@ -58,17 +58,22 @@ def write_jsonl(items: Iterable[Item], path: Path) -> int:
     return text.count("\n")
 
 
-def _k(**values: int | bool) -> Knobs:
+def _k(**values: int | bool | str) -> Knobs:
     return Knobs.model_validate(values)
 
 
-ALL_CONDITIONS = ("own", "gold", "single")
+ALL_CONDITIONS = ("own", "gold", "single", "full", "concat", "sharded", "tools", "no-tools", "env")
+"""Scripted items play own, gold and single; sharded items full, concat and sharded; compute
+items tools and no-tools (the python tool's gain); hidden-rule items env. Each item is played
+under those of its protocol."""
 
 CORE = Recipe(
     name="core",
-    summary="60 generated conversations (2-8 turns; feedback: 3 attempts), all seven "
+    summary="73 generated conversations (2-8 turns; feedback: 3 attempts; sharded: 3-8 "
+    "shards; compute: 3 turns with and without a Python sandbox; hidden-rule: 5 turns), ten "
     "families: recollection, expansion, refinement, follow-up, global-instruction, pushback, "
-    "feedback. Plays own, gold and single by default, 64 tokens an answer.",
+    "feedback, sharded, compute, hidden-rule. Plays each item under its protocol's conditions "
+    "(own, gold, single; full, concat, sharded; tools, no-tools; env), 64 tokens an answer.",
     plan=(
         (
             "recollection",
@@ -106,6 +111,9 @@ CORE = Recipe(
         ("global-instruction", tuple(_k(turns=t) for t in (2, 3, 3, 4, 4, 5, 5, 6))),
         ("pushback", tuple(_k(turns=t) for t in (2, 2, 2, 3, 3, 3, 4, 4, 5, 6))),
         ("feedback", tuple(_k(budget=3, hints=h) for h in (False, True) * 4)),
+        ("sharded", tuple(_k(shards=n) for n in (3, 4, 5, 6, 7, 8))),
+        ("compute", tuple(_k(budget=3, level=v) for v in (1, 1, 2, 2))),
+        ("hidden-rule", tuple(_k(budget=5, level=v) for v in (1, 1, 2))),
     ),
     conditions=ALL_CONDITIONS,
     max_tokens=64,
@@ -126,9 +134,10 @@ LONG = (4, 8, 12, 16, 20, 24, 30, 32)
 
 FULL = Recipe(
     name="full",
-    summary=f"{7 * FULL_PER_FAMILY} generated conversations, {FULL_PER_FAMILY} per family, "
-    "2 to 32 turns (distances up to 31, feedback budgets up to 10): for servers, not the "
-    "embedded model. Plays own, gold and single by default.",
+    summary=f"{10 * FULL_PER_FAMILY} generated conversations, {FULL_PER_FAMILY} per family, "
+    "2 to 32 turns (distances up to 31, feedback budgets up to 10, 3 to 8 shards, tool and "
+    "rule budgets up to 15): for servers, not the embedded model. Plays own, gold, single, "
+    "full, concat, sharded, tools, no-tools and env by default.",
     plan=(
         (
             "recollection",
@@ -169,10 +178,30 @@ FULL = Recipe(
                 [_k(budget=b, hints=h) for b in (1, 2, 3, 5, 8, 10) for h in (False, True)],
             ),
         ),
+        ("sharded", _cycle(FULL_PER_FAMILY, [_k(shards=n) for n in range(3, 9)])),
+        (
+            "compute",
+            _cycle(FULL_PER_FAMILY, [_k(budget=b, level=v) for b in (3, 5, 8) for v in (1, 2, 3)]),
+        ),
+        (
+            "hidden-rule",
+            _cycle(
+                FULL_PER_FAMILY, [_k(budget=b, level=v) for b in (6, 10, 15) for v in (1, 2, 3)]
+            ),
+        ),
     ),
     conditions=ALL_CONDITIONS,
     max_tokens=None,
 )
 
-RECIPES = {recipe.name: recipe for recipe in (CORE, FULL)}
+PERSONA = Recipe(
+    name="persona",
+    summary="8 generated conversations (3-6 turns) in which the model keeps a persona given "
+    "in the system prompt; every answer is scored by the persona judge, so it needs --judge.",
+    plan=(("persona", tuple(_k(turns=t) for t in (3, 3, 4, 4, 5, 5, 6, 6))),),
+    conditions=("own",),
+    max_tokens=96,
+)
+
+RECIPES = {recipe.name: recipe for recipe in (CORE, FULL, PERSONA)}
 """The named built-in suites."""
