@@ -90,13 +90,15 @@ def view(
     ] = 8765,
 ) -> None:
     """Browse runs in a local web page: runs, figures, conversations turn by turn, comparisons."""
+    try:
+        import uvicorn
+
+        from turnscope.viewer.app import Viewer, make_app, trusted
+    except ImportError as exc:
+        fail(f"turnscope view needs {exc.name or 'its web server'}: pip install 'turnscope[view]'")
     targets = paths or [runs_root(None)]
     _check_paths(targets)
     sock = _listen(host, port)
-
-    import uvicorn
-
-    from turnscope.viewer.app import Viewer, make_app, trusted
 
     viewer = Viewer(targets)
     if _loopback(host):
