@@ -19,7 +19,8 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 
 
 def _check_paths(paths: list[Path]) -> None:
-    """Each path is a readable run, or a directory holding runs; else one error line."""
+    """Each path is a readable run, or a directory of runs (maybe none yet); else one error
+    line."""
     for path in paths:
         if (path / STORE_FILE).is_file():
             try:
@@ -30,7 +31,9 @@ def _check_paths(paths: list[Path]) -> None:
                 fail(damaged(path, exc))
         elif not path.is_dir():
             fail(f"{path}: no such run or runs directory")
-        elif not any((p / STORE_FILE).is_file() for p in path.iterdir()):
+        elif not any((p / STORE_FILE).is_file() for p in path.iterdir()) and any(path.iterdir()):
+            # An empty directory is a runs directory before its first run: runs started later
+            # appear in the list. One holding other things is a mistyped path.
             fail(f"{path}: not a run directory (no {STORE_FILE}), and it holds no runs")
 
 

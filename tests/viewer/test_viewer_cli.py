@@ -1,0 +1,134 @@
+"""`turnscope view` as a command: bad input is one error line and exit 2, it says where it
+listens, and it follows a run that `turnscope run` is writing in another process."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from helpers.cli import assert_one_error_line, turnscope
+from helpers.servers import FakeOpenAIServer
+from helpers.suites import write_suite
+from helpers.viewer_runs import rich_run, start_viewer
+from turnscope.store import STORE_FILE, RunStore
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_a_path_that_is_not_a_run(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello", encoding="utf-8")
+    done = turnscope("view", str(tmp_path), runs=tmp_path)
+    assert_one_error_line(done, "not a run directory")
+    done = turnscope("view", str(tmp_path / "missing"), runs=tmp_path)
+    assert_one_error_line(done, "no such run or runs directory")
+
+
+def test_a_corrupt_store(tmp_path: Path) -> None:
+    run_dir = rich_run(tmp_path / "run")
+    store = run_dir / STORE_FILE
+    data = bytearray(store.read_bytes())
+    data[:16] = b"not a database!!"
+    store.write_bytes(bytes(data))
+    done = turnscope("view", str(run_dir), runs=tmp_path)
+    assert_one_error_line(done, "cannot read the run store")
+
+
+def test_a_busy_port(tmp_path: Path) -> None:
+    run_dir = rich_run(tmp_path / "run")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = turnscope("view", str(run_dir), "--port", str(port), runs=tmp_path)
+    assert_one_error_line(done, f"port {port} on 127.0.0.1 is busy")
+
+
+def test_it_binds_loopback_and_says_so(tmp_path: Path) -> None:
+    run_dir = rich_run(tmp_path / "run")
+    with start_viewer(run_dir) as viewer:
+        assert httpx.get(viewer.base_url + "/runs/run/conversations").status_code == 200
+        # A page reached under another host name (DNS rebinding) is refused.
+        assert httpx.get(viewer.base_url + "/", headers={"Host": "evil.example"}).status_code == 400
+        viewer.process.terminate()
+        out, _ = viewer.process.communicate(timeout=10)
+    assert re.search(r"http://127\.0\.0\.1:\d+/", out)
+    assert "listening on 127.0.0.1 only" in out
+
+
+def _running_row(base_url: str) -> list[str] | None:
+    """The runs list's row of the one run, as words, or None before the run exists."""
+    page = httpx.get(base_url + "/", timeout=10).text
+    if 'class="run"' not in page:
+        return None
+    row = page.split('class="run">', 1)[1].split("</tr>", 1)[0]
+    return re.sub(r"<[^>]+>", " ", row).split()
+
+
+def test_the_viewer_follows_a_run_being_written(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    items = [
+        {"id": f"item-{i}", "category": "live", "turns": [{"user": f"Q{i}.{t}"} for t in range(3)]}
+        for i in range(4)
+    ]
+    suite = write_suite(tmp_path / "live.yaml", items)
+    answer = "one two three four five six seven eight"
+    with (
+        FakeOpenAIServer(chunk_delay_s=0.06, reply=lambda messages, attempt: answer) as server,
+        start_viewer(runs) as viewer,
+    ):
+        writer = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "turnscope.cli", "run", "-s", str(suite)),
+                *("-m", f"openai:fake@{server.base_url}", "-v", "own", "-c", "1"),
+                *("--no-cache", "--runs-dir", str(runs)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            seen: list[int] = []
+            deadline = time.monotonic() + 120
+            while writer.poll() is None and time.monotonic() < deadline:
+                row = _running_row(viewer.base_url)
+                if row is not None and "running" in row:
+                    turns = int(row[row.index("running") + 1])
+                    seen.append(turns)
+                    if 0 < turns < 12:
+                        page = httpx.get(viewer.base_url + "/", timeout=10).text
+                        assert 'http-equiv="refresh"' in page  # a live run's page reloads
+                        run_key = row[0]
+                        table = httpx.get(
+                            f"{viewer.base_url}/runs/{run_key}/conversations", timeout=10
+                        )
+                        assert table.status_code == 200, (row, table.text[-600:])
+                time.sleep(0.3)
+            assert writer.wait(timeout=60) == 0, writer.stderr.read()  # type: ignore[union-attr]
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+                writer.wait()
+        (run_dir,) = [p for p in runs.iterdir() if (p / STORE_FILE).is_file()]
+        store = RunStore.open(run_dir)
+        try:
+            total = store.turn_count()
+        finally:
+            store.close()
+        assert total == 12
+        # The viewer saw the run part-written and growing, then finished with every turn.
+        partial = [n for n in seen if 0 < n < total]
+        assert len(set(partial)) >= 2, seen
+        assert partial == sorted(partial)
+        row = _running_row(viewer.base_url)
+        assert row is not None and "finished" in row
+        assert int(row[row.index("finished") + 1]) == total
+        table = httpx.get(f"{viewer.base_url}/runs/{row[0]}/conversations", timeout=10).text
+        assert "4 conversations" in table
