@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from turnscope.store import ConversationKey, ConversationSummary, RunStore
+from turnscope.store import ConversationKey, RunStore
 
 DISAGREEMENT = 0.3
 """Judges disagree on an answer when their verdict values (in [0, 1]) span at least this much:
@@ -292,22 +292,18 @@ class ViewerIndex:
         run.seen = top
 
     def _summarise(self, run: _Run, keys: Sequence[ConversationKey] | None) -> None:
-        """Compute the figures of `keys` (None: of every conversation) and store them."""
-        summaries: list[ConversationSummary] = []
+        """Compute the figures of `keys` (None: of every conversation) and store them. The
+        summaries stream from the store's cursor into the index: a run's conversations are
+        never all held in Python at once (only the judge spreads, one per judged one)."""
+        scopes: Sequence[ConversationKey | None] = keys if keys is not None else [None]
         spreads: dict[ConversationKey, float] = {}
-        for key in keys if keys is not None else [None]:
-            summaries.extend(run.store.conversation_summaries(key))
+        for key in scopes:
             spreads.update(((i, c, s), v) for i, c, s, v in run.store.judge_spreads(key))
-        self._db.execute("BEGIN")
-        try:
-            if keys is None:
-                self._db.execute("DELETE FROM convs WHERE run = ?", (run.number,))
-            self._db.executemany(
-                "INSERT OR REPLACE INTO convs (run, item_id, condition, sample, position, "
-                "family, turns, scored, mean, low, errors, last_turn, flags, disagreement) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    (
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for key in scopes:
+                for s in run.store.conversation_summaries(key):
+                    yield (
                         run.number,
                         s.item_id,
                         s.condition,
@@ -322,8 +318,16 @@ class ViewerIndex:
                         _flags(s.flags),
                         spreads.get((s.item_id, s.condition, s.sample)),
                     )
-                    for s in summaries
-                ),
+
+        self._db.execute("BEGIN")
+        try:
+            if keys is None:
+                self._db.execute("DELETE FROM convs WHERE run = ?", (run.number,))
+            self._db.executemany(
+                "INSERT OR REPLACE INTO convs (run, item_id, condition, sample, position, "
+                "family, turns, scored, mean, low, errors, last_turn, flags, disagreement) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows(),
             )
             self._db.execute("COMMIT")
         except BaseException:
