@@ -190,6 +190,7 @@ def test_a_run_written_after_the_first_visit_is_shown_as_it_is_now(tmp_path: Pat
             store.close()
         page = client.get("/runs/live/conversations?q=recall-1")
         assert "3 conversations" in text(page.text)
+        assert '<option value="single"' in page.text  # the filter values follow the run
         own = [r for r in rows(page.text, "conversations") if " own " in r]
         assert own[0].split()[5] == "0.500"  # (0.0 + 0.5 + 1.0) / 3
     finally:

@@ -219,6 +219,8 @@ class _Run:
         """The store's high water when it was last summarised."""
         self.items: dict[str, tuple[int, str]] = {}
         """Item id -> (position, family)."""
+        self.facets: Facets | None = None
+        """The filter values, kept until the run changes (each is a scan of its rows)."""
 
 
 class ViewerIndex:
@@ -290,6 +292,7 @@ class ViewerIndex:
             changed = run.store.changed_conversations(run.seen, top)
             self._summarise(run, None if len(changed) > FULL_REBUILD else sorted(changed))
         run.seen = top
+        run.facets = None
 
     def _summarise(self, run: _Run, keys: Sequence[ConversationKey] | None) -> None:
         """Compute the figures of `keys` (None: of every conversation) and store them. The
@@ -373,18 +376,19 @@ class ViewerIndex:
 
     def facets(self, run_dir: Path) -> Facets:
         with self._lock:
-            number = self._run(run_dir).number
+            run = self._run(run_dir)
+            if run.facets is None:
 
-            def distinct(column: str, table: str = "convs") -> list[Any]:
-                query = f"SELECT DISTINCT {column} FROM {table} WHERE run = ? ORDER BY 1"
-                return [v for (v,) in self._db.execute(query, (number,))]
+                def distinct(column: str, table: str = "convs") -> list[Any]:
+                    query = f"SELECT DISTINCT {column} FROM {table} WHERE run = ? ORDER BY 1"
+                    return [v for (v,) in self._db.execute(query, (run.number,))]
 
-            families = distinct("family", "items")
-            conditions = distinct("condition")
-            samples = distinct("sample")
-            flag_sets = distinct("flags")
-        flags = sorted({f for text in flag_sets for f in text.split(FLAG_SEPARATOR) if f})
-        return Facets(families, conditions, samples, flags)
+                flag_sets = distinct("flags")
+                flags = sorted({f for text in flag_sets for f in text.split(FLAG_SEPARATOR) if f})
+                run.facets = Facets(
+                    distinct("family", "items"), distinct("condition"), distinct("sample"), flags
+                )
+            return run.facets
 
     def by_condition(self, run_dir: Path) -> list[ConditionFigures]:
         """Per condition: conversations, mean conversation score, conversations with errors."""
