@@ -182,6 +182,7 @@ def test_a_run_written_after_the_first_visit_is_shown_as_it_is_now(tmp_path: Pat
     try:
         client = TestClient(make_app(viewer))
         assert "6 conversations" in text(client.get("/runs/live/conversations").text)
+        assert len(rows(client.get("/runs/live").text, "by-condition")) == 3
         store = RunStore.open(run_dir)
         try:
             store.commit(make_record("recall-1", 1, 0.0, condition="single"))
@@ -191,6 +192,8 @@ def test_a_run_written_after_the_first_visit_is_shown_as_it_is_now(tmp_path: Pat
         page = client.get("/runs/live/conversations?q=recall-1")
         assert "3 conversations" in text(page.text)
         assert '<option value="single"' in page.text  # the filter values follow the run
+        by_condition = rows(client.get("/runs/live").text, "by-condition")
+        assert by_condition[2] == "single 1 0.000 0"
         own = [r for r in rows(page.text, "conversations") if " own " in r]
         assert own[0].split()[5] == "0.500"  # (0.0 + 0.5 + 1.0) / 3
     finally:

@@ -221,6 +221,8 @@ class _Run:
         """Item id -> (position, family)."""
         self.facets: Facets | None = None
         """The filter values, kept until the run changes (each is a scan of its rows)."""
+        self.by_condition: list[ConditionFigures] | None = None
+        """The figures per condition, kept likewise."""
 
 
 class ViewerIndex:
@@ -293,6 +295,7 @@ class ViewerIndex:
             self._summarise(run, None if len(changed) > FULL_REBUILD else sorted(changed))
         run.seen = top
         run.facets = None
+        run.by_condition = None
 
     def _summarise(self, run: _Run, keys: Sequence[ConversationKey] | None) -> None:
         """Compute the figures of `keys` (None: of every conversation) and store them. The
@@ -393,13 +396,15 @@ class ViewerIndex:
     def by_condition(self, run_dir: Path) -> list[ConditionFigures]:
         """Per condition: conversations, mean conversation score, conversations with errors."""
         with self._lock:
-            number = self._run(run_dir).number
-            rows = self._db.execute(
-                "SELECT condition, COUNT(*), AVG(mean), SUM(errors > 0) FROM convs "
-                "WHERE run = ? GROUP BY condition ORDER BY condition",
-                (number,),
-            ).fetchall()
-        return [ConditionFigures(c, n, m, int(e)) for c, n, m, e in rows]
+            run = self._run(run_dir)
+            if run.by_condition is None:
+                rows = self._db.execute(
+                    "SELECT condition, COUNT(*), AVG(mean), SUM(errors > 0) FROM convs "
+                    "WHERE run = ? GROUP BY condition ORDER BY condition",
+                    (run.number,),
+                ).fetchall()
+                run.by_condition = [ConditionFigures(c, n, m, int(e)) for c, n, m, e in rows]
+            return run.by_condition
 
     def paired(self, run_dirs: Sequence[Path]) -> list[PairedFigures]:
         """Per condition, each run's mean score over the conversations every run scored."""
