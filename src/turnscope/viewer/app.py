@@ -263,9 +263,11 @@ class Viewer:
     def __init__(self, paths: Sequence[Path], cache_dir: Path | None = None) -> None:
         self.catalogue = Catalogue(paths)
         self.index = ViewerIndex()
-        self._own_cache = None if cache_dir else tempfile.TemporaryDirectory(prefix="turnscope-")
-        cache = cache_dir or Path(self._own_cache.name)  # type: ignore[union-attr]
-        self.dashboards = Dashboards(cache)
+        self._own_cache: tempfile.TemporaryDirectory[str] | None = None
+        if cache_dir is None:
+            self._own_cache = tempfile.TemporaryDirectory(prefix="turnscope-view-")
+            cache_dir = Path(self._own_cache.name)
+        self.dashboards = Dashboards(cache_dir)
         self.figures = _FigureCache()
 
     def close(self) -> None:
@@ -342,7 +344,7 @@ def _conversation_key(request: Request) -> tuple[str, str, int]:
 
 
 def make_app(viewer: Viewer) -> Starlette:
-    """The web application over `viewer`, for the host names in `allowed_hosts`."""
+    """The web application over `viewer`; `trusted` restricts the host names it answers."""
 
     def runs_page(request: Request) -> Response:
         rows = [viewer.figures.figures(key, path) for key, path in viewer.catalogue.runs()]
