@@ -62,13 +62,14 @@ def test_it_binds_loopback_and_says_so(tmp_path: Path) -> None:
     assert "listening on 127.0.0.1 only" in out
 
 
-def _running_row(base_url: str) -> list[str] | None:
-    """The runs list's row of the one run, as words, or None before the run exists."""
+def _runs_page(base_url: str) -> tuple[list[str] | None, str]:
+    """The runs list's row of the one run as words (None before the run exists), and the
+    page."""
     page = httpx.get(base_url + "/", timeout=10).text
     if 'class="run"' not in page:
-        return None
+        return None, page
     row = page.split('class="run">', 1)[1].split("</tr>", 1)[0]
-    return re.sub(r"<[^>]+>", " ", row).split()
+    return re.sub(r"<[^>]+>", " ", row).split(), page
 
 
 def test_the_viewer_follows_a_run_being_written(tmp_path: Path) -> None:
@@ -98,12 +99,11 @@ def test_the_viewer_follows_a_run_being_written(tmp_path: Path) -> None:
             seen: list[int] = []
             deadline = time.monotonic() + 120
             while writer.poll() is None and time.monotonic() < deadline:
-                row = _running_row(viewer.base_url)
+                row, page = _runs_page(viewer.base_url)
                 if row is not None and "running" in row:
                     turns = int(row[row.index("running") + 1])
                     seen.append(turns)
                     if 0 < turns < 12:
-                        page = httpx.get(viewer.base_url + "/", timeout=10).text
                         assert 'http-equiv="refresh"' in page  # a live run's page reloads
                         run_key = row[0]
                         table = httpx.get(
@@ -127,8 +127,15 @@ def test_the_viewer_follows_a_run_being_written(tmp_path: Path) -> None:
         partial = [n for n in seen if 0 < n < total]
         assert len(set(partial)) >= 2, seen
         assert partial == sorted(partial)
-        row = _running_row(viewer.base_url)
+        row, page = _runs_page(viewer.base_url)
         assert row is not None and "finished" in row
+        assert 'http-equiv="refresh"' not in page
         assert int(row[row.index("finished") + 1]) == total
-        table = httpx.get(f"{viewer.base_url}/runs/{row[0]}/conversations", timeout=10).text
+        # A page asked for while the run's first summary is built says so and reloads.
+        deadline = time.monotonic() + 60
+        while True:
+            table = httpx.get(f"{viewer.base_url}/runs/{row[0]}/conversations", timeout=10).text
+            if 'id="summarising"' not in table or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         assert "4 conversations" in table

@@ -23,6 +23,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     hostile_run(root / "hostile")
     rich_run(root / "plain")
     viewer = Viewer([root])
+    viewer.warm()
     try:
         yield TestClient(make_app(viewer))
     finally:

@@ -29,6 +29,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(runs: Path) -> Iterator[TestClient]:
     viewer = Viewer([runs])
+    viewer.warm()
     try:
         yield TestClient(make_app(viewer))
     finally:
@@ -181,6 +182,9 @@ def test_a_run_written_after_the_first_visit_is_shown_as_it_is_now(tmp_path: Pat
     viewer = Viewer([run_dir])
     try:
         client = TestClient(make_app(viewer))
+        # The first visit starts the run's summary and says so; the page reloads until done.
+        assert 'id="summarising"' in client.get("/runs/live/conversations").text
+        viewer.warm()
         assert "6 conversations" in text(client.get("/runs/live/conversations").text)
         assert len(rows(client.get("/runs/live").text, "by-condition")) == 3
         store = RunStore.open(run_dir)

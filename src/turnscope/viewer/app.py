@@ -33,7 +33,7 @@ from turnscope.core import TARGET_ROLE, Item, TurnRecord, content_text
 from turnscope.protocols import get_protocol
 from turnscope.store import STORE_FILE, RunStore, StoredJudgment, StoreError
 from turnscope.viewer.dashboard import Dashboards
-from turnscope.viewer.index import SORTS, Filters, ViewerIndex
+from turnscope.viewer.index import SORTS, Filters, Summarising, ViewerIndex
 from turnscope.viewer.text import shown
 
 PAGE_SIZE = 25
@@ -42,6 +42,8 @@ COMPARE_TEXT_CHARS = 20_000
 """Characters of an answer shown in a side-by-side column."""
 LIVE_REFRESH_S = 5
 """Pages of a run that is still being written reload this often."""
+SUMMARISING_REFRESH_S = 2
+"""A page waiting for a run's first summary reloads this often."""
 STATIC = Path(__file__).parent / "static"
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
@@ -277,10 +279,11 @@ class Viewer:
             self._own_cache.cleanup()
 
     def warm(self) -> None:
-        """Summarise every run once, so that first visits find their index ready."""
+        """Summarise every run, so that first visits find their index ready; returns when
+        all are."""
         for _, run_dir in self.catalogue.runs():
             try:
-                self.index.store(run_dir)
+                self.index.summarise(run_dir)
             except (StoreError, *DAMAGE):
                 continue
 
@@ -430,11 +433,11 @@ def make_app(viewer: Viewer) -> Starlette:
         for stored in judgments:
             by_turn.setdefault(stored.turn, []).append(_judged(stored))
         transcript, score = _transcript(item, condition, records, by_turn)
-        others = [
-            c
-            for c in viewer.index.item_conversations(run_dir, item_id)
-            if (c.condition, c.sample) != (condition, sample)
-        ]
+        try:
+            played = viewer.index.item_conversations(run_dir, item_id)
+        except Summarising:
+            played = []  # the links to other conditions come once the run is summarised
+        others = [c for c in played if (c.condition, c.sample) != (condition, sample)]
         return _render(
             "conversation.html.j2",
             key=key,
@@ -573,6 +576,9 @@ class _Errors:
             await self.app(scope, receive, send)
         except ViewerError as exc:
             await _render("error.html.j2", exc.status, message=str(exc))(scope, receive, send)
+        except Summarising as exc:
+            page = _render("summarising.html.j2", done=exc.done, refresh=SUMMARISING_REFRESH_S)
+            await page(scope, receive, send)
         except StoreError as exc:
             await _render("error.html.j2", 404, message=str(exc))(scope, receive, send)
         except DAMAGE as exc:

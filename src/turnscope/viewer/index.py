@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ three grade points on a 1..10 scale, or a yes against a no."""
 FULL_REBUILD = 2000
 """Past this many changed conversations a refresh recomputes the whole run in one pass,
 cheaper than that many keyed lookups."""
+BATCH = 5000
+"""Conversations added to the index per transaction (and per hold of its lock) by a build."""
 FLAG_SEPARATOR = "\n"
 SORTS = {
     "item": "position, condition, sample",
@@ -209,6 +211,15 @@ def _row(r: Sequence[Any]) -> ConversationRow:
     )
 
 
+class Summarising(Exception):
+    """A run's conversations are being summarised for the first time; pages that need them
+    say so and reload instead of waiting (a 1,000,000-turn run takes a minute)."""
+
+    def __init__(self, run_dir: Path, done: int) -> None:
+        super().__init__(f"{run_dir}: {done:,} conversations summarised so far")
+        self.done = done
+
+
 class _Run:
     """One run known to the index: its store and how far it has been summarised."""
 
@@ -219,6 +230,14 @@ class _Run:
         """The store's high water when it was last summarised."""
         self.items: dict[str, tuple[int, str]] = {}
         """Item id -> (position, family)."""
+        self.ready = False
+        """Every conversation up to `seen` is in the index."""
+        self.building: threading.Thread | None = None
+        """The thread summarising the whole run now, if any."""
+        self.done = 0
+        """Conversations the current build has put in the index so far."""
+        self.error: BaseException | None = None
+        """Why the last build failed (a damaged store)."""
         self.facets: Facets | None = None
         """The filter values, kept until the run changes (each is a scan of its rows)."""
         self.by_condition: list[ConditionFigures] | None = None
@@ -227,13 +246,15 @@ class _Run:
 
 class ViewerIndex:
     """Conversation summaries of every opened run. Every method takes one lock: the viewer's
-    worker threads share the connections, one at a time."""
+    worker threads share the connections, one at a time. A whole run is summarised by a thread
+    of its own with its own store connection, holding the lock only to add each batch."""
 
     def __init__(self) -> None:
         self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._runs: dict[Path, _Run] = {}
+        self._closed = False
 
     @property
     def lock(self) -> threading.RLock:
@@ -241,10 +262,22 @@ class ViewerIndex:
         return self._lock
 
     def store(self, run_dir: Path) -> RunStore:
-        """The run's store, opened (StoreError if it is not a run) and summarised up to now.
-        Use it while holding `lock`."""
+        """The run's store, opened (StoreError if it is not a run); its summaries are brought
+        up to date, or their first build is started. Use it while holding `lock`."""
         with self._lock:
             return self._run(run_dir).store
+
+    def summarise(self, run_dir: Path) -> None:
+        """Bring the run's summaries up to date and wait for it (a first build included)."""
+        with self._lock:
+            run = self._run(run_dir)
+            building = run.building
+        if building is not None:
+            building.join()
+        with self._lock:
+            if run.error is not None:
+                raise run.error
+            self._refresh(run)
 
     def forget(self, run_dir: Path) -> None:
         """Drop a run (its store could not be read): the next request opens it again."""
@@ -257,6 +290,7 @@ class ViewerIndex:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for run in self._runs.values():
                 run.store.close()
             self._runs.clear()
@@ -276,6 +310,17 @@ class ViewerIndex:
         self._refresh(run)
         return run
 
+    def _ready(self, run_dir: Path) -> _Run:
+        """The run, summarised up to now; Summarising while its first build runs."""
+        run = self._run(run_dir)
+        if run.error is not None:
+            error, run.error = run.error, None
+            self.forget(run_dir)
+            raise error
+        if not run.ready:
+            raise Summarising(run_dir, run.done)
+        return run
+
     def _load_items(self, run: _Run) -> None:
         run.items = {i: (p, f) for i, p, f in run.store.item_positions()}
         self._db.executemany(
@@ -284,32 +329,72 @@ class ViewerIndex:
         )
 
     def _refresh(self, run: _Run) -> None:
-        """Recompute the conversations whose records or judgments changed since last time."""
+        """Recompute the conversations whose records or judgments changed since last time: a
+        few at once, many (or the first time) by a build in the background."""
+        if run.building is not None or run.error is not None:
+            return
         top = run.store.high_water()
         if top == run.seen:
             return
-        if run.seen == (0, 0):
-            self._summarise(run, None)
-        else:
+        if run.ready:
             changed = run.store.changed_conversations(run.seen, top)
-            self._summarise(run, None if len(changed) > FULL_REBUILD else sorted(changed))
-        run.seen = top
-        run.facets = None
-        run.by_condition = None
+            if len(changed) <= FULL_REBUILD:
+                self._summarise(run, sorted(changed))
+                run.seen = top
+                run.facets = None
+                run.by_condition = None
+                return
+        # The old rows stay in view until the rebuild replaces them (conversations are never
+        # removed from a store, only added to).
+        run.done = 0
+        run.building = threading.Thread(
+            target=self._build, args=(run,), name=f"summarise-{run.number}", daemon=True
+        )
+        run.building.start()
 
-    def _summarise(self, run: _Run, keys: Sequence[ConversationKey] | None) -> None:
+    def _build(self, run: _Run) -> None:
+        """Summarise the whole run from a connection of this thread's own."""
+        try:
+            store = RunStore.open(run.store.run_dir)
+            try:
+                top = store.high_water()
+                self._summarise(run, None, source=store)
+            finally:
+                store.close()
+        except BaseException as exc:
+            with self._lock:
+                run.building = None
+                run.error = exc
+            return
+        with self._lock:
+            run.building = None
+            run.seen = top
+            run.ready = True
+            run.facets = None
+            run.by_condition = None
+
+    def _summarise(
+        self,
+        run: _Run,
+        keys: Sequence[ConversationKey] | None,
+        *,
+        source: RunStore | None = None,
+    ) -> None:
         """Compute the figures of `keys` (None: of every conversation) and store them. The
-        summaries stream from the store's cursor into the index: a run's conversations are
-        never all held in Python at once (only the judge spreads, one per judged one)."""
+        summaries stream from the store's cursor into the index in batches: a run's
+        conversations are never all held in Python at once (only the judge spreads, one per
+        judged one). `source`: a store connection of the calling thread, read without the
+        lock (which is then taken for each batch only)."""
+        store = source or run.store
         scopes: Sequence[ConversationKey | None] = keys if keys is not None else [None]
         spreads: dict[ConversationKey, float] = {}
         for key in scopes:
-            spreads.update(((i, c, s), v) for i, c, s, v in run.store.judge_spreads(key))
-
-        def rows() -> Iterator[tuple[Any, ...]]:
-            for key in scopes:
-                for s in run.store.conversation_summaries(key):
-                    yield (
+            spreads.update(((i, c, s), v) for i, c, s, v in store.judge_spreads(key))
+        batch: list[tuple[Any, ...]] = []
+        for key in scopes:
+            for s in store.conversation_summaries(key):
+                batch.append(
+                    (
                         run.number,
                         s.item_id,
                         s.condition,
@@ -324,21 +409,32 @@ class ViewerIndex:
                         _flags(s.flags),
                         spreads.get((s.item_id, s.condition, s.sample)),
                     )
+                )
+                if len(batch) >= BATCH:
+                    if not self._insert(run, batch):
+                        return
+                    batch = []
+        self._insert(run, batch)
 
-        self._db.execute("BEGIN")
-        try:
-            if keys is None:
-                self._db.execute("DELETE FROM convs WHERE run = ?", (run.number,))
-            self._db.executemany(
-                "INSERT OR REPLACE INTO convs (run, item_id, condition, sample, position, "
-                "family, turns, scored, mean, low, errors, last_turn, flags, disagreement) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows(),
-            )
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+    def _insert(self, run: _Run, rows: list[tuple[Any, ...]]) -> bool:
+        """Add a batch of summaries; False once the index is closed (a build stops)."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO convs (run, item_id, condition, sample, position, "
+                    "family, turns, scored, mean, low, errors, last_turn, flags, disagreement) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            run.done += len(rows)
+            return True
 
     # --- queries ------------------------------------------------------------------------------
 
@@ -349,7 +445,7 @@ class ViewerIndex:
         order = SORTS.get(sort, SORTS["item"])
         where, args = filters.sql()
         with self._lock:
-            number = self._run(run_dir).number
+            number = self._ready(run_dir).number
             total = self._db.execute(
                 f"SELECT COUNT(*) FROM convs WHERE run = ?{where}", (number, *args)
             ).fetchone()[0]
@@ -363,7 +459,7 @@ class ViewerIndex:
     def item_conversations(self, run_dir: Path, item_id: str) -> list[ConversationRow]:
         """Every played conversation of one item (its conditions and samples)."""
         with self._lock:
-            number = self._run(run_dir).number
+            number = self._ready(run_dir).number
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM convs WHERE run = ? AND item_id = ? "
                 "ORDER BY condition, sample",
@@ -379,7 +475,7 @@ class ViewerIndex:
 
     def facets(self, run_dir: Path) -> Facets:
         with self._lock:
-            run = self._run(run_dir)
+            run = self._ready(run_dir)
             if run.facets is None:
 
                 def distinct(column: str, table: str = "convs") -> list[Any]:
@@ -396,7 +492,7 @@ class ViewerIndex:
     def by_condition(self, run_dir: Path) -> list[ConditionFigures]:
         """Per condition: conversations, mean conversation score, conversations with errors."""
         with self._lock:
-            run = self._run(run_dir)
+            run = self._ready(run_dir)
             if run.by_condition is None:
                 rows = self._db.execute(
                     "SELECT condition, COUNT(*), AVG(mean), SUM(errors > 0) FROM convs "
@@ -409,7 +505,7 @@ class ViewerIndex:
     def paired(self, run_dirs: Sequence[Path]) -> list[PairedFigures]:
         """Per condition, each run's mean score over the conversations every run scored."""
         with self._lock:
-            numbers = [self._run(d).number for d in run_dirs]
+            numbers = [self._ready(d).number for d in run_dirs]
             columns = ", ".join(f"AVG(c{i}.mean)" for i in range(len(numbers)))
             rows = self._db.execute(
                 f"SELECT c0.condition, COUNT(*), {columns} FROM {_joined(numbers)} "
@@ -422,7 +518,7 @@ class ViewerIndex:
     ) -> tuple[list[PairedItem], int]:
         """Conversations every run scored, the largest score spread first."""
         with self._lock:
-            numbers = [self._run(d).number for d in run_dirs]
+            numbers = [self._ready(d).number for d in run_dirs]
             means = ", ".join(f"c{i}.mean" for i in range(len(numbers)))
             spread = f"max({means}) - min({means})" if len(numbers) > 1 else "0.0"
             where = " AND c0.condition = ?" if condition else ""
