@@ -26,7 +26,7 @@ three grade points on a 1..10 scale, or a yes against a no."""
 FULL_REBUILD = 2000
 """Past this many changed conversations a refresh recomputes the whole run in one pass,
 cheaper than that many keyed lookups."""
-BATCH = 5000
+BATCH = 1000
 """Conversations added to the index per transaction (and per hold of its lock) by a build."""
 FLAG_SEPARATOR = "\n"
 SORTS = {
