@@ -187,6 +187,8 @@ def test_a_run_written_after_the_first_visit_is_shown_as_it_is_now(tmp_path: Pat
         viewer.warm()
         assert "6 conversations" in text(client.get("/runs/live/conversations").text)
         assert len(rows(client.get("/runs/live").text, "by-condition")) == 3
+        before = client.get("/runs/live/conversations?q=recall-1").text
+        assert "2 conversations" in text(before)
         store = RunStore.open(run_dir)
         try:
             store.commit(make_record("recall-1", 1, 0.0, condition="single"))

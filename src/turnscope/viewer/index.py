@@ -28,6 +28,8 @@ FULL_REBUILD = 2000
 cheaper than that many keyed lookups."""
 BATCH = 1000
 """Conversations added to the index per transaction (and per hold of its lock) by a build."""
+KEPT_COUNTS = 256
+"""Filters whose match counts a run keeps at most."""
 FLAG_SEPARATOR = "\n"
 SORTS = {
     "item": "position, condition, sample",
@@ -242,6 +244,15 @@ class _Run:
         """The filter values, kept until the run changes (each is a scan of its rows)."""
         self.by_condition: list[ConditionFigures] | None = None
         """The figures per condition, kept likewise."""
+        self.counts: dict[tuple[str, tuple[Any, ...]], int] = {}
+        """Conversations matching a filter (its SQL and arguments), kept likewise: paging
+        through a filtered table counts once."""
+
+    def changed(self) -> None:
+        """Forget the figures kept since the run was last summarised."""
+        self.facets = None
+        self.by_condition = None
+        self.counts.clear()
 
 
 class ViewerIndex:
@@ -341,8 +352,7 @@ class ViewerIndex:
             if len(changed) <= FULL_REBUILD:
                 self._summarise(run, sorted(changed))
                 run.seen = top
-                run.facets = None
-                run.by_condition = None
+                run.changed()
                 return
         # The old rows stay in view until the rebuild replaces them (conversations are never
         # removed from a store, only added to).
@@ -370,8 +380,7 @@ class ViewerIndex:
             run.building = None
             run.seen = top
             run.ready = True
-            run.facets = None
-            run.by_condition = None
+            run.changed()
 
     def _summarise(
         self,
@@ -445,14 +454,18 @@ class ViewerIndex:
         order = SORTS.get(sort, SORTS["item"])
         where, args = filters.sql()
         with self._lock:
-            number = self._ready(run_dir).number
-            total = self._db.execute(
-                f"SELECT COUNT(*) FROM convs WHERE run = ?{where}", (number, *args)
-            ).fetchone()[0]
+            run = self._ready(run_dir)
+            total = run.counts.get((where, tuple(args)))
+            if total is None:
+                if len(run.counts) >= KEPT_COUNTS:
+                    run.counts.clear()
+                total = run.counts[where, tuple(args)] = self._db.execute(
+                    f"SELECT COUNT(*) FROM convs WHERE run = ?{where}", (run.number, *args)
+                ).fetchone()[0]
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM convs WHERE run = ?{where} "
                 f"ORDER BY {order} LIMIT ? OFFSET ?",
-                (number, *args, limit, offset),
+                (run.number, *args, limit, offset),
             ).fetchall()
         return [_row(r) for r in rows], int(total)
 
