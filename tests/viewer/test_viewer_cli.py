@@ -139,3 +139,40 @@ def test_the_viewer_follows_a_run_being_written(tmp_path: Path) -> None:
                 break
             time.sleep(0.5)
         assert "4 conversations" in table
+
+
+def _renderers(run_dir: Path) -> list[int]:
+    """Pids of the processes drawing this run's figures for a viewer."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"turnscope.viewer.dashboard" in argv and str(run_dir).encode() in argv:
+            found.append(int(proc.name))
+    return found
+
+
+def _gone(pids: list[int], timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.parametrize("stop", ["terminate", "kill"])
+def test_stopping_the_viewer_ends_its_renderer(tmp_path: Path, stop: str) -> None:
+    """SIGTERM stops the viewer cleanly (exit 0), and its figures' renderer with it; a viewer
+    killed outright leaves no renderer behind either (the renderer watches its parent)."""
+    run_dir = rich_run(tmp_path / "run")
+    with start_viewer(run_dir) as viewer:
+        assert httpx.get(viewer.base_url + "/runs/run", timeout=30).status_code == 200
+        renderers = _renderers(run_dir)
+        assert renderers  # it imports matplotlib and reads the run: seconds, not less
+        getattr(viewer.process, stop)()
+        code = viewer.process.wait(timeout=30)
+    assert code == (0 if stop == "terminate" else -9)
+    assert _gone(renderers), renderers

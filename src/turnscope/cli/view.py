@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -124,8 +125,16 @@ def view(
     server = uvicorn.Server(
         uvicorn.Config(trusted(make_app(viewer), hosts), log_level="warning", access_log=False)
     )
+    # uvicorn shuts down on SIGTERM, then raises the signal again with the handler found
+    # before it started: this one, so that the clean-up below runs (the figures' renderer is
+    # stopped, the cache removed) and the exit is a normal one.
+    signal.signal(signal.SIGTERM, _stop)
     try:
         server.run(sockets=[sock])
     finally:
         viewer.close()
         sock.close()
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise typer.Exit(0)

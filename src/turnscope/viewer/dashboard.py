@@ -12,6 +12,7 @@ most every RERENDER_AFTER_S seconds).
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pydantic import ValidationError
 RERENDER_AFTER_S = 30.0
 """A changed run's figures are rendered again at most this often."""
 STDERR_CHARS = 2000
+PARENT_CHECK_S = 0.5
+"""How often a rendering child checks that the viewer that started it is still there."""
 
 
 @dataclass
@@ -139,8 +142,24 @@ def _drain(process: subprocess.Popen[bytes], sink: list[bytes]) -> None:
         del sink[:-20]
 
 
+def _exit_with_parent() -> None:
+    """End this child when the viewer is gone. The viewer kills it when it stops, but a viewer
+    killed outright, or stopped by SIGTERM (uvicorn raises the signal again once it has shut
+    down, which ends the process before its clean-up), leaves it behind, reading a whole run
+    for no one."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
     """Render RUN_DIR's report into OUT (the child's entry point); one error line on failure."""
+    _exit_with_parent()
     from turnscope.report.html import write_run_report
     from turnscope.store import RunStore, StoreError
 
