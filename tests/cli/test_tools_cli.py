@@ -9,9 +9,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from helpers.cli import assert_clean_failure, run_cli
+from helpers.cli import assert_clean_failure, run_cli, turnscope
+from helpers.sandbox import require_sandbox
+from helpers.servers import FakeOpenAIServer
 from turnscope.cli.run import suite_conditions
+from turnscope.core import content_text
+from turnscope.store import RunStore
 from turnscope.suites import resolve_suite
 
 TOOL_ITEM = {
@@ -80,3 +85,59 @@ def test_suite_default_conditions_keep_those_the_items_to_play_can_use() -> None
     # Nothing playable: the defaults stay, and the condition check says why.
     assert suite_conditions(("env",), scripted_only) == ["env"]
     assert suite_conditions(None, scripted_only) == ["own"]
+
+
+def test_a_server_that_issues_faulty_tool_calls_is_answered_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    """Through the command and a real HTTP server: malformed arguments, an unknown tool, a
+    hostile name and fifty calls in a row are each answered with a tool message and recorded;
+    the conversation then ends on its solution and the run exits 0."""
+    require_sandbox()
+
+    def tool_calls(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+        answered = [m for m in body["messages"] if m["role"] == "tool"]
+        if not answered:
+            return [
+                {"id": "a", "name": "python", "arguments": json.dumps({"code": "v = 6 * 7"})},
+                {"id": "b", "name": "python", "arguments": '{"code": "print(1)"'},
+                {"id": "c", "name": "search_web", "arguments": "{}"},
+                {"id": "d", "name": "\x1b]0;x\x07" + "p" * 100, "arguments": "{}"},
+            ]
+        if len(answered) == 4:
+            code = [json.dumps({"code": f"n{i} = {i}"}) for i in range(50)]
+            return [{"id": f"m{i}", "name": "python", "arguments": c} for i, c in enumerate(code)]
+        return None
+
+    item = {**TOOL_ITEM, "setup": {"budget": 4, "interface": "api"}}
+    suite = tmp_path / "tools.jsonl"
+    suite.write_text(json.dumps(item) + "\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    with FakeOpenAIServer(
+        tool_calls=tool_calls, reply=lambda messages, attempt: "<solution>943</solution>"
+    ) as server:
+        done = turnscope(
+            "run", "-s", str(suite), "-v", "tools", "-m", f"openai:fake@{server.base_url}",
+            runs=runs,
+        )  # fmt: skip
+        requests = len(server.bodies)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert requests == 3
+    (run_dir,) = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    store = RunStore.open(run_dir)
+    try:
+        records = [r for r in store.records(role="target") if r.item_id == "calc"]
+    finally:
+        store.close()
+    assert [r.turn for r in records] == [1, 2, 3] and records[-1].score == 1.0
+    # A turn's record holds what the user side sent: the answers to the previous turn's calls.
+    first, second = records[1], records[2]
+    replies = [m for m in first.new_messages if m.role == "tool"]
+    assert [m.tool_call_id for m in replies] == ["a", "b", "c", "d"]
+    assert "not valid JSON" in content_text(replies[1].content)
+    assert "no tool named 'search_web'" in content_text(replies[2].content)
+    assert "\x1b" not in content_text(replies[3].content)
+    assert first.flags.count("tool:bad-arguments") == 1
+    assert first.flags.count("tool:unknown") == 2
+    assert len([m for m in second.new_messages if m.role == "tool"]) == 50
+    assert "tool:over-limit" in second.flags

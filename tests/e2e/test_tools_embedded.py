@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from helpers.sandbox import require_sandbox
 from helpers.servers import FakeOpenAIServer
 from turnscope.core import content_text
-from turnscope.sandbox import BubblewrapProvider, SandboxUnavailable
 from turnscope.store import RunStore, StoreError
 from turnscope.suites.builtin import Knobs, generate_item, write_jsonl
 
@@ -31,10 +31,7 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture(scope="module", autouse=True)
 def _sandbox() -> None:
-    try:
-        BubblewrapProvider().check_available()
-    except SandboxUnavailable as exc:
-        pytest.skip(str(exc))
+    require_sandbox()
 
 
 def turnscope(*args: str, runs: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:

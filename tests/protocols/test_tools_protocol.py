@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from helpers.protocols import play_context
+from helpers.sandbox import require_sandbox
 from helpers.scripted import (
     FixedFeedback,
     ScriptedModel,
@@ -36,12 +37,11 @@ from turnscope.protocols.interactive import (
     parse_move,
 )
 from turnscope.run import check_roles
-from turnscope.sandbox import BubblewrapProvider, SandboxUnavailable
 
-try:
-    BubblewrapProvider().check_available()
-except SandboxUnavailable as exc:
-    pytest.skip(str(exc), allow_module_level=True)
+
+@pytest.fixture(autouse=True)
+def _sandbox() -> None:
+    require_sandbox()
 
 
 def task(key: str, reference: str = "943", budget: int = 4, **setup: Any) -> Item:

@@ -11,22 +11,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from helpers.sandbox import require_sandbox
 from helpers.scripted import FixedFeedback, ScriptedModel, calls, item, new_run, play
 from turnscope.analysis import flag_report, played_conversations
 from turnscope.cli import app
 from turnscope.cli.run import left_out_lines
 from turnscope.report.html import write_run_report
-from turnscope.sandbox import BubblewrapProvider, SandboxUnavailable
 
 HOSTILE = "<script>alert(1)</script>[bold red]boom[/bold red]"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _sandbox() -> None:
-    try:
-        BubblewrapProvider().check_available()
-    except SandboxUnavailable as exc:
-        pytest.skip(str(exc))
+    require_sandbox()
 
 
 def task(key: str, **setup: object) -> object:
@@ -95,7 +92,7 @@ async def test_flags_are_tallied_shown_and_transcripts_keep_parts_apart(tmp_path
     assert "flags: tool:python, tool:error, sandbox:timeout, sandbox:restarted" in out
     assert "[bold red]boom[/bold red]" in out  # shown as text, not read as markup
     result = CliRunner().invoke(app, ["show", str(store.run_dir), "--item", "api"])
-    assert "tool call · python:" in result.stdout and "tool result · python:" in result.stdout
+    assert "tool call python (id " in result.stdout and "tool result python (call " in result.stdout
 
 
 def test_report_without_flags_says_so() -> None:

@@ -6,19 +6,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from turnscope.sandbox import BubblewrapProvider, Sandbox, SandboxLimits, SandboxUnavailable
+from helpers.sandbox import require_sandbox
+from turnscope.sandbox import BubblewrapProvider, Sandbox, SandboxLimits
 
 OpenSandbox = Callable[..., Awaitable[Sandbox]]
 
 
 @pytest.fixture(scope="session")
 def provider() -> BubblewrapProvider:
-    provider = BubblewrapProvider()
-    try:
-        provider.check_available()
-    except SandboxUnavailable as exc:
-        pytest.skip(str(exc))
-    return provider
+    return require_sandbox()
 
 
 @pytest.fixture

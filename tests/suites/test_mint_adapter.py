@@ -10,23 +10,16 @@ from pathlib import Path
 import pytest
 
 from helpers.cli import assert_clean_failure, run_cli
+from helpers.sandbox import require_sandbox
 from helpers.scripted import FixedFeedback, ScriptedModel, new_run, play
 from turnscope.analysis.multiturn import analyse
 from turnscope.core import Item, Message
 from turnscope.protocols import ToolsProtocol
-from turnscope.sandbox import BubblewrapProvider, SandboxUnavailable
 from turnscope.scorers import TurnView, score_turn
 from turnscope.scorers.mint import chosen_letter, read_value, reasoning_match, theoremqa_match
 from turnscope.suites import SuiteError, resolve_suite
 
 DATA = Path(__file__).parent.parent / "data" / "mint"
-
-
-def sandbox_or_skip() -> None:
-    try:
-        BubblewrapProvider().check_available()
-    except SandboxUnavailable as exc:
-        pytest.skip(str(exc))
 
 
 def test_the_processed_layout_loads_with_unplayable_tasks_counted() -> None:
@@ -85,7 +78,7 @@ def test_every_reference_passes_its_own_check() -> None:
 
 
 async def test_code_tasks_pass_with_a_right_solution_and_fail_with_a_wrong_one() -> None:
-    sandbox_or_skip()
+    require_sandbox()
     protocol = ToolsProtocol()
     items = {i.category: i for i in resolve_suite(f"mint:{DATA}").suite.items}
     right = {
@@ -155,7 +148,7 @@ def test_a_missing_path_and_an_empty_directory_are_one_line_errors(tmp_path: Pat
 async def test_success_at_k_with_and_without_feedback(tmp_path: Path) -> None:
     """Played with a scripted model (exact answers at exact turns) under tools and
     tools-feedback: the analysis gives success at k = 1..5 for each, and the feedback gap."""
-    sandbox_or_skip()
+    require_sandbox()
     data = tmp_path / "mint"
     shutil.copytree(DATA / "gsm8k", data / "gsm8k")
     items = list(resolve_suite(f"mint:{data}").suite.items)

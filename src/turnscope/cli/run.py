@@ -66,6 +66,7 @@ from turnscope.core import (
 )
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
+from turnscope.models.pool import EndpointPool
 from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
     render_flag_report,
@@ -89,7 +90,7 @@ from turnscope.run import (
     judged_turns,
     role_clients_for,
 )
-from turnscope.store import RunStore, StoreError, gc_paused
+from turnscope.store import RunStore, StoreError, TurnScores, gc_paused
 from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite
 
 MAX_SAMPLES = 1000
@@ -175,6 +176,8 @@ def _play(
             )
             if judge_clients:
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
+            if isinstance(client, EndpointPool):
+                _print_pool(client)
         finally:
             if progress.live.is_started:
                 progress.stop()
@@ -207,6 +210,16 @@ def _play(
         )
         raise typer.Exit(130) from None
     return opened[0]
+
+
+def _print_pool(pool: EndpointPool) -> None:
+    """Requests and transient errors per server of a pool, and how many requests had to
+    move to another server than their conversation's."""
+    parts = [
+        f"{markup(label)} {sent} requests ({errors} errors)"
+        for label, sent, errors in pool.counts()
+    ]
+    err_console.print(f"servers: {'; '.join(parts)}; moved to another server: {pool.moved}")
 
 
 def _chosen(
@@ -498,6 +511,16 @@ def run(
             metavar="N",
         ),
     ] = None,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            metavar="SCORE",
+            help="A gate for CI: exit 3 when a model's headline (its first condition's score "
+            "per conversation, key turns) is below SCORE, e.g. --fail-under 0.6.",
+        ),
+    ] = None,
     api_key_env: Annotated[
         str | None,
         typer.Option(
@@ -570,7 +593,7 @@ def run(
             _play(client, lambda: store, judge_clients, role_clients)
             _print_summary(store)
             failed = store.unfinished_count()
-        _exit_for(failed)
+        _exit_for(failed, [store.run_dir], fail_under)
         return
 
     try:
@@ -668,7 +691,7 @@ def run(
     ]
     if len(played) > 1:
         _print_model_table(played)
-    _exit_for(sum(failed for _, failed in played))
+    _exit_for(sum(failed for _, failed in played), [run_dir for run_dir, _ in played], fail_under)
 
 
 def _without_unavailable(config: RunConfig, items: Sequence[Item]) -> RunConfig:
@@ -734,15 +757,7 @@ def _play_config(
 def _print_model_table(played: Sequence[tuple[Path, int]]) -> None:
     """Several models on one suite: each model's headline per condition, then each model
     minus the first, paired by item (per conversation, key turns; 95 % intervals)."""
-    runs = []
-    for run_dir, failed in played:
-        store = RunStore.open(run_dir)
-        try:
-            rows, items, config = store.turn_scores(), store.items(), store.config()
-            serving = store.serving_scores()
-        finally:
-            store.close()
-        runs.append((run_dir, failed, rows, items, config, analyse(rows, items, serving=serving)))
+    runs = [(run_dir, failed, *_analysed(run_dir)) for run_dir, failed in played]
     conditions = list(dict.fromkeys(c for *_, a in runs for c in a.overall))
     table = Table(
         title="models on one suite: score per conversation (key turns), 95 % interval",
@@ -786,8 +801,41 @@ def _print_model_table(played: Sequence[tuple[Path, int]]) -> None:
     console.print(f"compare any two in full:  turnscope compare {markup(base_dir)} RUN_B")
 
 
-def _exit_for(failed: int) -> None:
+def _analysed(
+    run_dir: Path,
+) -> tuple[list[TurnScores], list[Item], RunConfig, MultiTurnAnalysis]:
+    """A finished run's score rows, items, config and figures (scores only, no transcripts)."""
+    store = RunStore.open(run_dir)
+    try:
+        rows, items, config = store.turn_scores(), store.items(), store.config()
+        serving = store.serving_scores()
+    finally:
+        store.close()
+    return rows, items, config, analyse(rows, items, serving=serving)
+
+
+def _below_gate(run_dirs: Sequence[Path], fail_under: float) -> bool:
+    """Whether any run's headline is below --fail-under (or has no score at all); each run's
+    headline is printed against the gate."""
+    below = False
+    for run_dir in run_dirs:
+        _, _, config, analysis = _analysed(run_dir)
+        condition = next((c for c in config.conditions if c in analysis.overall), None)
+        mean = analysis.overall[condition].mean if condition is not None else None
+        shown = "no score" if mean is None else f"{mean:.3f}"
+        where = f"{markup(config.model)}, {markup(condition or '-')} per conversation (key turns)"
+        if mean is None or mean < fail_under:
+            below = True
+            err_console.print(f"[red]below --fail-under {fail_under:g}:[/red] {shown} ({where})")
+        else:
+            err_console.print(f"passes --fail-under {fail_under:g}: {shown} ({where})")
+    return below
+
+
+def _exit_for(failed: int, run_dirs: Sequence[Path], fail_under: float | None) -> None:
     """Exit code 1 when some turns or judgments failed (the summary said how many and how to
-    resume)."""
+    resume); otherwise 3 when a headline is below the --fail-under gate."""
     if failed:
         raise typer.Exit(1)
+    if fail_under is not None and _below_gate(run_dirs, fail_under):
+        raise typer.Exit(3)

@@ -39,6 +39,7 @@ from turnscope.core import (
 )
 from turnscope.models.base import BackendOptions, register_backend
 from turnscope.models.errors import ModelConfigError, PermanentModelError, TransientModelError
+from turnscope.models.pool import EndpointPool
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -145,6 +146,11 @@ class OpenAICompatClient:
     @property
     def identity(self) -> ModelIdentity:
         return self._identity
+
+    @property
+    def base_url(self) -> str:
+        """The server's API root, e.g. http://127.0.0.1:8080/v1."""
+        return self._base_url
 
     @property
     def max_concurrency(self) -> int | None:
@@ -597,6 +603,12 @@ def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
         base_url = str(
             options.extra.get("base_url") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         )
+    for url in base_url.split(","):
+        _check_url(url)
+    return model, base_url
+
+
+def _check_url(base_url: str) -> None:
     try:
         parsed = urlparse(base_url)
         parsed.port  # noqa: B018  (raises on a port that is not a number)
@@ -604,26 +616,38 @@ def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
         raise ModelConfigError(f"invalid base URL {base_url!r}: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ModelConfigError(f"invalid base URL {base_url!r}: expected http(s)://HOST[:PORT]/v1")
-    return model, base_url
 
 
 @register_backend(
     "openai",
     summary="Any OpenAI-compatible /v1/chat/completions endpoint (vLLM, llama.cpp server, "
-    "Ollama, SGLang, hosted APIs), tool calls included. Key from $OPENAI_API_KEY or "
-    "--api-key-env.",
-    examples=("openai:gpt-4o-mini", "openai:qwen2.5-7b@http://127.0.0.1:8000/v1"),
+    "Ollama, SGLang, hosted APIs), tool calls included; NAME@URL1,URL2 pools servers of one "
+    "model, each conversation on one of them. Key from $OPENAI_API_KEY or --api-key-env.",
+    examples=(
+        "openai:gpt-4o-mini",
+        "openai:qwen2.5-7b@http://127.0.0.1:8000/v1",
+        "openai:qwen2.5-7b@http://gpu1:8000/v1,http://gpu2:8000/v1",
+    ),
     status=lambda: "ready (aiohttp)",
 )
-def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient:
-    model, base_url = parse_openai_spec(rest, options)
-    key = resolve_api_key(options.api_key_env, base_url)
+def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient | EndpointPool:
+    model, base_urls = parse_openai_spec(rest, options)
     limit = options.extra.get("max_concurrency")
-    return OpenAICompatClient(
-        model,
-        base_url,
-        api_key=key,
-        timeout_s=options.timeout_s,
-        max_concurrency=int(limit) if limit else None,
-        concurrency=options.concurrency,
-    )
+    clients = [
+        OpenAICompatClient(
+            model,
+            base_url,
+            api_key=resolve_api_key(options.api_key_env, base_url),
+            timeout_s=options.timeout_s,
+            max_concurrency=int(limit) if limit else None,
+            concurrency=options.concurrency,
+        )
+        for base_url in base_urls.split(",")
+    ]
+    if len(clients) == 1:
+        return clients[0]
+    if len(set(base_urls.split(","))) < len(clients):
+        raise ModelConfigError(f"the same server is listed twice in the pool {base_urls!r}")
+    # One identity for the pool, its first server's: the cache keys of a pool are those of
+    # that server alone, so answers cached by either are reused by the other.
+    return EndpointPool([(c.base_url, c) for c in clients], clients[0].identity)
