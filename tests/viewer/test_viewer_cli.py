@@ -176,3 +176,20 @@ def test_stopping_the_viewer_ends_its_renderer(tmp_path: Path, stop: str) -> Non
         code = viewer.process.wait(timeout=30)
     assert code == (0 if stop == "terminate" else -9)
     assert _gone(renderers), renderers
+
+
+def test_without_the_view_extra(tmp_path: Path) -> None:
+    """Without uvicorn installed (here: its import refused) the command names the extra."""
+    run_dir = rich_run(tmp_path / "run")
+    code = (
+        "import sys; sys.modules['uvicorn'] = None; "
+        "from turnscope.cli import main; sys.argv = ['turnscope', 'view', sys.argv[1]]; main()"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert_one_error_line(done, "pip install 'turnscope[view]'")
