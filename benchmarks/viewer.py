@@ -10,8 +10,9 @@ background from start-up, and pages that need them answer with a notice until th
 until the table answers and the p95 of those notices are reported apart. Then:
 
 - the runs list, the run's dashboard page (its figures are drawn by a child process of their
-  own, which this does not wait for), page 1 of the conversations table, page 5,000 of it
-  with a score filter (min=0.1, sorted by score: 125,000 rows deep), and one transcript
+  own, which this does not wait for), page 1 of the conversations table, a deep page of it
+  with a score filter (min=0.1, sorted by score; page 5,000 or the half-way page, whichever
+  comes first: 4,999 on the default store, 125,000 rows deep), and one transcript
   (a different conversation each time).
 
 Prints p95 per page (target <= 500 ms each) and the server's peak RSS read from the kernel
