@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def _commands() -> typer.Typer:
     """The app with every command registered."""
     # isort: off
-    from turnscope.cli import run, browse, catalog, reports, judging, validate  # noqa: F401
+    from turnscope.cli import run, browse, catalog, reports, judging, validate, view  # noqa: F401
 
     # isort: on
     from turnscope.cli._app import app

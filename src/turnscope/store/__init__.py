@@ -3,6 +3,8 @@
 from turnscope.store.pairwise_store import PAIRWISE_FILE, PairRecord, PairwiseStore
 from turnscope.store.run_store import (
     STORE_FILE,
+    ConversationKey,
+    ConversationSummary,
     RunStore,
     StoredJudgment,
     StoreError,
@@ -17,6 +19,8 @@ from turnscope.store.run_store import (
 __all__ = [
     "PAIRWISE_FILE",
     "STORE_FILE",
+    "ConversationKey",
+    "ConversationSummary",
     "PairRecord",
     "PairwiseStore",
     "RunStore",

@@ -53,6 +53,16 @@ CREATE TABLE IF NOT EXISTS judgments (
     PRIMARY KEY (item_id, condition, sample, turn, spec, judge)
 );
 """
+_INDEXES = {
+    # Counts and means over the target's turns (`turnscope runs`, the viewer's runs list) read
+    # this narrow index instead of every record.
+    "turns_by_role": "CREATE INDEX IF NOT EXISTS turns_by_role ON turns (role, error, score)",
+    # Failed judgments are few: counting them must not read every judgment.
+    "judgments_failed": (
+        "CREATE INDEX IF NOT EXISTS judgments_failed ON judgments (error) WHERE error IS NOT NULL"
+    ),
+}
+"""Secondary indexes by name; a store made before one existed gets it when opened."""
 # Version 1 named the condition "variant" and had no role; runs made before the judge role
 # have no judgments table at all. Records keep their JSON as written (TurnRecord reads the
 # old field name), only the key columns move.
@@ -75,6 +85,58 @@ CREATE TABLE IF NOT EXISTS judgments (
 ALTER TABLE judgments RENAME COLUMN variant TO condition;
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
 """
+
+
+ConversationKey = tuple[str, Condition, int]
+"""A played conversation: (item id, condition, sample)."""
+_ONE_CONVERSATION = "WHERE item_id = ? AND condition = ? AND sample = ?"
+# One row per conversation. A target turn without a score whose JSON has an error key set to a
+# string has a failed scorer: inside a JSON string a quote is escaped, so the text "error":"
+# can only be a real key. A record without flags is written with "flags":[] and is not parsed.
+_SUMMARIES = """
+SELECT item_id, condition, sample,
+    SUM(role = 'target'),
+    COUNT(CASE WHEN role = 'target' THEN score END),
+    AVG(CASE WHEN role = 'target' THEN score END),
+    MIN(CASE WHEN role = 'target' THEN score END),
+    SUM(error IS NOT NULL
+        OR (role = 'target' AND score IS NULL AND instr(record, '"error":"') > 0)),
+    MAX(turn),
+    group_concat(CASE WHEN instr(record, '"flags":[]') = 0
+        THEN json_extract(record, '$.flags') END, char(1))
+FROM turns {where} GROUP BY item_id, condition, sample
+"""
+_SPREADS = """
+SELECT item_id, condition, sample, MAX(spread) FROM (
+    SELECT item_id, condition, sample, MAX(v) - MIN(v) AS spread FROM (
+        SELECT item_id, condition, sample, turn, spec,
+            json_extract(data, '$.verdict.value') AS v
+        FROM judgments {where}
+    ) GROUP BY item_id, condition, sample, turn, spec HAVING COUNT(v) > 1
+) GROUP BY item_id, condition, sample
+"""
+
+
+class ConversationSummary(NamedTuple):
+    """One played conversation's figures, computed by SQLite from its records."""
+
+    item_id: str
+    condition: Condition
+    sample: int
+    turns: int
+    """Target turns recorded."""
+    scored: int
+    """Target turns with a score."""
+    mean: float | None
+    """Mean target turn score."""
+    low: float | None
+    """Lowest target turn score."""
+    errors: int
+    """Records of any role that failed, plus target turns with a failed scorer."""
+    last_turn: int
+    """Highest turn recorded."""
+    flags: str | None
+    """The JSON flag lists of its flagged records, joined by U+0001 (None: no flags)."""
 
 
 class StoredJudgment(NamedTuple):
@@ -226,6 +288,22 @@ def new_run_dir(root: Path, model_spec: str, suite: str, now: datetime) -> Path:
     return candidate
 
 
+def _add_indexes(db: sqlite3.Connection) -> None:
+    """Create the secondary indexes a store lacks. Only missing ones are built (CREATE INDEX
+    takes the write lock, even when the index exists); a store that cannot be written (a
+    read-only copy, a writer holding the lock too long) stays readable without them."""
+    present = {
+        name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    }
+    for name, statement in _INDEXES.items():
+        if name in present:
+            continue
+        try:
+            db.execute(statement)
+        except sqlite3.OperationalError:
+            return
+
+
 class RunStore:
     """Read and write one run. Every `commit` is durable when it returns (WAL, one transaction)."""
 
@@ -235,8 +313,8 @@ class RunStore:
         self._lock: int | None = None
 
     @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, isolation_level=None)
+    def _connect(path: Path, *, threads: bool = False) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=not threads)
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a killed process; only an OS crash can lose the last turn.
         db.execute("PRAGMA synchronous=NORMAL")
@@ -254,6 +332,8 @@ class RunStore:
         private_file(run_dir / STORE_FILE)
         db = cls._connect(run_dir / STORE_FILE)
         db.executescript(_SCHEMA)
+        for statement in _INDEXES.values():
+            db.execute(statement)
         with db:
             db.execute("BEGIN")
             db.executemany(
@@ -267,15 +347,16 @@ class RunStore:
         return cls(run_dir, db)
 
     @classmethod
-    def open(cls, run_dir: Path) -> RunStore:
-        """Open an existing run; StoreError with one clear line if it is not one."""
+    def open(cls, run_dir: Path, *, threads: bool = False) -> RunStore:
+        """Open an existing run; StoreError with one clear line if it is not one. `threads`:
+        the store may be used from several threads, one at a time (the caller serialises)."""
         path = run_dir / STORE_FILE
         if not run_dir.is_dir():
             raise StoreError(f"{run_dir}: no such run directory")
         if not path.is_file():
             raise StoreError(f"{run_dir}: not a turnscope run directory (no {STORE_FILE})")
         try:
-            db = cls._connect(path)
+            db = cls._connect(path, threads=threads)
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot read the run store: {exc}") from None
@@ -302,6 +383,7 @@ class RunStore:
                     for statement in _MIGRATE_1_TO_2.split(";"):
                         if statement.strip():
                             db.execute(statement)
+        _add_indexes(db)
         store = cls(run_dir, db)
         store.config()  # a config this version cannot read fails here, in one line
         return store
@@ -372,6 +454,25 @@ class RunStore:
             return "stopped"
         return status
 
+    def item(self, item_id: str) -> Item | None:
+        """One item of the run, None if it has no such item."""
+        row = self._db.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
+        return Item.model_validate_json(row[0]) if row else None
+
+    def conversation_judgments(
+        self, item_id: str, condition: Condition, sample: int
+    ) -> list[StoredJudgment]:
+        """Every judgment of one conversation, by turn, scorer spec and judge."""
+        rows = self._db.execute(
+            "SELECT turn, spec, data FROM judgments "
+            "WHERE item_id = ? AND condition = ? AND sample = ? ORDER BY turn, spec, judge",
+            (item_id, condition, sample),
+        )
+        return [
+            StoredJudgment(item_id, condition, sample, turn, spec, Judgment.model_validate_json(d))
+            for turn, spec, d in rows
+        ]
+
     def items(self) -> list[Item]:
         rows = self._db.execute("SELECT data FROM items ORDER BY position").fetchall()
         return [Item.model_validate_json(r[0]) for r in rows]
@@ -380,11 +481,6 @@ class RunStore:
         """The run's items in order, one at a time (`items` holds them all)."""
         for (data,) in self._db.execute("SELECT data FROM items ORDER BY position"):
             yield Item.model_validate_json(data)
-
-    def item(self, item_id: str) -> Item | None:
-        """One item of the run, read on its own (None if the run has no such item)."""
-        row = self._db.execute("SELECT data FROM items WHERE id = ?", (item_id,)).fetchone()
-        return Item.model_validate_json(row[0]) if row else None
 
     def commit(self, record: TurnRecord) -> None:
         self._db.execute(
@@ -632,3 +728,55 @@ class RunStore:
         """Judgments recorded without a verdict."""
         row = self._db.execute("SELECT COUNT(*) FROM judgments WHERE error IS NOT NULL").fetchone()
         return int(row[0])
+
+    # --- incremental summaries (the viewer) ---------------------------------------------------
+
+    def high_water(self) -> tuple[int, int]:
+        """The newest rowid of the turns and of the judgments tables. The store only appends
+        (a replaced row gets a new rowid), so the rows above an earlier high water are
+        exactly what changed since."""
+        row = self._db.execute(
+            "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM turns), "
+            "(SELECT COALESCE(MAX(rowid), 0) FROM judgments)"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def changed_conversations(
+        self, since: tuple[int, int], until: tuple[int, int]
+    ) -> set[ConversationKey]:
+        """Conversations with a record or a judgment written between two high waters."""
+        changed: set[ConversationKey] = set()
+        for table, low, high in (("turns", since[0], until[0]), ("judgments", since[1], until[1])):
+            if high > low:
+                changed.update(
+                    self._db.execute(
+                        f"SELECT DISTINCT item_id, condition, sample FROM {table} "
+                        "WHERE rowid > ? AND rowid <= ?",
+                        (low, high),
+                    )
+                )
+        return changed
+
+    def item_positions(self) -> Iterator[tuple[str, int, str]]:
+        """(id, position, family) of every item, without decoding the items: the family is
+        metadata["family"] when it is text, else the category (as analysis.item_families)."""
+        yield from self._db.execute(
+            "SELECT id, position, CASE WHEN json_type(data, '$.metadata.family') = 'text' "
+            "THEN json_extract(data, '$.metadata.family') ELSE category END FROM items"
+        )
+
+    def conversation_summaries(
+        self, key: ConversationKey | None = None
+    ) -> Iterator[ConversationSummary]:
+        """Per-conversation figures computed by SQLite, grouped in primary-key order (no sort,
+        no record decoded in Python), of one conversation or of all."""
+        where = _ONE_CONVERSATION if key is not None else ""
+        for row in self._db.execute(_SUMMARIES.format(where=where), key or ()):
+            yield ConversationSummary(*row)
+
+    def judge_spreads(self, key: ConversationKey | None = None) -> Iterator[tuple[Any, ...]]:
+        """(item id, condition, sample, spread): per conversation, the largest spread between
+        the verdict values of judges of one answer (conversations judged by one judge, or
+        without two verdicts on one answer, are left out)."""
+        where = _ONE_CONVERSATION if key is not None else ""
+        yield from self._db.execute(_SPREADS.format(where=where), key or ())
