@@ -31,25 +31,28 @@ from turnscope.analysis.multiturn import (
     FlipRate,
     Gap,
     GapReport,
+    HeadlineScore,
     MultiTurnAnalysis,
     ServingStats,
     SuccessCurve,
     analyse,
+    headline_scores,
     item_families,
     item_scores,
     ordered_conditions,
+    quick_headline_scores,
 )
 from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
 from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.analysis.stats import (
     PAIRED_TEST,
+    SMALL_SAMPLE,
     Estimate,
     ItemResampler,
     bootstrap_mean,
     paired_p_value,
 )
 from turnscope.analysis.summary import (
-    Cell,
     RunSummary,
     error_message_counts,
     short_message,
@@ -58,8 +61,8 @@ from turnscope.analysis.summary import (
 
 __all__ = [
     "PAIRED_TEST",
+    "SMALL_SAMPLE",
     "AccuracyCell",
-    "Cell",
     "Comparison",
     "Estimate",
     "FlagReport",
@@ -68,6 +71,7 @@ __all__ = [
     "FlipRate",
     "Gap",
     "GapReport",
+    "HeadlineScore",
     "InstructionReport",
     "InstructionTypeRow",
     "ItemResampler",
@@ -93,6 +97,7 @@ __all__ = [
     "compare_runs",
     "error_message_counts",
     "flag_report",
+    "headline_scores",
     "instruction_report",
     "item_families",
     "item_scores",
@@ -100,6 +105,7 @@ __all__ = [
     "ordered_conditions",
     "paired_p_value",
     "played_conversations",
+    "quick_headline_scores",
     "short_message",
     "summarise",
 ]

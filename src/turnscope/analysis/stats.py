@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95
 PAIRED_TEST = "Wilcoxon signed-rank (two-sided; zero differences dropped)"
+SMALL_SAMPLE = 5
+"""A figure over fewer items than this is marked as a small sample wherever it is shown: its
+interval rests on so few items that it says little about the next ones."""
 
 FloatArray = npt.NDArray[np.float64]
 _RESAMPLE_BLOCK = 64
@@ -41,6 +44,11 @@ class Estimate(BaseModel):
     """Items behind the estimate (the resampled units)."""
     errors: int = 0
     """Turns of the group that failed (no answer, or a scorer error); they carry no value."""
+
+    @property
+    def small(self) -> bool:
+        """True when the estimate rests on fewer than SMALL_SAMPLE items."""
+        return self.n < SMALL_SAMPLE
 
 
 class ItemResampler:

@@ -10,8 +10,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from turnscope.analysis import SMALL_SAMPLE, HeadlineScore, quick_headline_scores
 from turnscope.cli._app import (
     DAMAGE,
+    HEADLINE_META,
     Command,
     app,
     console,
@@ -41,6 +43,9 @@ from turnscope.store import (
     export_records,
 )
 
+OWN = "own"
+"""The condition `runs` lists: the model answering from its own history."""
+
 
 def _run_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
@@ -54,7 +59,7 @@ def runs(
         Path | None, typer.Option(help="Directory holding run directories.", metavar="DIR")
     ] = None,
 ) -> None:
-    """List run directories with model, suite, date, turns and mean score."""
+    """List run directories with model, suite, date, turns and the headline score."""
     root = runs_root(runs_dir)
     dirs = _run_dirs(root)
     if not dirs:
@@ -63,7 +68,7 @@ def runs(
     table = Table(title=f"runs under {markup(root)}", title_justify="left")
     table.add_column("run", no_wrap=True)
     counts = ("turns", "errors", "judge errors")
-    for column in ("model", "suite", "started", *counts, "mean", "status"):
+    for column in ("model", "suite", "started", *counts, "score", "status"):
         table.add_column(column, justify="right" if column in counts else "left")
     for run_dir in dirs:
         try:
@@ -75,6 +80,29 @@ def runs(
                 cell(run_dir.name), *"-------", cell(f"unreadable: {damaged(run_dir, exc)}")
             )
     console.print(table)
+    console.print(
+        "score: per conversation (key turns), mean over items, own history (else the condition "
+        f"named); small: fewer than {SMALL_SAMPLE} items"
+    )
+
+
+def _headline_text(store: RunStore) -> str:
+    """The run's headline as `runs` lists it: the own condition's (else the first's) score
+    per conversation with its n. Read from the run's meta; a run played before the headline
+    was stored gets it from its scores (never its transcripts)."""
+    stored = store.meta(HEADLINE_META)
+    if isinstance(stored, dict):
+        scores = {c: HeadlineScore.model_validate(h) for c, h in stored.items()}
+    else:
+        scores = quick_headline_scores(store.turn_scores(), store.items(), store.serving_scores())
+    known = {c: h for c, h in scores.items() if h.mean is not None}
+    if not known:
+        return "-"
+    condition = OWN if OWN in known else next(iter(known))
+    headline = known[condition]
+    named = "" if condition == OWN else f"{condition}, "
+    small = ", small" if headline.n < SMALL_SAMPLE else ""
+    return f"{headline.mean:.3f} ({named}n={headline.n}{small})"
 
 
 def _run_row(run_dir: Path) -> list[str | Text]:
@@ -82,7 +110,6 @@ def _run_row(run_dir: Path) -> list[str | Text]:
     store = RunStore.open(run_dir)
     try:
         config = store.config()
-        mean = store.mean_score()
         turns = store.turn_count()
         return [
             cell(run_dir.name),
@@ -92,7 +119,7 @@ def _run_row(run_dir: Path) -> list[str | Text]:
             str(turns),
             str(turns - store.answered_count()),
             str(store.judge_error_count()),
-            f"{mean:.3f}" if mean is not None else "-",
+            cell(_headline_text(store)),
             store.status(),
         ]
     finally:
@@ -180,20 +207,25 @@ def show(
         items = {it.id: it for it in store.items()}
         if item is None:
             table = Table(title=f"{markup(run_dir)}: items", title_justify="left")
-            for column in ("item", "category", "condition", "sample", "turns", "mean", "errors"):
+            for column in ("item", "category", "condition", "sample", "turns", "score", "errors"):
                 table.add_column(column)
             # Scores and errors only: the transcripts are not needed for the table.
             grouped: dict[tuple[str, str, int], list[TurnScores]] = {}
             for row in store.turn_scores():
                 grouped.setdefault((row.item_id, row.condition, row.sample), []).append(row)
             for (item_id, condition, sample), rows in grouped.items():
-                values = [r.score for r in rows if r.score is not None]
-                mean = f"{sum(values) / len(values):.3f}" if values else "-"
                 # Turn errors and failed scores or judgments alike: each leaves a turn unscored.
-                errs = sum(
-                    r.error is not None or any(sc.error is not None for sc in r.scores)
+                failed = {
+                    r.turn
                     for r in rows
+                    if r.error is not None or any(sc.error is not None for sc in r.scores)
+                }
+                errs = len(failed)
+                values = {r.turn: None if r.turn in failed else r.score for r in rows}
+                score = get_protocol(items[item_id].protocol).conversation_score(
+                    items[item_id], condition, values
                 )
+                mean = "-" if score is None else f"{score:.3f}"
                 table.add_row(
                     cell(item_id),
                     cell(items[item_id].category),
@@ -204,7 +236,10 @@ def show(
                     str(errs),
                 )
             console.print(table)
-            console.print("See one conversation with --item ID")
+            console.print(
+                "score: the conversation's score (its key turns), as every summary counts it; "
+                "see one conversation with --item ID"
+            )
             return
         if item not in items:
             fail(f"{run_dir}: no item {item!r} in this run")

@@ -197,7 +197,12 @@ def worst_conversations(
 
 def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
     lines = [
-        Headline(f"score ({condition})", fmt_estimate(e), "mean item score over items", e.n)
+        Headline(
+            f"score ({condition})",
+            fmt_estimate(e),
+            "per conversation (key turns), mean over items",
+            e.n,
+        )
         for condition, e in analysis.overall.items()
     ]
     for name, gap in analysis.gaps.items():

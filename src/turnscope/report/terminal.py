@@ -1,4 +1,4 @@
-"""The terminal summary: score by turn index and by category, errors, where the run lives."""
+"""The terminal summary: the headline per conversation, per family and by turn, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from turnscope.analysis import (
-    Cell,
+    SMALL_SAMPLE,
     Comparison,
     Estimate,
     FlagReport,
@@ -21,45 +21,67 @@ from turnscope.analysis import (
 from turnscope.report.safe import cell, markup
 
 
-def fmt_cell(cell: Cell | None) -> str:
-    if cell is None or cell.mean is None:
-        return "-"
-    return f"{cell.mean:.3f} (n={cell.scored})"
-
-
 def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-def render_summary(summary: RunSummary, console: Console, *, title: str) -> None:
-    """Print tables: by turn index (one column per condition), by category, errors."""
-    conditions = ordered_conditions(summary.by_turn)
-    turns = sorted({t for cells in summary.by_turn.values() for t in cells})
+SMALL_NOTE = f"small: fewer than {SMALL_SAMPLE} items, too few for the figure to generalise"
+
+
+def _n(e: Estimate) -> str:
+    """ "n=N", marked when the estimate rests on a small sample."""
+    return f"n={e.n}, small" if e.small else f"n={e.n}"
+
+
+def estimate_cell(e: Estimate | None) -> str:
+    """A table cell: mean (n=N), or "-" with no value."""
+    if e is None or e.mean is None:
+        return "-"
+    return f"{e.mean:.3f} ({_n(e)})"
+
+
+def _estimate_table(
+    first: str, rows: dict[str, dict[str, Estimate]], conditions: list[str]
+) -> Table:
+    """Rows x conditions of estimates (rows: family or turn -> condition -> estimate)."""
+    table = Table()
+    table.add_column(first, justify="left" if first == "family" else "right")
+    for condition in conditions:
+        table.add_column(cell(condition), justify="right")
+    for key, by_condition in rows.items():
+        table.add_row(cell(key), *(estimate_cell(by_condition.get(c)) for c in conditions))
+    return table
+
+
+def render_summary(
+    summary: RunSummary, analysis: MultiTurnAnalysis, console: Console, *, title: str
+) -> None:
+    """The headline per conversation (key turns), per family, by turn index (key turns only),
+    then the run's counts and errors."""
+    conditions = ordered_conditions(analysis.overall)
     console.print(f"[bold]{markup(title)}[/bold]")
-    console.print("[bold]mean score by turn index[/bold]")
-    by_turn = Table()
-    by_turn.add_column("turn", justify="right")
-    for condition in conditions:
-        by_turn.add_column(cell(condition), justify="right")
-    for turn in turns:
-        by_turn.add_row(str(turn), *(fmt_cell(summary.by_turn[v].get(turn)) for v in conditions))
-    by_turn.add_row(
-        "all", *(fmt_cell(summary.by_condition.get(v)) for v in conditions), style="bold"
+    console.print(
+        "[bold]score per conversation (key turns): mean over items, 95 % bootstrap interval[/bold]"
     )
-    console.print(by_turn)
-
-    categories = sorted({c for cells in summary.by_category.values() for c in cells})
-    console.print("[bold]mean score by category[/bold]")
-    by_cat = Table()
-    by_cat.add_column("category")
-    for condition in conditions:
-        by_cat.add_column(cell(condition), justify="right")
-    for category in categories:
-        by_cat.add_row(
-            cell(category), *(fmt_cell(summary.by_category[v].get(category)) for v in conditions)
-        )
-    console.print(by_cat)
-
+    for condition, e in analysis.overall.items():
+        console.print(f"  score ({markup(condition)}): {_interval(e)}", highlight=False)
+    families: dict[str, dict[str, Estimate]] = {}
+    for condition, cells in analysis.by_family.items():
+        for family, e in cells.items():
+            families.setdefault(family, {})[condition] = e
+    console.print("[bold]score per family, per conversation (key turns)[/bold]")
+    console.print(_estimate_table("family", dict(sorted(families.items())), conditions))
+    turns: dict[int, dict[str, Estimate]] = {}
+    for condition, by_turn in analysis.by_turn.items():
+        for turn, e in by_turn.items():
+            turns.setdefault(turn, {})[condition] = e
+    console.print(
+        "[bold]score by turn index, per turn (key turns only: mean turn score over the items "
+        "for which the turn is a key turn)[/bold]"
+    )
+    console.print(_estimate_table("turn", {str(t): turns[t] for t in sorted(turns)}, conditions))
+    if any(e.small for cells in (*families.values(), *turns.values()) for e in cells.values()):
+        console.print(f"[dim]{SMALL_NOTE}[/dim]")
     console.print(
         f"turns: {summary.turns}  answered: {summary.answered}  "
         f"turn errors: {summary.turn_errors}  scorer errors: {summary.scorer_errors}  "
@@ -123,7 +145,10 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
 def render_comparison(comparison: Comparison, console: Console) -> None:
     """The paired table: per condition and family, A, B, B - A with its interval, p-value."""
     table = Table(
-        title=f"{markup(comparison.label_b)} minus {markup(comparison.label_a)} (paired by item)",
+        title=(
+            f"{markup(comparison.label_b)} minus {markup(comparison.label_a)} "
+            "(paired by item; score per conversation, key turns)"
+        ),
         title_justify="left",
     )
     for column in ("condition", "family", "items", "A", "B", "B - A [95 %]", "p"):
@@ -174,12 +199,14 @@ def _interval(e: Estimate | None, *, signed: bool = False) -> str:
         return "-"
     sign = "+" if signed else ""
     dropped = f", {e.errors} failed turns left out" if e.errors else ""
-    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}] (n={e.n}{dropped})"
+    small = " sample" if e.small else ""
+    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}] ({_n(e)}{small}{dropped})"
 
 
 def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
-    """The multi-turn headline with 95 % intervals over items; lines without data are left out."""
-    lines = [f"score ({markup(c)}): {_interval(e)}" for c, e in analysis.overall.items()]
+    """Gaps, flip rate, success at k and spread with 95 % intervals over items (the score per
+    condition is render_summary's); lines without data are left out."""
+    lines = []
     for name, gap in analysis.gaps.items():
         lines.append(f"{markup(name)}: {_interval(gap.overall.difference, signed=True)}")
     for condition, flips in analysis.flip_rate.items():
