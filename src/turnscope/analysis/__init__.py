@@ -45,6 +45,7 @@ from turnscope.analysis.multiturn import (
 from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
 from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.analysis.stats import (
+    MIN_TEST_PAIRS,
     PAIRED_TEST,
     SMALL_SAMPLE,
     Estimate,
@@ -60,6 +61,7 @@ from turnscope.analysis.summary import (
 )
 
 __all__ = [
+    "MIN_TEST_PAIRS",
     "PAIRED_TEST",
     "SMALL_SAMPLE",
     "AccuracyCell",

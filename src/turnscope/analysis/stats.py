@@ -117,12 +117,19 @@ def bootstrap_mean(
     )
 
 
+MIN_TEST_PAIRS = 6
+"""Fewest paired items the signed-rank test is made on. With 5 or fewer, even differences all
+of one sign give p >= 0.0625 (the exact two-sided test's smallest p is 2 / 2**n): the test
+cannot say anything, and a printed p = 1 over one item reads as evidence of no difference."""
+
+
 def paired_p_value(differences: Sequence[float] | FloatArray) -> float | None:
-    """Two-sided Wilcoxon signed-rank p-value of paired differences (None when n == 0).
+    """Two-sided Wilcoxon signed-rank p-value of paired differences; None (no test) with
+    fewer than MIN_TEST_PAIRS of them.
 
     All-zero differences mean no evidence of any difference: p = 1."""
     diffs = np.asarray(differences, dtype=np.float64)
-    if diffs.size == 0:
+    if diffs.size < MIN_TEST_PAIRS:
         return None
     if not np.any(diffs != 0):
         return 1.0

@@ -19,6 +19,8 @@ import jinja2
 
 from turnscope import __version__
 from turnscope.analysis import (
+    MIN_TEST_PAIRS,
+    SMALL_SAMPLE,
     Comparison,
     Estimate,
     FlagReport,
@@ -43,6 +45,11 @@ REPORT_FILE = "report.html"
 WORST_CONVERSATIONS = 20
 INSTRUCTION_TYPES_SHOWN = 30
 OWN = "own"
+POINT_NOTE = (
+    f"n by each point: the items behind it; hollow points, with no band, rest on fewer than "
+    f"{SMALL_SAMPLE}."
+)
+BAR_NOTE = f"n above each bar: the items behind it; hatched bars rest on fewer than {SMALL_SAMPLE}."
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("turnscope.report", "templates"),
@@ -258,7 +265,8 @@ def _main_condition(analysis: MultiTurnAnalysis) -> str | None:
 
 
 def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[Chart]:
-    """Every chart of the run report, in order (a chart without data has svg None)."""
+    """Every chart of the run report, in order (a chart without data has svg None: the report
+    leaves it out and names it in one line)."""
     main = _main_condition(analysis)
     charts = [
         line_chart(
@@ -266,7 +274,8 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
             "Score by turn index",
             [Series(v, sorted(cells.items())) for v, cells in analysis.by_turn.items()],
             xlabel="turn",
-            caption="Mean turn score over items at each turn, 95 % bootstrap band.",
+            caption="Per turn: mean turn score at each turn over the items for which it is a "
+            f"key turn, 95 % bootstrap band. {POINT_NOTE}",
         ),
         line_chart(
             "by-distance",
@@ -276,7 +285,8 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
                 for family, cells in analysis.by_distance.get(main or "", {}).items()
             ],
             xlabel="distance (turns between a fact and the question about it)",
-            caption=f"Mean item score by the item's distance knob ({main or '-'} history).",
+            caption=f"Score per conversation (key turns) by the item's distance knob "
+            f"({main or '-'} history). {POINT_NOTE}",
         ),
     ]
     for name, gap in analysis.gaps.items():
@@ -290,7 +300,7 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
                     Series(first, [(f, g.first) for f, g in gap.by_family.items()]),
                     Series(spec.second, [(f, g.second) for f, g in gap.by_family.items()]),
                 ],
-                caption=f"Per family, over items played both ways ({name}).",
+                caption=f"Per family, over items played both ways ({name}). {BAR_NOTE}",
             )
         )
     charts.append(
@@ -298,7 +308,8 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
             "by-family",
             "Score per family",
             [Series(v, list(cells.items())) for v, cells in analysis.by_family.items()],
-            caption="Mean item score per family (item category), one bar per condition.",
+            caption="Score per conversation (key turns), mean over each family's items, one "
+            f"bar per condition. {BAR_NOTE}",
         )
     )
     curves = analysis.success_at_k
@@ -309,7 +320,7 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
             [Series(v, sorted(c.by_k.items())) for v, c in curves.items()],
             xlabel="attempts k",
             ylabel="share solved",
-            caption="Share of feedback conversations solved within k attempts.",
+            caption=f"Share of feedback conversations solved within k attempts. {POINT_NOTE}",
         )
     )
     instructions = instruction_report(rows)
@@ -363,6 +374,7 @@ def render_run_report(
         (r.item_id, r.condition, r.sample) for r in rows if SPOILT in r.flags
     ) | frozenset((r.item_id, r.condition, r.sample) for r in serving if SPOILT in r.flags)
     families = item_families(items)
+    charts = run_charts(analysis, rows)
     conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
     template = _env.get_template("run.html.j2")
@@ -376,7 +388,8 @@ def render_run_report(
         answered=sum(r.error is None for r in rows),
         cached=sum(r.cached for r in rows),
         headlines=_headlines(analysis),
-        charts=run_charts(analysis, rows),
+        charts=[c for c in charts if c.svg is not None],
+        empty_charts=[c.title for c in charts if c.svg is None],
         conditions=conditions,
         family_names=family_names,
         worst=worst_conversations(rows, families, transcripts, spoilt=spoilt),
@@ -385,6 +398,7 @@ def render_run_report(
         judges=judges,
         flags=flags,
         flag_conditions=ordered_conditions(flags.by_condition) if flags else [],
+        small_sample=SMALL_SAMPLE,
     )
 
 
@@ -453,7 +467,8 @@ def render_comparison_report(
                 f"{comparison.label_b} minus {comparison.label_a} ({condition})",
                 [Series("B - A", [(r.family, r.difference) for r in rows])],
                 ylabel="mean difference",
-                caption="Mean paired difference of item scores, 95 % paired bootstrap interval.",
+                caption="Mean paired difference of scores per conversation (key turns), 95 % "
+                f"paired bootstrap interval. {BAR_NOTE}",
                 centered=True,
             )
         )
@@ -468,7 +483,8 @@ def render_comparison_report(
                 Series(comparison.label_b, sorted(analysis_b.by_turn.get(main or "", {}).items())),
             ],
             xlabel="turn",
-            caption="Each run's mean turn score over all its items (not only the paired ones).",
+            caption="Per turn, key turns only: each run's mean turn score over all its items "
+            f"(not only the paired ones). {POINT_NOTE}",
         )
     )
     template = _env.get_template("compare.html.j2")
@@ -479,4 +495,6 @@ def render_comparison_report(
         config_a=config_a,
         config_b=config_b,
         charts=charts,
+        small_sample=SMALL_SAMPLE,
+        min_test_pairs=MIN_TEST_PAIRS,
     )

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from turnscope.analysis import (
+    MIN_TEST_PAIRS,
     SMALL_SAMPLE,
     Comparison,
     Estimate,
@@ -163,7 +164,7 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
         table.add_row(
             cell(row.condition),
             cell(row.family),
-            str(row.n),
+            f"{row.n} (small)" if d.small else str(row.n),
             f"{row.mean_a:.3f}",
             f"{row.mean_b:.3f}",
             diff,
@@ -171,7 +172,10 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
             style="bold" if row.family == "all" else None,
         )
     console.print(table)
-    console.print(f"test: {comparison.test}; intervals: paired bootstrap over items")
+    console.print(
+        f"test: {comparison.test}, made on {MIN_TEST_PAIRS} or more items (p '-' below); "
+        f"intervals: paired bootstrap over items; small: fewer than {SMALL_SAMPLE} items"
+    )
     if comparison.only_a or comparison.only_b:
         console.print(
             f"left out: {comparison.only_a} items only in A, {comparison.only_b} only in B"
@@ -216,7 +220,9 @@ def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
         )
     for condition, curve in analysis.success_at_k.items():
         ks = " ".join(f"@{k}={e.mean:.3f}" for k, e in curve.by_k.items() if e.mean is not None)
-        lines.append(f"success at k ({markup(condition)}): {ks}")
+        last = curve.by_k[max(curve.by_k)] if curve.by_k else None
+        n = f" ({_n(last)})" if last is not None else ""
+        lines.append(f"success at k ({markup(condition)}): {ks}{n}")
     for condition, aptitude in analysis.aptitude.items():
         lines.append(
             f"aptitude ({markup(condition)}, 90th pct over samples): {_interval(aptitude)}"
