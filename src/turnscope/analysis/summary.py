@@ -43,6 +43,18 @@ def short_message(text: str, limit: int = 120) -> str:
     return text.splitlines()[0][:limit] if text else text
 
 
+JUDGE_ERROR_CHARS = 1000
+"""Longest judge error text a summary shows: whole, as a judge's error names the verdict it
+could not find and what it found instead; bounded, since the judge wrote part of it."""
+
+
+def full_message(text: str, limit: int = JUDGE_ERROR_CHARS) -> str:
+    """An error message whole, on one line (runs of whitespace made one space), cut with an
+    ellipsis only past `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def error_message_counts(rows: Iterable[ScoredTurn]) -> Counter[str]:
     """Distinct turn and scorer error messages (shortened) and how often each occurred."""
     counts: Counter[str] = Counter()

@@ -26,6 +26,7 @@ from turnscope.cli._app import (
 from turnscope.core import (
     TARGET_ROLE,
     Item,
+    Judgment,
     Message,
     ToolCall,
     TurnRecord,
@@ -35,7 +36,9 @@ from turnscope.protocols import get_protocol
 from turnscope.report.safe import cell, markup
 from turnscope.store import (
     EXPORT_FORMATS,
+    PAIRWISE_FILE,
     STORE_FILE,
+    PairwiseStore,
     RunStore,
     StoredJudgment,
     StoreError,
@@ -167,17 +170,17 @@ def _score_text(record: TurnRecord) -> str:
     return "; ".join(parts) or "not scored"
 
 
-def _print_judgment(stored: StoredJudgment) -> None:
+def _print_judgment(j: Judgment, order: str = "") -> None:
     """One judgment as `show` audits it: the parsed verdict (or the error) next to the raw
-    text of every attempt."""
-    j = stored.judgment
+    text of every attempt; `order` says which answer a pairwise judge saw first."""
     parsed = (
         f"[red]judge error: {markup(j.error or 'no verdict')}[/red]"
         if j.verdict is None
         else f"parsed: {markup(j.verdict.label)}"
     )
     console.print(
-        f"[bold magenta]judge {markup(j.judge)}[/bold magenta] ({markup(j.kind)}): {parsed}"
+        f"[bold magenta]judge {markup(j.judge)}[/bold magenta] ({markup(j.kind)})"
+        f"{markup(order)}: {parsed}"
     )
     for number, attempt in enumerate(j.attempts, start=1):
         raw = markup(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
@@ -187,12 +190,54 @@ def _print_judgment(stored: StoredJudgment) -> None:
             console.print(f"    [red]-> {markup(attempt.error)}[/red]")
 
 
+_OUTCOMES = {"a": "A wins", "b": "B wins", "tie": "tie"}
+
+
+def _show_pairwise(store: RunStore, root: Path, item: str | None) -> None:
+    """Every stored pairwise comparison of the run (of one item with `item`): who was A and
+    B, the outcome or the full error, and each order's judgment with its raw text."""
+    path = root / PAIRWISE_FILE
+    name = store.run_dir.name
+    if not path.is_file():
+        console.print(f"no pairwise comparisons: {markup(path)} does not exist")
+        return
+    pairs = PairwiseStore(path)
+    try:
+        records = [
+            r
+            for r in pairs.records()
+            if name in (r.run_a, r.run_b) and (item is None or r.item_id == item)
+        ]
+    finally:
+        pairs.close()
+    if not records:
+        what = f" of item {item!r}" if item is not None else ""
+        console.print(f"no pairwise comparisons{markup(what)} of {markup(name)} in {markup(path)}")
+        return
+    for r in records:
+        j = r.judgment
+        console.rule(
+            markup(f"{r.item_id} | {r.condition} | sample {r.sample} | turn {r.turn} | {r.judge}")
+        )
+        console.print(f"A: {markup(r.run_a)}  B: {markup(r.run_b)}", highlight=False)
+        if j.outcome is None:
+            console.print(f"[red]no outcome: {markup(j.error or 'no verdict')}[/red]")
+        else:
+            flipped = " (the verdict flipped with the order)" if j.consistent is False else ""
+            console.print(f"outcome: {_OUTCOMES[j.outcome]}{flipped}")
+        _print_judgment(j.ab, " A shown first")
+        _print_judgment(j.ba, " B shown first")
+    failed = sum(r.judgment.outcome is None for r in records)
+    console.print(f"{len(records)} comparisons, {failed} without an outcome (judge errors)")
+
+
 @app.command(
     cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter\n\n"
-        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet"
+        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet\n\n"
+        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --pairwise"
     ),
 )
 def show(
@@ -201,9 +246,29 @@ def show(
         str | None,
         typer.Option(help="Show this item's conversation turn by turn.", metavar="ITEM_ID"),
     ] = None,
+    pairwise: Annotated[
+        bool,
+        typer.Option(
+            "--pairwise",
+            help="Show the run's pairwise comparisons (with --item, of that item): each "
+            "judge's verdict in both orders, with its raw text and errors.",
+            metavar="",
+        ),
+    ] = False,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --pairwise: where pairwise.sqlite lives (default: the run's parent).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
-    """Show a run: per-item scores, or one conversation with per-turn scores and errors."""
+    """Show a run: per-item scores, one conversation with per-turn scores and errors, or its
+    pairwise comparisons."""
     with open_run(run_dir) as store:
+        if pairwise:
+            _show_pairwise(store, runs_dir or run_dir.resolve().parent, item)
+            return
         items = {it.id: it for it in store.items()}
         if item is None:
             table = Table(title=f"{markup(run_dir)}: items", title_justify="left")
@@ -278,7 +343,7 @@ def show(
             if record.role != TARGET_ROLE:
                 continue
             for stored in judgments.get((record.condition, record.sample, record.turn), []):
-                _print_judgment(stored)
+                _print_judgment(stored.judgment)
 
 
 @app.command(

@@ -297,7 +297,8 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
             f"position-inconsistent {pw.inconsistent} (rate {rate}, counted as ties)"
         )
     if report.error_messages:
-        console.print("[bold]judge errors[/bold] (raw text: turnscope show RUN --item ID)")
+        where = "--pairwise" if report.pairwise is not None else "--item ID"
+        console.print(f"[bold]judge errors[/bold] (raw text: turnscope show RUN {where})")
         errors = Table()
         errors.add_column("count", justify="right")
         errors.add_column("message")
