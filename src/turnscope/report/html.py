@@ -36,8 +36,16 @@ from turnscope.analysis import (
     played_conversations,
 )
 from turnscope.analysis.rows import ScoredTurn, ServingTurn
-from turnscope.core import Condition, Item, Message, RunConfig, TurnRecord, content_text
-from turnscope.protocols import SPOILT
+from turnscope.core import (
+    TARGET_ROLE,
+    Condition,
+    Item,
+    Message,
+    RunConfig,
+    TurnRecord,
+    content_text,
+)
+from turnscope.protocols import SPOILT, get_protocol
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore, gc_paused
 
@@ -104,6 +112,8 @@ class TranscriptTurn:
     """One record of a transcript: what the user side sent, the answer, its tool calls, the
     scores and flags; a serving role's record (feedback) shows only what it wrote."""
 
+    key: bool
+    """Whether the turn's score counts toward the conversation's score (a key turn)."""
     turn: int
     role: str
     messages: list[tuple[str, str]]
@@ -125,6 +135,7 @@ class Conversation:
     condition: str
     sample: int
     mean: float | None
+    """The conversation's score (its protocol's, over the key turns); None when unscored."""
     errors: int
     turns: list[TranscriptTurn] = field(default_factory=list)
 
@@ -136,8 +147,22 @@ def _label(message: Message) -> str:
     return message.role
 
 
-def _transcript_turn(record: TurnRecord) -> TranscriptTurn:
+@dataclass(frozen=True)
+class Ranked:
+    """What ranks a conversation among the worst: its score, its failed turns, its key turns
+    (None: every scored turn counts)."""
+
+    score: float | None
+    errors: int
+    keys: tuple[int, ...] | None
+
+
+def _transcript_turn(record: TurnRecord, keys: tuple[int, ...] | None) -> TranscriptTurn:
+    counts = record.role == TARGET_ROLE and (
+        record.turn in keys if keys is not None else record.score is not None
+    )
     return TranscriptTurn(
+        key=counts,
         turn=record.turn,
         role=record.role,
         messages=[(_label(m), content_text(m.content)) for m in record.new_messages],
@@ -156,50 +181,89 @@ Transcripts = Callable[[str, Condition, int], Sequence[TurnRecord]]
 """(item id, condition, sample) -> the conversation's records (every role), in turn order."""
 
 
+def _reached(values: dict[int, float | None], keys: tuple[int, ...] | None) -> int:
+    """How far a conversation got: the turn of its first key turn that failed or scored
+    below 1.0 (its last recorded turn when none did)."""
+    turns = sorted(values) if keys is None else sorted(k for k in keys if k <= max(values))
+    for turn in turns:
+        value = values.get(turn)
+        if value is None or value < 1.0:
+            return turn
+    return max(values)
+
+
 def worst_conversations(
     rows: Sequence[ScoredTurn],
-    families: dict[str, str],
+    items: Sequence[Item],
     transcripts: Transcripts,
     limit: int = WORST_CONVERSATIONS,
     spoilt: frozenset[tuple[str, Condition, int]] = frozenset(),
 ) -> list[Conversation]:
-    """The `limit` conversations with the lowest mean turn score, those left unscored by an
-    error first. A conversation unscored by design (no score and no error, e.g. a follow-up's
-    single-turn twin) has nothing to show and is left out, and so is one a simulated user
-    spoilt (`spoilt`: its failure is not the target's).
+    """The `limit` worst conversations: those left unscored by an error first, then by
+    conversation score (its protocol's, over the key turns), then by how far they got before
+    a key turn went wrong (earliest first); ties are spread over the families (each family's
+    worst before any family's second worst) rather than listed in alphabetical order. A
+    conversation unscored by design (no score and no error, e.g. a follow-up's single-turn
+    twin) has nothing to show and is left out, and so is one a simulated user spoilt
+    (`spoilt`: its failure is not the target's).
 
     Ranking reads only scores; transcripts are fetched for the conversations shown."""
+    by_id = {item.id: item for item in items}
+    families = item_families(items)
     grouped: dict[tuple[str, Condition, int], list[ScoredTurn]] = defaultdict(list)
     for row in rows:
         key = (row.item_id, row.condition, row.sample)
-        if key not in spoilt:
+        if key not in spoilt and row.item_id in by_id:
             grouped[key].append(row)
 
-    def mean(turns: list[ScoredTurn]) -> float | None:
-        values = [s for r in turns if (s := r.score) is not None]
-        return sum(values) / len(values) if values else None
-
-    def errors(turns: list[ScoredTurn]) -> int:
-        return sum(r.error is not None or any(s.error for s in r.scores) for r in turns)
-
-    candidates = [
-        (key, value, errors(turns))
-        for key, turns in grouped.items()
-        if (value := mean(turns)) is not None or errors(turns)
-    ]
-    ranked = sorted(candidates, key=lambda kv: (-1.0 if kv[1] is None else kv[1], kv[0]))
+    ranked: list[tuple[tuple[float, int, str, str], tuple[str, Condition, int], Ranked]] = []
+    for key, turns in grouped.items():
+        item_id, condition, _ = key
+        failed = {r.turn for r in turns if r.error is not None or any(s.error for s in r.scores)}
+        values = {r.turn: None if r.turn in failed else r.score for r in turns}
+        item = by_id[item_id]
+        protocol = get_protocol(item.protocol)
+        score = protocol.conversation_score(item, condition, values)
+        if score is None and not failed:
+            continue
+        keys = protocol.key_turns(item, condition)
+        reached = _reached(values, keys)
+        order = (-1.0 if score is None else score, reached, item_id, condition)
+        ranked.append((order, key, Ranked(score, len(failed), keys)))
+    ranked.sort(key=lambda entry: entry[0])
+    # Within a run of equal (score, reached), take each family's first before any second.
+    seen: dict[tuple[float, int, str], int] = defaultdict(int)
+    spread = []
+    for order, key, info in ranked:
+        family = families.get(key[0], "?")
+        tie = (order[0], order[1], family)
+        spread.append(((order[0], order[1], seen[tie], family, *order[2:]), key, info))
+        seen[tie] += 1
+    spread.sort(key=lambda entry: entry[0])
     return [
         Conversation(
             item_id=item_id,
             family=families.get(item_id, "?"),
             condition=condition,
             sample=sample,
-            mean=value,
-            errors=error_count,
-            turns=[_transcript_turn(r) for r in transcripts(item_id, condition, sample)],
+            mean=info.score,
+            errors=info.errors,
+            turns=[_transcript_turn(r, info.keys) for r in transcripts(item_id, condition, sample)],
         )
-        for (item_id, condition, sample), value, error_count in ranked[:limit]
+        for _, (item_id, condition, sample), info in spread[:limit]
     ]
+
+
+def _model_name(rows: Sequence[ScoredTurn], transcripts: Transcripts) -> str | None:
+    """The answering model's name as its records give it (for the embedded backend, the
+    model file), read from one conversation's records."""
+    if not rows:
+        return None
+    first = rows[0]
+    for record in transcripts(first.item_id, first.condition, first.sample):
+        if record.role == TARGET_ROLE:
+            return record.model.model
+    return None
 
 
 def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
@@ -373,7 +437,6 @@ def render_run_report(
     spoilt = frozenset(
         (r.item_id, r.condition, r.sample) for r in rows if SPOILT in r.flags
     ) | frozenset((r.item_id, r.condition, r.sample) for r in serving if SPOILT in r.flags)
-    families = item_families(items)
     charts = run_charts(analysis, rows)
     conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
@@ -392,7 +455,8 @@ def render_run_report(
         empty_charts=[c.title for c in charts if c.svg is None],
         conditions=conditions,
         family_names=family_names,
-        worst=worst_conversations(rows, families, transcripts, spoilt=spoilt),
+        worst=worst_conversations(rows, items, transcripts, spoilt=spoilt),
+        model_name=_model_name(rows, transcripts),
         worst_limit=WORST_CONVERSATIONS,
         errors=error_message_counts(rows).most_common(10),
         judges=judges,
