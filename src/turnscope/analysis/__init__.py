@@ -1,6 +1,7 @@
 """Metrics over stored records."""
 
 from turnscope.analysis.compare import (
+    ChangedItem,
     Comparison,
     NoCommonItems,
     PairedRow,
@@ -65,6 +66,7 @@ __all__ = [
     "PAIRED_TEST",
     "SMALL_SAMPLE",
     "AccuracyCell",
+    "ChangedItem",
     "Comparison",
     "Estimate",
     "FlagReport",

@@ -21,6 +21,7 @@ from turnscope import __version__
 from turnscope.analysis import (
     MIN_TEST_PAIRS,
     SMALL_SAMPLE,
+    ChangedItem,
     Comparison,
     Estimate,
     FlagReport,
@@ -513,6 +514,42 @@ def write_atomically(target: Path, text: str) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class ChangedConversation:
+    """A conversation whose score moved between two runs, with both transcripts."""
+
+    change: ChangedItem
+    turns_a: list[TranscriptTurn]
+    """Run A's transcript (its first sample)."""
+    turns_b: list[TranscriptTurn]
+    """Run B's transcript of the same item, condition and sample."""
+
+
+def changed_conversations(
+    comparison: Comparison,
+    items: Sequence[Item],
+    transcripts_a: Transcripts,
+    transcripts_b: Transcripts,
+) -> list[ChangedConversation]:
+    """The comparison's most changed items with both runs' transcripts of their first
+    sample, key turns marked; only these transcripts are read."""
+    by_id = {item.id: item for item in items}
+    out = []
+    for change in comparison.changed:
+        item = by_id.get(change.item_id)
+        keys = (
+            get_protocol(item.protocol).key_turns(item, change.condition)
+            if item is not None
+            else None
+        )
+        pair = [
+            [_transcript_turn(r, keys) for r in transcripts(change.item_id, change.condition, 0)]
+            for transcripts in (transcripts_a, transcripts_b)
+        ]
+        out.append(ChangedConversation(change, pair[0], pair[1]))
+    return out
+
+
 def render_comparison_report(
     comparison: Comparison,
     analysis_a: MultiTurnAnalysis,
@@ -520,8 +557,11 @@ def render_comparison_report(
     *,
     config_a: RunConfig,
     config_b: RunConfig,
+    changed: Sequence[ChangedConversation] = (),
 ) -> str:
-    """The two-run report: paired differences per family and overall, scores by turn."""
+    """The two-run report: paired differences per family and overall, scores by turn, and
+    the conversations that changed most (`changed`, from `changed_conversations`), side by
+    side."""
     charts: list[Chart] = []
     for condition in dict.fromkeys(r.condition for r in comparison.rows):
         rows = [r for r in comparison.rows if r.condition == condition]
@@ -561,4 +601,5 @@ def render_comparison_report(
         charts=charts,
         small_sample=SMALL_SAMPLE,
         min_test_pairs=MIN_TEST_PAIRS,
+        changed=changed,
     )

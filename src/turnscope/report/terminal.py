@@ -176,6 +176,22 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
         f"test: {comparison.test}, made on {MIN_TEST_PAIRS} or more items (p '-' below); "
         f"intervals: paired bootstrap over items; small: fewer than {SMALL_SAMPLE} items"
     )
+    if comparison.changed:
+        changed = Table(
+            title="conversations whose score (key turns) changed most", title_justify="left"
+        )
+        for column in ("condition", "item", "family", "A", "B", "B - A"):
+            changed.add_column(column, justify="right" if len(column) < 6 else "left")
+        for c in comparison.changed:
+            changed.add_row(
+                cell(c.condition),
+                cell(c.item_id),
+                cell(c.family),
+                f"{c.score_a:.3f}",
+                f"{c.score_b:.3f}",
+                f"{c.score_b - c.score_a:+.3f}",
+            )
+        console.print(changed)
     if comparison.only_a or comparison.only_b:
         console.print(
             f"left out: {comparison.only_a} items only in A, {comparison.only_b} only in B"
