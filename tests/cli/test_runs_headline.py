@@ -37,6 +37,16 @@ def test_runs_reads_the_stored_headline_and_marks_small_samples(tmp_path: Path) 
     code, out, err = run_cli("runs", "--runs-dir", str(tmp_path / "runs"))
     assert code == 0, err
     assert "0.250 (gold, n=4, small)" in out
+    # Resumed since (marked running by a process that is gone): the stored figure may be
+    # stale, so it is worked out again.
+    store = RunStore.open(run_dir)
+    try:
+        store.set_meta("status", "running")
+    finally:
+        store.close()
+    code, out, err = run_cli("runs", "--runs-dir", str(tmp_path / "runs"))
+    assert code == 0, err
+    assert "1.000 (n=6)" in out and "0.250" not in out
 
 
 def test_show_lists_each_conversation_s_key_turn_score(tmp_path: Path) -> None:

@@ -48,6 +48,8 @@ from turnscope.store import (
 
 OWN = "own"
 """The condition `runs` lists: the model answering from its own history."""
+PLAYED_THROUGH = ("finished", "incomplete")
+"""Run statuses whose stored headline is current (a run resumed since may have more turns)."""
 
 
 def _run_dirs(root: Path) -> list[Path]:
@@ -91,10 +93,11 @@ def runs(
 
 def _headline_text(store: RunStore) -> str:
     """The run's headline as `runs` lists it: the own condition's (else the first's) score
-    per conversation with its n. Read from the run's meta; a run played before the headline
-    was stored gets it from its scores (never its transcripts)."""
+    per conversation with its n. Read from the run's meta once the run is played through; a
+    run still playing (or stopped, or resumed since), or one played before the headline was
+    stored, gets it from its scores (never its transcripts)."""
     stored = store.meta(HEADLINE_META)
-    if isinstance(stored, dict):
+    if isinstance(stored, dict) and store.status() in PLAYED_THROUGH:
         scores = {c: HeadlineScore.model_validate(h) for c, h in stored.items()}
     else:
         scores = quick_headline_scores(store.turn_scores(), store.items(), store.serving_scores())
