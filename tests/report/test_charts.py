@@ -23,6 +23,11 @@ def test_line_points_carry_their_n_and_small_ones_get_no_band() -> None:
     assert "n=40" in wide.svg and "n=2" in narrow.svg and "n=3" in narrow.svg
     assert _band_paths(wide.svg) == 1
     assert _band_paths(narrow.svg) == 0  # two and three items: no band, hollow markers
+    # n is written where it changes along the line, not repeated at every point.
+    steady = line_chart(
+        "t", "t", [Series("own", [(t, _e(0.5, 40)) for t in range(1, 9)])], xlabel="x"
+    )
+    assert steady.svg is not None and steady.svg.count("n=40") == 1
 
 
 def test_bars_carry_their_n_and_small_ones_are_hatched() -> None:

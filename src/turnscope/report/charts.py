@@ -1,8 +1,9 @@
 """Charts for the HTML report, drawn with matplotlib and inlined as SVG (no files, no network).
 
 Each function returns a Chart: its SVG text, or None when there is nothing to plot. Every
-point and bar is labelled with its n (the items behind it); one resting on fewer than
-SMALL_SAMPLE items is drawn hollow (lines, with no band) or hatched (bars).
+point and bar shows its n (the items behind it); one resting on fewer than
+SMALL_SAMPLE items is drawn hollow (lines, with no band) or hatched (bars). Along a line, n
+is written at the first point and wherever it changes.
 """
 
 from __future__ import annotations
@@ -142,7 +143,13 @@ def line_chart(
                 markerfacecolor="white",
                 color=color,
             )
+        # n is written where it changes along the line (every label costs a text layout, and
+        # a 30-turn curve over the same items would repeat one number 30 times).
+        previous: int | None = None
         for x, mean, (_, e) in zip(xs, means, pts, strict=True):
+            if e.n == previous:
+                continue
+            previous = e.n
             ax.annotate(
                 f"n={e.n}",
                 (x, mean),

@@ -55,8 +55,8 @@ WORST_CONVERSATIONS = 20
 INSTRUCTION_TYPES_SHOWN = 30
 OWN = "own"
 POINT_NOTE = (
-    f"n by each point: the items behind it; hollow points, with no band, rest on fewer than "
-    f"{SMALL_SAMPLE}."
+    "n: the items behind a point, written where it changes along a line; hollow points, with "
+    f"no band, rest on fewer than {SMALL_SAMPLE}."
 )
 BAR_NOTE = f"n above each bar: the items behind it; hatched bars rest on fewer than {SMALL_SAMPLE}."
 
