@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helpers.cli import run_cli
+from helpers.cli import assert_clean_failure, run_cli
 from helpers.servers import FakeOpenAIServer
 from helpers.synthetic_runs import make_item, make_record, write_run
 
@@ -70,3 +70,10 @@ def test_show_pairwise_without_comparisons_says_so(tmp_path: Path) -> None:
     code, out, err = run_cli("show", str(run), "--pairwise")
     assert code == 0, err
     assert "no pairwise comparisons" in out and "pairwise.sqlite does not exist" in out
+
+
+def test_show_pairwise_with_a_damaged_store_fails_in_one_line(tmp_path: Path) -> None:
+    (run,) = _runs(tmp_path / "runs")[:1]
+    (tmp_path / "runs" / "pairwise.sqlite").write_bytes(b"not a database" * 100)
+    code, _, err = run_cli("show", str(run), "--pairwise")
+    assert_clean_failure(code, err, "the pairwise store is damaged", single_line=True)

@@ -204,15 +204,19 @@ def _show_pairwise(store: RunStore, root: Path, item: str | None) -> None:
     if not path.is_file():
         console.print(f"no pairwise comparisons: {markup(path)} does not exist")
         return
-    pairs = PairwiseStore(path)
     try:
-        records = [
-            r
-            for r in pairs.records()
-            if name in (r.run_a, r.run_b) and (item is None or r.item_id == item)
-        ]
-    finally:
-        pairs.close()
+        pairs = PairwiseStore(path)
+        try:
+            records = [
+                r
+                for r in pairs.records()
+                if name in (r.run_a, r.run_b) and (item is None or r.item_id == item)
+            ]
+        finally:
+            pairs.close()
+    except DAMAGE as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(f"{path}: the pairwise store is damaged ({detail[:200]})")
     if not records:
         what = f" of item {item!r}" if item is not None else ""
         console.print(f"no pairwise comparisons{markup(what)} of {markup(name)} in {markup(path)}")
