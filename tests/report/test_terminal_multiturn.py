@@ -72,12 +72,34 @@ def test_summary_shows_one_figure_per_conversation_key_turns_only() -> None:
     assert "score (own): 0.857" in text and "(n=7)" in text
     assert "score per family, per conversation (key turns)" in text
     family_row = next(line for line in text.splitlines() if "recollection" in line)
-    assert "1.000 (n=6)" in family_row and "0.333" not in text
+    assert "own" in family_row and "1.000" in family_row and " 6 " in family_row
+    assert "0.333" not in text
     # Score by turn index: distractor turns are not in it.
     turn_rows = text.split("score by turn index, per turn")[1].splitlines()
     assert not any(row.strip().startswith(("│ 1 ", "│    1 ")) for row in turn_rows)
-    assert any("1.000 (n=6)" in row for row in turn_rows)
+    assert any("1.000 n=6" in row for row in turn_rows)
     # One pushback item: marked as a small sample wherever it shows.
     pushback_row = next(line for line in text.splitlines() if "pushback" in line)
-    assert "0.000 (n=1, small)" in pushback_row
-    assert "small: fewer than 5 items" in text
+    assert "0.000" in pushback_row and " 1* " in pushback_row
+    assert "* small sample: fewer than 5 items" in text
+
+
+def test_summary_tables_wrap_rather_than_cut_in_a_narrow_terminal() -> None:
+    # The core suite's nine conditions and longest family names in 80 columns.
+    families = ("recollection", "global-instruction", "hidden-rule")
+    conditions = ("own", "gold", "single", "full", "concat", "sharded", "tools", "no-tools", "env")
+    items = [make_item(f"{f}-{i}", f, 2) for f in families for i in range(3)]
+    records = [
+        make_record(item.id, t, 0.5, condition=c)
+        for item in items
+        for c in conditions
+        for t in (1, 2)
+    ]
+    console = Console(record=True, width=80, color_system=None)
+    render_summary(_counts(len(records)), analyse(records, items, resamples=20), console, title="t")
+    text = console.export_text()
+    assert all(family in text for family in families)
+    families_table = text.split("score per family")[1].split("score by turn index")[0]
+    assert "…" not in families_table  # nothing cut short
+    assert families_table.count(" 3* ") == len(families) * len(conditions)
+    assert max(len(line) for line in families_table.splitlines()) <= 80

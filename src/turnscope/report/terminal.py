@@ -26,7 +26,10 @@ def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-SMALL_NOTE = f"small: fewer than {SMALL_SAMPLE} items, too few for the figure to generalise"
+SMALL_NOTE = (
+    f"n: items behind a figure; * small sample: fewer than {SMALL_SAMPLE} items, too few for "
+    "the figure to generalise"
+)
 
 
 def _n(e: Estimate) -> str:
@@ -35,22 +38,52 @@ def _n(e: Estimate) -> str:
 
 
 def estimate_cell(e: Estimate | None) -> str:
-    """A table cell: mean (n=N), or "-" with no value."""
+    """A table cell: "mean n=N", a star after N for a small sample, or "-" with no value.
+    Short words, so that a narrow terminal wraps the cell instead of cutting it."""
     if e is None or e.mean is None:
         return "-"
-    return f"{e.mean:.3f} ({_n(e)})"
+    return f"{e.mean:.3f} n={e.n}{'*' if e.small else ''}"
 
 
 def _estimate_table(
     first: str, rows: dict[str, dict[str, Estimate]], conditions: list[str]
 ) -> Table:
-    """Rows x conditions of estimates (rows: family or turn -> condition -> estimate)."""
+    """Rows x conditions of estimates (row name -> condition -> estimate)."""
     table = Table()
-    table.add_column(first, justify="left" if first == "family" else "right")
+    # The row names stay whole in a narrow terminal; the figures wrap instead.
+    width = min(40, max((len(key) for key in rows), default=0))
+    table.add_column(first, justify="right", min_width=width)
     for condition in conditions:
         table.add_column(cell(condition), justify="right")
     for key, by_condition in rows.items():
         table.add_row(cell(key), *(estimate_cell(by_condition.get(c)) for c in conditions))
+    return table
+
+
+def _family_table(analysis: MultiTurnAnalysis) -> Table:
+    """One row per family and condition played: a run of the core suite has nine conditions,
+    too many columns for a terminal, while each family is played under two or three."""
+    table = Table()
+    table.add_column("family")
+    table.add_column("condition")
+    for column in ("score", "95 % interval", "n", "failed turns"):
+        table.add_column(column, justify="right")
+    rows = [
+        (family, condition, e)
+        for condition, cells in analysis.by_family.items()
+        for family, e in cells.items()
+    ]
+    order = {c: i for i, c in enumerate(ordered_conditions(analysis.by_family))}
+    for family, condition, e in sorted(rows, key=lambda r: (r[0], order[r[1]])):
+        known = e.mean is not None and e.low is not None and e.high is not None
+        table.add_row(
+            cell(family),
+            cell(condition),
+            f"{e.mean:.3f}" if e.mean is not None else "-",
+            f"[{e.low:.3f}, {e.high:.3f}]" if known else "-",
+            f"{e.n}*" if e.small else str(e.n),
+            str(e.errors),
+        )
     return table
 
 
@@ -66,12 +99,8 @@ def render_summary(
     )
     for condition, e in analysis.overall.items():
         console.print(f"  score ({markup(condition)}): {_interval(e)}", highlight=False)
-    families: dict[str, dict[str, Estimate]] = {}
-    for condition, cells in analysis.by_family.items():
-        for family, e in cells.items():
-            families.setdefault(family, {})[condition] = e
     console.print("[bold]score per family, per conversation (key turns)[/bold]")
-    console.print(_estimate_table("family", dict(sorted(families.items())), conditions))
+    console.print(_family_table(analysis))
     turns: dict[int, dict[str, Estimate]] = {}
     for condition, by_turn in analysis.by_turn.items():
         for turn, e in by_turn.items():
@@ -81,8 +110,7 @@ def render_summary(
         "for which the turn is a key turn)[/bold]"
     )
     console.print(_estimate_table("turn", {str(t): turns[t] for t in sorted(turns)}, conditions))
-    if any(e.small for cells in (*families.values(), *turns.values()) for e in cells.values()):
-        console.print(f"[dim]{SMALL_NOTE}[/dim]")
+    console.print(f"[dim]{markup(SMALL_NOTE)}[/dim]")
     console.print(
         f"turns: {summary.turns}  answered: {summary.answered}  "
         f"turn errors: {summary.turn_errors}  scorer errors: {summary.scorer_errors}  "
