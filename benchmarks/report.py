@@ -5,7 +5,9 @@ The store is synthesised through the real RunStore API with the test suite's gen
 single variants, instruction checks, up to 30 turns per conversation and long turn texts,
 about 1 % failed turns and 0.5 % failed scores. The timed part is what `turnscope report`
 does: open the store, decode every record, analyse (1,000 bootstrap resamples), draw the
-charts and write report.html.
+charts and write report.html. Then `turnscope runs` lists the run twice: once working its
+headline out from the scores (a run played before the headline was stored in its meta) and
+once reading the stored headline, as it does for every run played since.
 
     python benchmarks/report.py [--records 100000] [--keep DIR]
 """
@@ -22,7 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from typer.testing import CliRunner
+
 from helpers.synthetic_runs import synthetic_suite_run, write_run
+from turnscope.analysis import quick_headline_scores
+from turnscope.cli import app
+from turnscope.cli._app import HEADLINE_META
 from turnscope.report import write_run_report
 from turnscope.store import RunStore
 
@@ -74,8 +81,26 @@ def main() -> None:
     print(f"RESULT report_build_cpu_seconds={cpu1 - cpu0:.3f}")
     print(f"RESULT report_html_mb={size_mb:.3f}")
     print(f"RESULT report_html_vs_budget={size_mb / BUDGET_MB:.3f}")
+    print(f"RESULT runs_listing_from_scores_seconds={_time_runs(run_dir):.3f}")
+    store = RunStore.open(run_dir)
+    try:
+        headline = quick_headline_scores(store.turn_scores(), store.items())
+        store.set_meta(HEADLINE_META, {c: h.model_dump() for c, h in headline.items()})
+    finally:
+        store.close()
+    print(f"RESULT runs_listing_stored_seconds={_time_runs(run_dir):.3f}")
     if args.keep is None:
         shutil.rmtree(workdir)
+
+
+def _time_runs(run_dir: Path) -> float:
+    """Seconds `turnscope runs` takes to list the runs directory holding `run_dir`."""
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["runs", "--runs-dir", str(run_dir.parent)])
+    elapsed = time.perf_counter() - started
+    if result.exit_code != 0:
+        sys.exit(f"turnscope runs failed: {result.output}")
+    return elapsed
 
 
 if __name__ == "__main__":

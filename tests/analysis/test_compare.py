@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 
 import pytest
+from rich.console import Console
 
 from helpers.synthetic_runs import make_item, make_record
 from turnscope.analysis import NoCommonItems, compare_runs
 from turnscope.core import Item, TurnRecord
+from turnscope.report import render_comparison
 
 
 def _run(shift: float, n: int = 40) -> tuple[list[Item], list[TurnRecord]]:
@@ -66,3 +68,20 @@ def test_no_common_items_is_a_clear_error() -> None:
     items_b = [make_item("y", "recollection", 1)]
     with pytest.raises(NoCommonItems, match="no scored item in common"):
         compare_runs([make_record("x", 1, 1.0)], items_a, [make_record("y", 1, 1.0)], items_b)
+
+
+def test_a_family_of_one_item_gets_no_test_and_is_marked_small() -> None:
+    items_a, records_a = _run(0.0)
+    items_b, records_b = _run(0.2)
+    lone = make_item("lone", "lonely", 1)
+    items_a, items_b = [*items_a, lone], [*items_b, lone]
+    records_a = [*records_a, make_record("lone", 1, 1.0)]
+    records_b = [*records_b, make_record("lone", 1, 0.0)]
+    result = compare_runs(records_a, items_a, records_b, items_b)
+    row = next(r for r in result.rows if r.family == "lonely")
+    assert row.n == 1 and row.difference.mean == -1.0 and row.difference.small
+    assert row.p_value is None  # was 1.0: a test over one item says nothing
+    console = Console(record=True, width=200, color_system=None)
+    render_comparison(result, console)
+    line = next(x for x in console.export_text().splitlines() if "lonely" in x)
+    assert "small" in line and line.rstrip(" │").endswith("-")

@@ -57,17 +57,20 @@ def test_error_counts(result: MultiTurnAnalysis) -> None:
     assert result.items == 10
 
 
-def test_score_by_turn_index(result: MultiTurnAnalysis) -> None:
+def test_score_by_turn_index_counts_key_turns_only(result: MultiTurnAnalysis) -> None:
     own = result.by_turn["own"]
-    # turn 1: ten items, four of them wrong (push4, fb1, fb2, fb3).
-    assert own[1].mean == pytest.approx(0.6)
-    assert own[1].n == 10 and own[1].errors == 0
-    # turn 2: push5 and fb3 failed (no value, counted as errors); 4 of the other 8 right.
+    # turn 1 is a key turn only of the feedback items (every attempt counts): all wrong.
+    assert own[1].mean == 0.0
+    assert own[1].n == 3 and own[1].errors == 0
+    # turn 2: the pushback replies and the feedback attempts; push5 and fb3 failed (no value,
+    # counted as errors); 3 of the other 6 right.
     assert own[2].mean == pytest.approx(0.5)
-    assert own[2].n == 8 and own[2].errors == 2
+    assert own[2].n == 6 and own[2].errors == 2
     assert own[3].mean == pytest.approx(1 / 3)  # rec1 0, rec2 1, fb2 0
-    assert result.by_turn["gold"][2].errors == 1  # the scorer error
-    assert result.by_turn["gold"][2].n == 1
+    # rec2's failed score at turn 2 under gold is a distractor's: not in the curve (and turn
+    # 2 is no key turn of any gold item).
+    assert 2 not in result.by_turn["gold"]
+    assert result.by_turn["gold"][3].n == 2
 
 
 def test_score_by_family_uses_probe_turns(result: MultiTurnAnalysis) -> None:

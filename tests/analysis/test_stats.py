@@ -53,7 +53,10 @@ def test_subset_estimates_share_one_resampling() -> None:
 
 def test_paired_p_value() -> None:
     assert paired_p_value([]) is None
-    assert paired_p_value([0.0, 0.0, 0.0]) == 1.0
+    assert paired_p_value([0.0] * 6) == 1.0
+    # Five or fewer pairs: no test (p could not drop below 0.0625), not p = 1.
+    assert paired_p_value([0.0, 0.0, 0.0]) is None
+    assert paired_p_value([-1.0]) is None
     shifted = paired_p_value([0.2 + 0.01 * i for i in range(-5, 25)])
     assert shifted is not None and shifted < 0.001
     noise = paired_p_value([(-1) ** i * 0.1 for i in range(30)])

@@ -131,5 +131,7 @@ def test_several_models_play_one_suite_each_and_are_compared(tmp_path: Path) -> 
     run_dirs = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(run_dirs) == 2
     assert "models on one suite" in out and "minus openai:first@" in out
-    assert "1.000 [1.000, 1.000] (n=3)" in out  # the first model answers "Reply N"
-    assert "-1.000 [-1.000, -1.000] (n=3)" in out  # the second never does
+    # Three items: marked as a small sample, and no Wilcoxon p-value (it needs 6 pairs).
+    assert "1.000 [1.000, 1.000] (n=3, small sample)" in out  # the first answers "Reply N"
+    assert "-1.000 [-1.000, -1.000] (n=3, small sample)" in out  # the second never does
+    assert "p=" not in out

@@ -62,10 +62,40 @@ def test_compare_prints_the_paired_table_and_writes_html(two_runs: tuple[Path, P
     for family in ("recollection", "pushback", "feedback", "all"):
         assert family in out
     assert "turn errors" in out and "scorer errors" in out
-    target = run_b.parent / "compare-run-a-vs-run-b.html"
+    # Written in the baseline run's directory, not among the runs.
+    target = run_a / "compare-run-a-vs-run-b.html"
     assert str(target) in out.replace("\n", "")
+    assert not list(run_b.parent.glob("*.html"))
     html = target.read_text(encoding="utf-8")
     assert 'id="chart-difference-own"' in html and "<svg" in html
+
+
+def test_compare_lists_the_most_changed_conversations_side_by_side(tmp_path: Path) -> None:
+    items = [make_item(f"r{n}", "recollection", 2, probe_turns=[2]) for n in range(8)]
+    # r3 forgets its fact in B; r5 recalls it in B; the rest do not change.
+    a = [
+        make_record(f"r{n}", t, 0.0 if (n == 5 and t == 2) else 1.0)
+        for n in range(8)
+        for t in (1, 2)
+    ]
+    b = [
+        make_record(f"r{n}", t, 0.0 if (n == 3 and t == 2) else 1.0, response=f"B says {n}.{t}")
+        for n in range(8)
+        for t in (1, 2)
+    ]
+    run_a = write_run(tmp_path / "runs" / "a", items, a)
+    run_b = write_run(tmp_path / "runs" / "b", items, b)
+    code, out, err = run_cli("compare", str(run_a), str(run_b), "--resamples", "100")
+    assert code == 0, err
+    assert "conversations whose score (key turns) changed most" in out
+    rows = [line for line in out.splitlines() if " r3 " in line or " r5 " in line]
+    assert any("-1.000" in row for row in rows) and any("+1.000" in row for row in rows)
+    html = (run_a / "compare-a-vs-b.html").read_text(encoding="utf-8")
+    changed = html.split("<h2>Conversations that changed most</h2>", 1)[1]
+    assert changed.count('<details class="conversation">') == 2  # only r3 and r5
+    assert changed.count('<div class="side-by-side">') == 2
+    assert "B says 3.2" in changed and "answer to 2" in changed  # both runs' answers
+    assert '<span class="key">key turn</span>' in changed
 
 
 def test_compare_with_output(two_runs: tuple[Path, Path], tmp_path: Path) -> None:

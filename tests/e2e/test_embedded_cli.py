@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from turnscope.cli._app import HEADLINE_META
 from turnscope.store import RunStore
 from turnscope.suites.builtin import CORE, families
 
@@ -58,14 +59,16 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     )
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(runs)
-    assert "mean score by turn index" in done.stdout
-    assert "mean score by category" in done.stdout
+    assert "score by turn index, per turn" in done.stdout
+    assert "score per family, per conversation (key turns)" in done.stdout
     assert str(run_dir) in done.stdout.replace("\n", "")
     for category in ("recollection", "arithmetic", "knowledge"):
         assert category in done.stdout
 
     store = RunStore.open(run_dir)
     assert store.turn_count() == 7 + 7 + 3
+    # The headline `runs` lists is stored at the end of the run, one per condition.
+    assert set(store.meta(HEADLINE_META)) == {"own", "gold", "single"}
     store.close()
 
     exported = turnscope("export", str(run_dir), runs=runs)

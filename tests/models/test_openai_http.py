@@ -235,7 +235,7 @@ def test_cli_plays_own_gold_and_single_variants_over_http(
         env={**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)},
     )
     assert done.returncode == 0, done.stderr
-    assert "mean score by turn index" in done.stdout
+    assert "score by turn index, per turn" in done.stdout
     (run_dir,) = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
 
     store = RunStore.open(run_dir)

@@ -105,8 +105,14 @@ def test_a_run_not_from_the_builtin_suite_says_what_has_no_data(tmp_path: Path) 
     records = [make_record(f"q{i}", t, float(i % 2)) for i in range(3) for t in (1, 2)]
     html = _build(write_run(tmp_path / "run", items, records, suite="starter"))
     assert "<svg" in _chart(html, "by-turn") and "<svg" in _chart(html, "by-family")
+    # Plots without data are left out, and named in one line.
     for key in ("by-distance", "success-at-k", "by-instruction"):
-        assert "No data for this plot" in _chart(html, key), key
+        assert f'id="chart-{key}"' not in html, key
+    assert "No data for this plot" not in html
+    assert (
+        "Not drawn, no data in this run: Score by distance; Success at k (feedback); "
+        "Instruction following per instruction type." in html
+    )
     for key in GAP_CHARTS:
         assert f'id="chart-{key}"' not in html
     assert "No pushback items in this run." in html
@@ -115,7 +121,7 @@ def test_a_run_not_from_the_builtin_suite_says_what_has_no_data(tmp_path: Path) 
 
 def test_an_empty_run_still_gets_a_report(tmp_path: Path) -> None:
     html = _build(write_run(tmp_path / "run", [make_item("a", "recollection", 1)], []))
-    assert html.count("No data for this plot") == len(CHART_KEYS) - len(GAP_CHARTS)
+    assert 'class="chart"' not in html and "No plot has data in this run." in html
     assert "No conversations recorded." in html
 
 
@@ -133,3 +139,61 @@ def test_a_score_without_value_or_error_reads_not_scored(tmp_path: Path) -> None
     worst = html.split("<h2>Worst conversations</h2>", 1)[1]
     assert "instructions: not scored (no instruction in force at this turn)" in worst
     assert "<strong>plain</strong>" in worst and "<strong>design</strong>" not in worst
+
+
+def _worst_ids(html: str) -> list[str]:
+    worst = html.split("<h2>Worst conversations</h2>", 1)[1]
+    return re.findall(r"<summary><strong>([^<]+)</strong>", worst)
+
+
+def test_worst_conversations_rank_by_key_turns_then_progress_then_family(tmp_path: Path) -> None:
+    items = [
+        # Distractor turns fail but the key turn holds: a good conversation, not a bad one.
+        make_item("a-distracted", "recollection", 3, probe_turns=[3]),
+        # Fails only at its last key turn, so it got further than the next two.
+        make_item("b-late", "refinement", 3, probe_turns=[1, 2, 3]),
+        make_item("c-early", "refinement", 3, probe_turns=[1, 2, 3]),
+        make_item("d-early", "refinement", 3, probe_turns=[1, 2, 3]),
+        make_item("e-early", "expansion", 3, probe_turns=[1, 2, 3]),
+        make_item("f-early", "expansion", 3, probe_turns=[1, 2, 3]),
+    ]
+    records = [
+        *(make_record("a-distracted", t, 1.0 if t == 3 else 0.0) for t in (1, 2, 3)),
+        *(make_record("b-late", t, 1.0 if t < 3 else 0.0) for t in (1, 2, 3)),
+        *(
+            make_record(i, t, 1.0 if t > 1 else 0.0)
+            for i in ("c-early", "d-early")
+            for t in (1, 2, 3)
+        ),
+        *(
+            make_record(i, t, 1.0 if t > 1 else 0.0)
+            for i in ("e-early", "f-early")
+            for t in (1, 2, 3)
+        ),
+    ]
+    html = _build(write_run(tmp_path / "run", items, records))
+    # c, d, e, f tie (2/3, first wrong at turn 1): each family's first (expansion's, then
+    # refinement's), then each family's second; b (2/3, wrong at turn 3) after them; a (1.0
+    # on its key turn) last. By mean turn score, a (0.333) came first.
+    assert _worst_ids(html) == [
+        "e-early",
+        "c-early",
+        "f-early",
+        "d-early",
+        "b-late",
+        "a-distracted",
+    ]
+    # Key turns are marked in the transcript: one for a-distracted, three each for the others.
+    assert html.count('<span class="key">key turn</span>') == 1 + 1 + 3 * 5
+
+
+def test_title_names_the_model_file_and_the_error_card_is_neutral_at_zero(tmp_path: Path) -> None:
+    items = [make_item("q", "knowledge", 1)]
+    html = _build(write_run(tmp_path / "run", items, [make_record("q", 1, 1.0)], model="llamacpp"))
+    # The records name the model that answered (MODEL: test / hand-made).
+    assert "<h1>llamacpp (hand-made) on core</h1>" in html
+    assert "<title>turnscope: llamacpp (hand-made) on core</title>" in html
+    assert 'class="card errors"' not in html and "0 turn · 0 scorer" in html
+    failed = [make_record("q", 1, None, error="HTTP 500")]
+    html = _build(write_run(tmp_path / "failed", items, failed))
+    assert 'class="card errors"' in html

@@ -1,6 +1,7 @@
 """Metrics over stored records."""
 
 from turnscope.analysis.compare import (
+    ChangedItem,
     Comparison,
     NoCommonItems,
     PairedRow,
@@ -31,25 +32,29 @@ from turnscope.analysis.multiturn import (
     FlipRate,
     Gap,
     GapReport,
+    HeadlineScore,
     MultiTurnAnalysis,
     ServingStats,
     SuccessCurve,
     analyse,
+    headline_scores,
     item_families,
     item_scores,
     ordered_conditions,
+    quick_headline_scores,
 )
 from turnscope.analysis.ratings import PairOutcome, Rating, RatingError, bradley_terry
 from turnscope.analysis.rows import ScoredTurn, ServingTurn
 from turnscope.analysis.stats import (
+    MIN_TEST_PAIRS,
     PAIRED_TEST,
+    SMALL_SAMPLE,
     Estimate,
     ItemResampler,
     bootstrap_mean,
     paired_p_value,
 )
 from turnscope.analysis.summary import (
-    Cell,
     RunSummary,
     error_message_counts,
     short_message,
@@ -57,9 +62,11 @@ from turnscope.analysis.summary import (
 )
 
 __all__ = [
+    "MIN_TEST_PAIRS",
     "PAIRED_TEST",
+    "SMALL_SAMPLE",
     "AccuracyCell",
-    "Cell",
+    "ChangedItem",
     "Comparison",
     "Estimate",
     "FlagReport",
@@ -68,6 +75,7 @@ __all__ = [
     "FlipRate",
     "Gap",
     "GapReport",
+    "HeadlineScore",
     "InstructionReport",
     "InstructionTypeRow",
     "ItemResampler",
@@ -93,6 +101,7 @@ __all__ = [
     "compare_runs",
     "error_message_counts",
     "flag_report",
+    "headline_scores",
     "instruction_report",
     "item_families",
     "item_scores",
@@ -100,6 +109,7 @@ __all__ = [
     "ordered_conditions",
     "paired_p_value",
     "played_conversations",
+    "quick_headline_scores",
     "short_message",
     "summarise",
 ]

@@ -25,6 +25,7 @@ from turnscope.analysis.stats import (
 from turnscope.core import Item
 
 ALL = "all"
+CHANGED_SHOWN = 10
 
 
 class NoCommonItems(ValueError):
@@ -50,6 +51,23 @@ class PairedRow(BaseModel):
     """Mean of B minus A with its paired bootstrap 95 % interval."""
     p_value: float | None
     """Two-sided Wilcoxon signed-rank p-value of the differences."""
+
+
+class ChangedItem(BaseModel):
+    """An item whose score per conversation (key turns) moved between the two runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    condition: str
+    """The condition it was played under."""
+    item_id: str
+    """The item."""
+    family: str
+    """Its family."""
+    score_a: float
+    """Its item score in run A."""
+    score_b: float
+    """Its item score in run B."""
 
 
 class RunErrors(BaseModel):
@@ -88,6 +106,9 @@ class Comparison(BaseModel):
     """Failures in run A."""
     errors_b: RunErrors
     """Failures in run B."""
+    changed: list[ChangedItem] = []
+    """The paired items whose score changed most (largest |B - A| first, at most
+    CHANGED_SHOWN; unchanged ones are not listed)."""
 
 
 def _errors(records: Sequence[ScoredTurn]) -> RunErrors:
@@ -151,7 +172,20 @@ def compare_runs(
                     p_value=paired_p_value(diffs),
                 )
             )
+    moved = [
+        ChangedItem(
+            condition=condition,
+            item_id=item_id,
+            family=families.get(item_id, "?"),
+            score_a=scores_a[condition][item_id],
+            score_b=scores_b[condition][item_id],
+        )
+        for condition, item_id in common
+        if scores_a[condition][item_id] != scores_b[condition][item_id]
+    ]
+    moved.sort(key=lambda c: (-abs(c.score_b - c.score_a), c.family, c.item_id, c.condition))
     return Comparison(
+        changed=moved[:CHANGED_SHOWN],
         label_a=label_a,
         label_b=label_b,
         test=PAIRED_TEST,

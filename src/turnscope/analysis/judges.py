@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
-from turnscope.analysis.summary import short_message
+from turnscope.analysis.summary import full_message
 from turnscope.core import Judgment
 from turnscope.scorers.judges import Agreement, Verdict, agreement
 from turnscope.store import PairRecord, StoredJudgment
@@ -104,7 +104,7 @@ def judge_report(
         per_judge[judgment.judge].append(judgment)
         by_answer[key][judgment.judge] = judgment
         if judgment.verdict is None and judgment.error:
-            errors[short_message(judgment.error)] += 1
+            errors[full_message(judgment.error)] += 1
     stats = [
         JudgeStats(
             judge=judge,

@@ -12,7 +12,9 @@ a conversation is asked of the item's protocol (turnscope.protocols):
   budget; None when a key turn failed, so a failure never raises a score.
 - item score: the mean over samples of the conversation scores that are known; items without
   one are counted as errors beside the figure, never as a value.
-- score by turn / family / distance: the mean over items of the turn value / item score.
+- score by turn: at each turn, the mean turn value over the items whose key turns include it
+  (a distractor turn is not in the curve).
+- score by family / distance: the mean over items of the item score.
 - gaps: each protocol declares paired differences between its conditions (scripted: multi −
   single, own − gold, own − user-only, restated − own); per item, first condition's item score
   (or its value at the item's last turn, for multi − single) minus the second's; mean over
@@ -150,7 +152,7 @@ class MultiTurnAnalysis(BaseModel):
     overall: dict[str, Estimate]
     """Condition -> mean item score."""
     by_turn: dict[str, dict[int, Estimate]]
-    """Condition -> turn index -> mean turn value."""
+    """Condition -> turn index -> mean turn value over the items for which it is a key turn."""
     by_family: dict[str, dict[str, Estimate]]
     """Condition -> family (item category) -> mean item score."""
     by_distance: dict[str, dict[str, dict[int, Estimate]]]
@@ -265,6 +267,10 @@ class _RunTable:
     def family(self, item_id: str) -> str:
         return self.items[item_id].family
 
+    def key_turns(self, condition: str, item_id: str) -> tuple[int, ...] | None:
+        """The turns whose scores make up the item's conversation score (None: every one)."""
+        return self.protocol(item_id).key_turns(self.items[item_id], condition)
+
     def conversation_scores(self, condition: str, item_id: str, cell: _Cell) -> list[float]:
         """The known scores of the item's played conversations, one per sample."""
         item = self.items[item_id]
@@ -343,12 +349,16 @@ class _Analyser:
         groups: dict[int, list[tuple[str, float]]] = defaultdict(list)
         errors: dict[int, int] = defaultdict(int)
         for item_id, cell in self.t.cells[condition].items():
+            # Key turns only: a distractor turn's score says nothing about the family's
+            # measure, and mixing both made the curve rise and fall with the suite's layout.
+            keys = self.t.key_turns(condition, item_id)
             for turn in cell.scores:
                 value = cell.value(turn)
-                if value is not None:
+                if value is not None and (keys is None or turn in keys):
                     groups[turn].append((item_id, value))
             for turn, count in cell.errors.items():
-                errors[turn] += count
+                if keys is None or turn in keys:
+                    errors[turn] += count
         turns = sorted(set(groups) | set(errors))
         return {t: self.estimate(groups.get(t, []), errors.get(t, 0)) for t in turns}
 
@@ -561,6 +571,36 @@ def item_scores(
     table = _RunTable(records, items, serving)
     a = _Analyser(table, ItemResampler(0, resamples=1))
     return {c: a.item_scores(c) for c in table.cells}
+
+
+class HeadlineScore(BaseModel):
+    """A condition's headline as a run's meta keeps it for `turnscope runs`: the score per
+    conversation (key turns), mean over items."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mean: float | None
+    """Mean item score; None when no item has one."""
+    n: int
+    """Items with a score."""
+
+
+def headline_scores(analysis: MultiTurnAnalysis) -> dict[str, HeadlineScore]:
+    """Condition -> the headline of an analysed run (its `overall`, without the interval)."""
+    return {c: HeadlineScore(mean=e.mean, n=e.n) for c, e in analysis.overall.items()}
+
+
+def quick_headline_scores(
+    records: Iterable[ScoredTurn], items: Sequence[Item], serving: Iterable[ServingTurn] = ()
+) -> dict[str, HeadlineScore]:
+    """The same figures as `headline_scores(analyse(...))` with no bootstrap, for a run whose
+    meta lacks them (played before they were stored)."""
+    scores = item_scores(records, items, serving)
+    return {
+        c: HeadlineScore(mean=sum(v.values()) / len(v) if v else None, n=len(v))
+        for c in ordered_conditions(scores)
+        for v in (scores[c],)
+    }
 
 
 def item_families(items: Sequence[Item]) -> dict[str, str]:

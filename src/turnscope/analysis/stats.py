@@ -21,6 +21,9 @@ from pydantic import BaseModel, ConfigDict
 DEFAULT_RESAMPLES = 1000
 CONFIDENCE = 0.95
 PAIRED_TEST = "Wilcoxon signed-rank (two-sided; zero differences dropped)"
+SMALL_SAMPLE = 5
+"""A figure over fewer items than this is marked as a small sample wherever it is shown: its
+interval rests on so few items that it says little about the next ones."""
 
 FloatArray = npt.NDArray[np.float64]
 _RESAMPLE_BLOCK = 64
@@ -41,6 +44,11 @@ class Estimate(BaseModel):
     """Items behind the estimate (the resampled units)."""
     errors: int = 0
     """Turns of the group that failed (no answer, or a scorer error); they carry no value."""
+
+    @property
+    def small(self) -> bool:
+        """True when the estimate rests on fewer than SMALL_SAMPLE items."""
+        return self.n < SMALL_SAMPLE
 
 
 class ItemResampler:
@@ -109,12 +117,19 @@ def bootstrap_mean(
     )
 
 
+MIN_TEST_PAIRS = 6
+"""Fewest paired items the signed-rank test is made on. With 5 or fewer, even differences all
+of one sign give p >= 0.0625 (the exact two-sided test's smallest p is 2 / 2**n): the test
+cannot say anything, and a printed p = 1 over one item reads as evidence of no difference."""
+
+
 def paired_p_value(differences: Sequence[float] | FloatArray) -> float | None:
-    """Two-sided Wilcoxon signed-rank p-value of paired differences (None when n == 0).
+    """Two-sided Wilcoxon signed-rank p-value of paired differences; None (no test) with
+    fewer than MIN_TEST_PAIRS of them.
 
     All-zero differences mean no evidence of any difference: p = 1."""
     diffs = np.asarray(differences, dtype=np.float64)
-    if diffs.size == 0:
+    if diffs.size < MIN_TEST_PAIRS:
         return None
     if not np.any(diffs != 0):
         return 1.0

@@ -1,12 +1,13 @@
-"""Aggregates over stored turns: score by turn index, category, condition; errors.
+"""What a run did, counted over its stored turns: answers, errors, cache hits, tokens.
 
-They read the store's light per-turn rows (scores, errors) and SQL totals, never the
-transcripts, so summarising a run of any size holds only its scores in memory."""
+Scores are not here: every score figure is per conversation (key turns) and comes from
+analysis/multiturn.py, so a label shows the same number wherever it appears. These counts
+read the store's light per-turn rows and SQL totals, never the transcripts."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -14,21 +15,8 @@ from turnscope.analysis.rows import ScoredTurn
 from turnscope.store import TurnTotals
 
 
-class Cell(BaseModel):
-    """A mean score over some turns, with how many were scored."""
-
-    model_config = ConfigDict(frozen=True)
-
-    mean: float | None
-    """Mean turn score; None when no turn in the group was scored."""
-    scored: int
-    """Turns with at least one successful score."""
-    turns: int
-    """Turns in the group (scored or not)."""
-
-
 class RunSummary(BaseModel):
-    """What the terminal summary and `runs` show about one run."""
+    """The counts the terminal summary shows about one run."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -42,13 +30,6 @@ class RunSummary(BaseModel):
     """Scores that failed (never counted as a value)."""
     cached: int
     """Answers reused from the response cache."""
-    overall: Cell
-    by_condition: dict[str, Cell]
-    """Condition -> cell."""
-    by_turn: dict[str, dict[int, Cell]]
-    """Condition -> turn index -> cell."""
-    by_category: dict[str, dict[str, Cell]]
-    """Condition -> category -> cell."""
     error_messages: dict[str, int]
     """Distinct error messages (first line, shortened) and how often they occurred."""
     prompt_tokens: int | None
@@ -57,16 +38,21 @@ class RunSummary(BaseModel):
     """Generated tokens; None when the backend reported none."""
 
 
-def _cell(rows: list[ScoredTurn]) -> Cell:
-    values = [r.score for r in rows if r.score is not None]
-    return Cell(
-        mean=sum(values) / len(values) if values else None, scored=len(values), turns=len(rows)
-    )
-
-
 def short_message(text: str, limit: int = 120) -> str:
     """An error message as summaries list it: its first line, cut at `limit` characters."""
     return text.splitlines()[0][:limit] if text else text
+
+
+JUDGE_ERROR_CHARS = 1000
+"""Longest judge error text a summary shows: whole, as a judge's error names the verdict it
+could not find and what it found instead; bounded, since the judge wrote part of it."""
+
+
+def full_message(text: str, limit: int = JUDGE_ERROR_CHARS) -> str:
+    """An error message whole, on one line (runs of whitespace made one space), cut with an
+    ellipsis only past `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def error_message_counts(rows: Iterable[ScoredTurn]) -> Counter[str]:
@@ -81,32 +67,16 @@ def error_message_counts(rows: Iterable[ScoredTurn]) -> Counter[str]:
     return counts
 
 
-def summarise(
-    turns: Iterable[ScoredTurn], categories: Mapping[str, str], totals: TurnTotals
-) -> RunSummary:
-    """Summarise a run's target turns (`RunStore.turn_scores`) with its SQL totals
-    (`RunStore.turn_totals`); `categories` maps item id to its category."""
+def summarise(turns: Iterable[ScoredTurn], totals: TurnTotals) -> RunSummary:
+    """Count a run's target turns (`RunStore.turn_scores`) with its SQL totals
+    (`RunStore.turn_totals`)."""
     rows = list(turns)
-    by_condition: dict[str, list[ScoredTurn]] = defaultdict(list)
-    by_turn: dict[str, dict[int, list[ScoredTurn]]] = defaultdict(lambda: defaultdict(list))
-    by_category: dict[str, dict[str, list[ScoredTurn]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        condition = row.condition
-        by_condition[condition].append(row)
-        by_turn[condition][row.turn].append(row)
-        by_category[condition][categories.get(row.item_id, "?")].append(row)
     return RunSummary(
         turns=len(rows),
         answered=totals.answered,
         turn_errors=sum(r.error is not None for r in rows),
         scorer_errors=sum(s.error is not None for r in rows for s in r.scores),
         cached=sum(r.cached for r in rows),
-        overall=_cell(rows),
-        by_condition={v: _cell(rs) for v, rs in by_condition.items()},
-        by_turn={v: {t: _cell(rs) for t, rs in sorted(ts.items())} for v, ts in by_turn.items()},
-        by_category={
-            v: {c: _cell(rs) for c, rs in sorted(cs.items())} for v, cs in by_category.items()
-        },
         error_messages=dict(error_message_counts(rows).most_common()),
         prompt_tokens=totals.prompt_tokens,
         completion_tokens=totals.completion_tokens,

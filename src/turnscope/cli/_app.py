@@ -129,6 +129,9 @@ app = typer.Typer(
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
+HEADLINE_META = "headline"
+"""Run meta key of the headline per condition (score per conversation, key turns; n), stored
+at the end of a run so that `turnscope runs` lists it without reading every score."""
 T = TypeVar("T")
 DEFAULT_MAX_TOKENS = 192
 DEFAULT_ROLE_N_CTX = 4096

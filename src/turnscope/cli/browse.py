@@ -10,8 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from turnscope.analysis import SMALL_SAMPLE, HeadlineScore, quick_headline_scores
 from turnscope.cli._app import (
     DAMAGE,
+    HEADLINE_META,
     Command,
     app,
     console,
@@ -25,6 +27,7 @@ from turnscope.cli._app import (
 from turnscope.core import (
     TARGET_ROLE,
     Item,
+    Judgment,
     Message,
     ToolCall,
     TurnRecord,
@@ -45,12 +48,20 @@ from turnscope.export import (
 from turnscope.protocols import get_protocol
 from turnscope.report.safe import cell, markup
 from turnscope.store import (
+    EXPORT_FORMATS,
+    PAIRWISE_FILE,
     STORE_FILE,
+    PairwiseStore,
     RunStore,
     StoredJudgment,
     StoreError,
     TurnScores,
 )
+
+OWN = "own"
+"""The condition `runs` lists: the model answering from its own history."""
+PLAYED_THROUGH = ("finished", "incomplete")
+"""Run statuses whose stored headline is current (a run resumed since may have more turns)."""
 
 
 def _run_dirs(root: Path) -> list[Path]:
@@ -76,7 +87,7 @@ def runs(
         typer.Option("--json", help="Print the list as JSON (one object per run).", metavar=""),
     ] = False,
 ) -> None:
-    """List run directories with model, suite, date, turns and mean score."""
+    """List run directories with model, suite, date, turns and the headline score."""
     root = runs_root(runs_dir)
     facts = [_run_facts(run_dir) for run_dir in _run_dirs(root)]
     if as_json:
@@ -88,7 +99,7 @@ def runs(
     table = Table(title=f"runs under {markup(root)}", title_justify="left")
     table.add_column("run", no_wrap=True)
     counts = ("turns", "errors", "judge errors")
-    for column in ("model", "suite", "started", *counts, "mean", "status"):
+    for column in ("model", "suite", "started", *counts, "score", "status"):
         table.add_column(column, justify="right" if column in counts else "left")
     for run in facts:
         if "unreadable" in run:
@@ -102,10 +113,45 @@ def runs(
             str(run["turns"]),
             str(run["errors"]),
             str(run["judge_errors"]),
-            f"{run['mean']:.3f}" if run["mean"] is not None else "-",
+            cell(_headline_text(run["headline"])),
             run["status"],
         )
     console.print(table)
+    console.print(
+        "score: per conversation (key turns), mean over items, own history (else the condition "
+        f"named); small: fewer than {SMALL_SAMPLE} items"
+    )
+
+
+def _headline(store: RunStore) -> dict[str, Any] | None:
+    """The run's headline as `runs` lists it: the own condition's (else the first's) score
+    per conversation (key turns) with its n. Read from the run's meta once the run is played
+    through; a run still playing (or stopped, or resumed since), or one played before the
+    headline was stored, gets it from its scores (never its transcripts)."""
+    stored = store.meta(HEADLINE_META)
+    if isinstance(stored, dict) and store.status() in PLAYED_THROUGH:
+        scores = {c: HeadlineScore.model_validate(h) for c, h in stored.items()}
+    else:
+        scores = quick_headline_scores(store.turn_scores(), store.items(), store.serving_scores())
+    known = {c: h for c, h in scores.items() if h.mean is not None}
+    if not known:
+        return None
+    condition = OWN if OWN in known else next(iter(known))
+    headline = known[condition]
+    return {
+        "condition": condition,
+        "mean": headline.mean,
+        "n": headline.n,
+        "small": headline.n < SMALL_SAMPLE,
+    }
+
+
+def _headline_text(headline: dict[str, Any] | None) -> str:
+    if headline is None:
+        return "-"
+    named = "" if headline["condition"] == OWN else f"{headline['condition']}, "
+    small = ", small" if headline["small"] else ""
+    return f"{headline['mean']:.3f} ({named}n={headline['n']}{small})"
 
 
 def _run_facts(run_dir: Path) -> dict[str, Any]:
@@ -129,7 +175,7 @@ def _run_facts(run_dir: Path) -> dict[str, Any]:
             "turns": turns,
             "errors": turns - store.answered_count(),
             "judge_errors": store.judge_error_count(),
-            "mean": store.mean_score(),
+            "headline": _headline(store),
             "status": store.status(),
         }
     except StoreError as exc:
@@ -242,17 +288,17 @@ def _score_text(record: TurnRecord, pending: bool = False) -> str:
     return "; ".join(parts) or "not scored"
 
 
-def _print_judgment(stored: StoredJudgment) -> None:
+def _print_judgment(j: Judgment, order: str = "") -> None:
     """One judgment as `show` audits it: the parsed verdict (or the error) next to the raw
-    text of every attempt."""
-    j = stored.judgment
+    text of every attempt; `order` says which answer a pairwise judge saw first."""
     parsed = (
         f"[red]judge error: {markup(j.error or 'no verdict')}[/red]"
         if j.verdict is None
         else f"parsed: {markup(j.verdict.label)}"
     )
     console.print(
-        f"[bold magenta]judge {markup(j.judge)}[/bold magenta] ({markup(j.kind)}): {parsed}"
+        f"[bold magenta]judge {markup(j.judge)}[/bold magenta] ({markup(j.kind)})"
+        f"{markup(order)}: {parsed}"
     )
     for number, attempt in enumerate(j.attempts, start=1):
         raw = markup(attempt.text) if attempt.text is not None else "[dim](no text)[/dim]"
@@ -262,12 +308,58 @@ def _print_judgment(stored: StoredJudgment) -> None:
             console.print(f"    [red]-> {markup(attempt.error)}[/red]")
 
 
+_OUTCOMES = {"a": "A wins", "b": "B wins", "tie": "tie"}
+
+
+def _show_pairwise(store: RunStore, root: Path, item: str | None) -> None:
+    """Every stored pairwise comparison of the run (of one item with `item`): who was A and
+    B, the outcome or the full error, and each order's judgment with its raw text."""
+    path = root / PAIRWISE_FILE
+    name = store.run_dir.name
+    if not path.is_file():
+        console.print(f"no pairwise comparisons: {markup(path)} does not exist")
+        return
+    try:
+        pairs = PairwiseStore(path)
+        try:
+            records = [
+                r
+                for r in pairs.records()
+                if name in (r.run_a, r.run_b) and (item is None or r.item_id == item)
+            ]
+        finally:
+            pairs.close()
+    except DAMAGE as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fail(f"{path}: the pairwise store is damaged ({detail[:200]})")
+    if not records:
+        what = f" of item {item!r}" if item is not None else ""
+        console.print(f"no pairwise comparisons{markup(what)} of {markup(name)} in {markup(path)}")
+        return
+    for r in records:
+        j = r.judgment
+        console.rule(
+            markup(f"{r.item_id} | {r.condition} | sample {r.sample} | turn {r.turn} | {r.judge}")
+        )
+        console.print(f"A: {markup(r.run_a)}  B: {markup(r.run_b)}", highlight=False)
+        if j.outcome is None:
+            console.print(f"[red]no outcome: {markup(j.error or 'no verdict')}[/red]")
+        else:
+            flipped = " (the verdict flipped with the order)" if j.consistent is False else ""
+            console.print(f"outcome: {_OUTCOMES[j.outcome]}{flipped}")
+        _print_judgment(j.ab, " A shown first")
+        _print_judgment(j.ba, " B shown first")
+    failed = sum(r.judgment.outcome is None for r in records)
+    console.print(f"{len(records)} comparisons, {failed} without an outcome (judge errors)")
+
+
 @app.command(
     cls=Command,
     epilog=(
         "Examples:\n\n"
         "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter\n\n"
-        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet"
+        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --item recall-pet\n\n"
+        "  turnscope show turnscope-runs/20261122-101500-llamacpp-starter --pairwise"
     ),
 )
 def show(
@@ -276,26 +368,51 @@ def show(
         str | None,
         typer.Option(help="Show this item's conversation turn by turn.", metavar="ITEM_ID"),
     ] = None,
+    pairwise: Annotated[
+        bool,
+        typer.Option(
+            "--pairwise",
+            help="Show the run's pairwise comparisons (with --item, of that item): each "
+            "judge's verdict in both orders, with its raw text and errors.",
+            metavar="",
+        ),
+    ] = False,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --pairwise: where pairwise.sqlite lives (default: the run's parent).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
-    """Show a run: per-item scores, or one conversation with per-turn scores and errors."""
+    """Show a run: per-item scores, one conversation with per-turn scores and errors, or its
+    pairwise comparisons."""
     with open_run(run_dir) as store:
+        if pairwise:
+            _show_pairwise(store, runs_dir or run_dir.resolve().parent, item)
+            return
         items = {it.id: it for it in store.items()}
         if item is None:
             table = Table(title=f"{markup(run_dir)}: items", title_justify="left")
-            for column in ("item", "category", "condition", "sample", "turns", "mean", "errors"):
+            for column in ("item", "category", "condition", "sample", "turns", "score", "errors"):
                 table.add_column(column)
             # Scores and errors only: the transcripts are not needed for the table.
             grouped: dict[tuple[str, str, int], list[TurnScores]] = {}
             for row in store.turn_scores():
                 grouped.setdefault((row.item_id, row.condition, row.sample), []).append(row)
             for (item_id, condition, sample), rows in grouped.items():
-                values = [r.score for r in rows if r.score is not None]
-                mean = f"{sum(values) / len(values):.3f}" if values else "-"
                 # Turn errors and failed scores or judgments alike: each leaves a turn unscored.
-                errs = sum(
-                    r.error is not None or any(sc.error is not None for sc in r.scores)
+                failed = {
+                    r.turn
                     for r in rows
+                    if r.error is not None or any(sc.error is not None for sc in r.scores)
+                }
+                errs = len(failed)
+                values = {r.turn: None if r.turn in failed else r.score for r in rows}
+                score = get_protocol(items[item_id].protocol).conversation_score(
+                    items[item_id], condition, values
                 )
+                mean = "-" if score is None else f"{score:.3f}"
                 table.add_row(
                     cell(item_id),
                     cell(items[item_id].category),
@@ -306,7 +423,10 @@ def show(
                     str(errs),
                 )
             console.print(table)
-            console.print("See one conversation with --item ID")
+            console.print(
+                "score: the conversation's score (its key turns), as every summary counts it; "
+                "see one conversation with --item ID"
+            )
             return
         if item not in items:
             fail(f"{run_dir}: no item {item!r} in this run")
@@ -350,7 +470,7 @@ def show(
             if record.role != TARGET_ROLE:
                 continue
             for stored in judgments.get((record.condition, record.sample, record.turn), []):
-                _print_judgment(stored)
+                _print_judgment(stored.judgment)
 
 
 def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> str | None:

@@ -156,7 +156,7 @@ def _pairwise_settings(
     return judge_settings(judges, concurrency, Jury.MEAN, max_tokens, attempts, api_key_env, 4096)
 
 
-def _render_pairs(results: Sequence[PairwiseResult]) -> None:
+def _render_pairs(results: Sequence[PairwiseResult], root: Path) -> None:
     table = Table(
         title="pairwise comparisons (both orders per judge and turn)", title_justify="left"
     )
@@ -188,6 +188,18 @@ def _render_pairs(results: Sequence[PairwiseResult]) -> None:
     report = judge_report(pairs=[rec for r in results for rec in r.records])
     if report is not None:
         render_judge_report(report, console)
+    console.print(markup(_failed_line(results, root)), highlight=False)
+
+
+def _failed_line(results: Sequence[PairwiseResult], root: Path) -> str:
+    """How many comparisons were made and how many failed (left out of every count and
+    rating), with the command that shows the failures in full."""
+    made = sum(len(r.records) for r in results)
+    failed = sum(r.errors for r in results)
+    line = f"{made} comparisons made, {failed} failed (judge errors; not in any count or rating)"
+    if failed:
+        line += f"; read them in full with: turnscope show RUN_DIR --pairwise --runs-dir {root}"
+    return line
 
 
 @app.command(
@@ -234,7 +246,7 @@ def pairwise(
     result = _judge_pairs([run_a, run_b], settings, root, compare)
     if not result.records:
         fail(f"{run_a} and {run_b} have no answered turn of the same item in common")
-    _render_pairs([result])
+    _render_pairs([result], root)
     console.print(f"pairwise verdicts: [bold]{markup(root / PAIRWISE_FILE)}[/bold]")
 
 
@@ -324,11 +336,12 @@ def leaderboard_command(
     root = _pairwise_root(runs_dir, run_dirs[0])
     results, models = _judge_pairs(run_dirs, settings, root, compare)
     if not as_json:
-        _render_pairs(results)
+        _render_pairs(results, root)
     try:
         ratings = rate(results, sorted(models), bootstrap=bootstrap)
     except RatingError as exc:
-        fail(f"no ratings: {exc}")
+        # "no comparisons for ..." alone read as if nothing had been judged.
+        fail(f"no ratings: {exc} among the decided comparisons; {_failed_line(results, root)}")
     if as_json:
         print_json(_leaderboard_json(results, ratings, models))
         return

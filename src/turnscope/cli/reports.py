@@ -18,7 +18,12 @@ from turnscope.cli._app import (
     open_run,
     print_json,
 )
-from turnscope.report.html import render_comparison_report, write_atomically, write_run_report
+from turnscope.report.html import (
+    changed_conversations,
+    render_comparison_report,
+    write_atomically,
+    write_run_report,
+)
 from turnscope.report.safe import markup
 from turnscope.report.terminal import render_comparison
 
@@ -68,7 +73,7 @@ def compare(
         typer.Option(
             "--output",
             "-o",
-            help="HTML file to write (default: compare-A-vs-B.html next to RUN_B).",
+            help="HTML file to write (default: compare-A-vs-B.html in RUN_A).",
             metavar="FILE",
         ),
     ] = None,
@@ -86,28 +91,36 @@ def compare(
         ),
     ] = False,
 ) -> None:
-    """Compare two runs item by item: B minus A per family and overall, paired test, HTML."""
+    """Compare two runs item by item: B minus A per family and overall, paired test, the
+    conversations that changed most, HTML."""
     with open_run(run_a) as store_a, open_run(run_b) as store_b:
         records_a, items_a = store_a.turn_scores(), store_a.items()
         records_b, items_b = store_b.turn_scores(), store_b.items()
         serving_a, serving_b = store_a.serving_scores(), store_b.serving_scores()
         config_a, config_b = store_a.config(), store_b.config()
-    label_a, label_b = run_a.resolve().name, run_b.resolve().name
-    try:
-        comparison = compare_runs(
-            records_a,
-            items_a,
-            records_b,
-            items_b,
-            label_a=label_a,
-            label_b=label_b,
-            resamples=resamples,
-            seed=seed,
-            serving_a=serving_a,
-            serving_b=serving_b,
+        label_a, label_b = run_a.resolve().name, run_b.resolve().name
+        try:
+            comparison = compare_runs(
+                records_a,
+                items_a,
+                records_b,
+                items_b,
+                label_a=label_a,
+                label_b=label_b,
+                resamples=resamples,
+                seed=seed,
+                serving_a=serving_a,
+                serving_b=serving_b,
+            )
+        except NoCommonItems as exc:
+            fail(str(exc))
+        # Only the transcripts of the conversations shown are read.
+        changed = changed_conversations(
+            comparison,
+            [*items_a, *items_b],
+            store_a.conversation_records,
+            store_b.conversation_records,
         )
-    except NoCommonItems as exc:
-        fail(str(exc))
     analysis_a = analyse(records_a, items_a, serving=serving_a, resamples=resamples, seed=seed)
     analysis_b = analyse(records_b, items_b, serving=serving_b, resamples=resamples, seed=seed)
     if as_json:
@@ -123,9 +136,15 @@ def compare(
     else:
         render_comparison(comparison, console)
     html = render_comparison_report(
-        comparison, analysis_a, analysis_b, config_a=config_a, config_b=config_b
+        comparison,
+        analysis_a,
+        analysis_b,
+        config_a=config_a,
+        config_b=config_b,
+        changed=changed,
     )
-    target = output or run_b.resolve().parent / f"compare-{label_a}-vs-{label_b}.html"
+    # In the baseline run's directory, not the runs directory: that one holds runs only.
+    target = output or run_a.resolve() / f"compare-{label_a}-vs-{label_b}.html"
     try:
         write_atomically(target, html)
     except OSError as exc:

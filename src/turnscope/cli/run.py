@@ -24,6 +24,7 @@ from rich.table import Table
 
 from turnscope.analysis import (
     flag_report,
+    headline_scores,
     instruction_report,
     item_families,
     judge_report,
@@ -35,6 +36,7 @@ from turnscope.analysis.multiturn import MultiTurnAnalysis, analyse
 from turnscope.analysis.rows import ScoredTurn
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
+    HEADLINE_META,
     RUNS_DIR_ENV,
     Command,
     app,
@@ -272,13 +274,13 @@ def _duration(text: str, option: str) -> float:
 def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None:
     config = store.config()
     items = store.items() if items is None else items
-    categories = {item.id: item.category for item in items}
     # Every figure comes from the turns' scores and errors, read once; transcripts are read
     # only for the conversations the report shows, so memory does not grow with the answers.
     with gc_paused():
         rows = store.turn_scores()
-    summary = summarise(rows, categories, store.turn_totals())
-    render_summary(summary, console, title=f"{config.model} on {config.suite}")
+    analysis = analyse(rows, items, serving=store.serving_scores())
+    summary = summarise(rows, store.turn_totals())
+    render_summary(summary, analysis, console, title=f"{config.model} on {config.suite}")
     instructions = instruction_report(rows)
     if instructions is not None:
         render_instruction_report(instructions, console)
@@ -294,7 +296,6 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     left_out = store.meta("skipped") or {}
     for line in left_out_lines(left_out if isinstance(left_out, dict) else {}):
         console.print(f"[yellow]{markup(line)}[/yellow]")
-    analysis = analyse(rows, items, serving=store.serving_scores())
     render_multiturn(analysis, console)
     flags = flag_report(store.turn_flags(), played_conversations(rows))
     if flags is not None:
@@ -349,8 +350,17 @@ def _write_report(
     rows: Sequence[ScoredTurn] | None = None,
     analysis: MultiTurnAnalysis | None = None,
 ) -> None:
-    """Write RUN_DIR/report.html after a run (from the summary's rows and analysis when it has
-    them); a failure to write it never loses the run."""
+    """Keep the run's headline in its meta (what `turnscope runs` lists) and write
+    RUN_DIR/report.html (from the summary's rows and analysis when it has them); a failure to
+    write the report never loses the run."""
+    if rows is None or analysis is None:
+        with gc_paused():
+            rows = store.turn_scores()
+        analysis = analyse(rows, store.items(), serving=store.serving_scores())
+    store.set_meta(
+        HEADLINE_META,
+        {c: h.model_dump() for c, h in headline_scores(analysis).items()},
+    )
     try:
         path = write_run_report(store, rows=rows, analysis=analysis)
     except OSError as exc:

@@ -7,7 +7,6 @@ from turnscope.report.html import (
     write_run_report,
 )
 from turnscope.report.terminal import (
-    fmt_cell,
     render_comparison,
     render_flag_report,
     render_instruction_report,
@@ -19,7 +18,6 @@ from turnscope.report.terminal import (
 
 __all__ = [
     "REPORT_FILE",
-    "fmt_cell",
     "render_comparison",
     "render_comparison_report",
     "render_flag_report",

@@ -1,6 +1,9 @@
 """Charts for the HTML report, drawn with matplotlib and inlined as SVG (no files, no network).
 
-Each function returns a Chart: its SVG text, or None and the report shows a "no data" note.
+Each function returns a Chart: its SVG text, or None when there is nothing to plot. Every
+point and bar shows its n (the items behind it); one resting on fewer than
+SMALL_SAMPLE items is drawn hollow (lines, with no band) or hatched (bars). Along a line, n
+is written at the first point and wherever it changes.
 """
 
 from __future__ import annotations
@@ -115,8 +118,47 @@ def line_chart(
         color = COLORS[index % len(COLORS)]
         xs = [float(x) for x, _ in pts]
         bounds = [_bounds(e) for _, e in pts]
-        ax.plot(xs, [b[0] for b in bounds], marker="o", markersize=3, color=color, label=label)
-        ax.fill_between(xs, [b[1] for b in bounds], [b[2] for b in bounds], color=color, alpha=0.18)
+        means = [b[0] for b in bounds]
+        ax.plot(xs, means, marker="o", markersize=3, color=color, label=label)
+        # No band where a point rests on a small sample: an interval over two or three items
+        # spans most of [0, 1] and draws the eye to the least informative turns. Such points
+        # are drawn hollow instead.
+        wide = [not e.small for _, e in pts]
+        ax.fill_between(
+            xs,
+            [b[1] for b in bounds],
+            [b[2] for b in bounds],
+            where=wide,
+            color=color,
+            alpha=0.18,
+        )
+        small = [(x, m) for x, m, ok in zip(xs, means, wide, strict=True) if not ok]
+        if small:
+            ax.plot(
+                [x for x, _ in small],
+                [m for _, m in small],
+                linestyle="none",
+                marker="o",
+                markersize=5,
+                markerfacecolor="white",
+                color=color,
+            )
+        # n is written where it changes along the line (every label costs a text layout, and
+        # a 30-turn curve over the same items would repeat one number 30 times).
+        previous: int | None = None
+        for x, mean, (_, e) in zip(xs, means, pts, strict=True):
+            if e.n == previous:
+                continue
+            previous = e.n
+            ax.annotate(
+                f"n={e.n}",
+                (x, mean),
+                textcoords="offset points",
+                xytext=(0, 5),
+                ha="center",
+                fontsize=6,
+                color=color,
+            )
     # Turns, distances and attempts are whole numbers: no 1.25 ticks.
     from matplotlib.ticker import MaxNLocator
 
@@ -149,7 +191,7 @@ def bar_chart(
     width = 0.8 / max(1, len(series))
     for index, s in enumerate(series):
         lookup = {str(x): e for x, e in s.points if e.mean is not None}
-        xs, means, lower, upper = [], [], [], []
+        xs, means, lower, upper, shown = [], [], [], [], []
         for position, label in enumerate(labels):
             estimate = lookup.get(label)
             if estimate is None:
@@ -159,15 +201,33 @@ def bar_chart(
             means.append(mean)
             lower.append(max(0.0, mean - low))
             upper.append(max(0.0, high - mean))
-        if xs:
-            ax.bar(
-                xs,
-                means,
-                width=width,
-                yerr=[lower, upper],
-                capsize=3,
-                color=COLORS[index % len(COLORS)],
-                label=s.label,
+            shown.append(estimate)
+        if not xs:
+            continue
+        bars = ax.bar(
+            xs,
+            means,
+            width=width,
+            yerr=[lower, upper],
+            capsize=3,
+            color=COLORS[index % len(COLORS)],
+            label=s.label,
+        )
+        for bar, x, mean, up, down, estimate in zip(
+            bars, xs, means, upper, lower, shown, strict=True
+        ):
+            if estimate.small:
+                # Hatched and pale: a bar over fewer than SMALL_SAMPLE items.
+                bar.set_hatch("///")
+                bar.set_alpha(0.45)
+            below = centered and mean < 0
+            ax.annotate(
+                f"n={estimate.n}",
+                (x, mean - down if below else mean + up),
+                textcoords="offset points",
+                xytext=(0, -8 if below else 2),
+                ha="center",
+                fontsize=6,
             )
     ax.set_xticks(range(len(labels)), labels, rotation=20 if len(labels) > 4 else 0)
     ax.set_ylabel(ylabel)

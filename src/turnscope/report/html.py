@@ -19,6 +19,9 @@ import jinja2
 
 from turnscope import __version__
 from turnscope.analysis import (
+    MIN_TEST_PAIRS,
+    SMALL_SAMPLE,
+    ChangedItem,
     Comparison,
     Estimate,
     FlagReport,
@@ -34,8 +37,16 @@ from turnscope.analysis import (
     played_conversations,
 )
 from turnscope.analysis.rows import ScoredTurn, ServingTurn
-from turnscope.core import Condition, Item, Message, RunConfig, TurnRecord, content_text
-from turnscope.protocols import SPOILT
+from turnscope.core import (
+    TARGET_ROLE,
+    Condition,
+    Item,
+    Message,
+    RunConfig,
+    TurnRecord,
+    content_text,
+)
+from turnscope.protocols import SPOILT, get_protocol
 from turnscope.report.charts import Chart, Series, bar_chart, hbar_chart, line_chart
 from turnscope.store import RunStore, gc_paused
 
@@ -43,6 +54,11 @@ REPORT_FILE = "report.html"
 WORST_CONVERSATIONS = 20
 INSTRUCTION_TYPES_SHOWN = 30
 OWN = "own"
+POINT_NOTE = (
+    "n: the items behind a point, written where it changes along a line; hollow points, with "
+    f"no band, rest on fewer than {SMALL_SAMPLE}."
+)
+BAR_NOTE = f"n above each bar: the items behind it; hatched bars rest on fewer than {SMALL_SAMPLE}."
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("turnscope.report", "templates"),
@@ -97,6 +113,8 @@ class TranscriptTurn:
     """One record of a transcript: what the user side sent, the answer, its tool calls, the
     scores and flags; a serving role's record (feedback) shows only what it wrote."""
 
+    key: bool
+    """Whether the turn's score counts toward the conversation's score (a key turn)."""
     turn: int
     role: str
     messages: list[tuple[str, str]]
@@ -118,6 +136,7 @@ class Conversation:
     condition: str
     sample: int
     mean: float | None
+    """The conversation's score (its protocol's, over the key turns); None when unscored."""
     errors: int
     turns: list[TranscriptTurn] = field(default_factory=list)
 
@@ -129,8 +148,22 @@ def _label(message: Message) -> str:
     return message.role
 
 
-def _transcript_turn(record: TurnRecord) -> TranscriptTurn:
+@dataclass(frozen=True)
+class Ranked:
+    """What ranks a conversation among the worst: its score, its failed turns, its key turns
+    (None: every scored turn counts)."""
+
+    score: float | None
+    errors: int
+    keys: tuple[int, ...] | None
+
+
+def _transcript_turn(record: TurnRecord, keys: tuple[int, ...] | None) -> TranscriptTurn:
+    counts = record.role == TARGET_ROLE and (
+        record.turn in keys if keys is not None else record.score is not None
+    )
     return TranscriptTurn(
+        key=counts,
         turn=record.turn,
         role=record.role,
         messages=[(_label(m), content_text(m.content)) for m in record.new_messages],
@@ -149,55 +182,99 @@ Transcripts = Callable[[str, Condition, int], Sequence[TurnRecord]]
 """(item id, condition, sample) -> the conversation's records (every role), in turn order."""
 
 
+def _reached(values: dict[int, float | None], keys: tuple[int, ...] | None) -> int:
+    """How far a conversation got: the turn of its first key turn that failed or scored
+    below 1.0 (its last recorded turn when none did)."""
+    turns = sorted(values) if keys is None else sorted(k for k in keys if k <= max(values))
+    for turn in turns:
+        value = values.get(turn)
+        if value is None or value < 1.0:
+            return turn
+    return max(values)
+
+
 def worst_conversations(
     rows: Sequence[ScoredTurn],
-    families: dict[str, str],
+    items: Sequence[Item],
     transcripts: Transcripts,
     limit: int = WORST_CONVERSATIONS,
     spoilt: frozenset[tuple[str, Condition, int]] = frozenset(),
 ) -> list[Conversation]:
-    """The `limit` conversations with the lowest mean turn score, those left unscored by an
-    error first. A conversation unscored by design (no score and no error, e.g. a follow-up's
-    single-turn twin) has nothing to show and is left out, and so is one a simulated user
-    spoilt (`spoilt`: its failure is not the target's).
+    """The `limit` worst conversations: those left unscored by an error first, then by
+    conversation score (its protocol's, over the key turns), then by how far they got before
+    a key turn went wrong (earliest first); ties are spread over the families (each family's
+    worst before any family's second worst) rather than listed in alphabetical order. A
+    conversation unscored by design (no score and no error, e.g. a follow-up's single-turn
+    twin) has nothing to show and is left out, and so is one a simulated user spoilt
+    (`spoilt`: its failure is not the target's).
 
     Ranking reads only scores; transcripts are fetched for the conversations shown."""
+    by_id = {item.id: item for item in items}
+    families = item_families(items)
     grouped: dict[tuple[str, Condition, int], list[ScoredTurn]] = defaultdict(list)
     for row in rows:
         key = (row.item_id, row.condition, row.sample)
-        if key not in spoilt:
+        if key not in spoilt and row.item_id in by_id:
             grouped[key].append(row)
 
-    def mean(turns: list[ScoredTurn]) -> float | None:
-        values = [s for r in turns if (s := r.score) is not None]
-        return sum(values) / len(values) if values else None
-
-    def errors(turns: list[ScoredTurn]) -> int:
-        return sum(r.error is not None or any(s.error for s in r.scores) for r in turns)
-
-    candidates = [
-        (key, value, errors(turns))
-        for key, turns in grouped.items()
-        if (value := mean(turns)) is not None or errors(turns)
-    ]
-    ranked = sorted(candidates, key=lambda kv: (-1.0 if kv[1] is None else kv[1], kv[0]))
+    ranked: list[tuple[tuple[float, int, str, str], tuple[str, Condition, int], Ranked]] = []
+    for key, turns in grouped.items():
+        item_id, condition, _ = key
+        failed = {r.turn for r in turns if r.error is not None or any(s.error for s in r.scores)}
+        values = {r.turn: None if r.turn in failed else r.score for r in turns}
+        item = by_id[item_id]
+        protocol = get_protocol(item.protocol)
+        score = protocol.conversation_score(item, condition, values)
+        if score is None and not failed:
+            continue
+        keys = protocol.key_turns(item, condition)
+        reached = _reached(values, keys)
+        order = (-1.0 if score is None else score, reached, item_id, condition)
+        ranked.append((order, key, Ranked(score, len(failed), keys)))
+    ranked.sort(key=lambda entry: entry[0])
+    # Within a run of equal (score, reached), take each family's first before any second.
+    seen: dict[tuple[float, int, str], int] = defaultdict(int)
+    spread = []
+    for order, key, info in ranked:
+        family = families.get(key[0], "?")
+        tie = (order[0], order[1], family)
+        spread.append(((order[0], order[1], seen[tie], family, *order[2:]), key, info))
+        seen[tie] += 1
+    spread.sort(key=lambda entry: entry[0])
     return [
         Conversation(
             item_id=item_id,
             family=families.get(item_id, "?"),
             condition=condition,
             sample=sample,
-            mean=value,
-            errors=error_count,
-            turns=[_transcript_turn(r) for r in transcripts(item_id, condition, sample)],
+            mean=info.score,
+            errors=info.errors,
+            turns=[_transcript_turn(r, info.keys) for r in transcripts(item_id, condition, sample)],
         )
-        for (item_id, condition, sample), value, error_count in ranked[:limit]
+        for _, (item_id, condition, sample), info in spread[:limit]
     ]
+
+
+def _model_name(rows: Sequence[ScoredTurn], transcripts: Transcripts) -> str | None:
+    """The answering model's name as its records give it (for the embedded backend, the
+    model file), read from one conversation's records."""
+    if not rows:
+        return None
+    first = rows[0]
+    for record in transcripts(first.item_id, first.condition, first.sample):
+        if record.role == TARGET_ROLE:
+            return record.model.model
+    return None
 
 
 def _headlines(analysis: MultiTurnAnalysis) -> list[Headline]:
     lines = [
-        Headline(f"score ({condition})", fmt_estimate(e), "mean item score over items", e.n)
+        Headline(
+            f"score ({condition})",
+            fmt_estimate(e),
+            "per conversation (key turns), mean over items",
+            e.n,
+        )
         for condition, e in analysis.overall.items()
     ]
     for name, gap in analysis.gaps.items():
@@ -253,7 +330,8 @@ def _main_condition(analysis: MultiTurnAnalysis) -> str | None:
 
 
 def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[Chart]:
-    """Every chart of the run report, in order (a chart without data has svg None)."""
+    """Every chart of the run report, in order (a chart without data has svg None: the report
+    leaves it out and names it in one line)."""
     main = _main_condition(analysis)
     charts = [
         line_chart(
@@ -261,7 +339,8 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
             "Score by turn index",
             [Series(v, sorted(cells.items())) for v, cells in analysis.by_turn.items()],
             xlabel="turn",
-            caption="Mean turn score over items at each turn, 95 % bootstrap band.",
+            caption="Per turn: mean turn score at each turn over the items for which it is a "
+            f"key turn, 95 % bootstrap band. {POINT_NOTE}",
         ),
         line_chart(
             "by-distance",
@@ -271,7 +350,8 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
                 for family, cells in analysis.by_distance.get(main or "", {}).items()
             ],
             xlabel="distance (turns between a fact and the question about it)",
-            caption=f"Mean item score by the item's distance knob ({main or '-'} history).",
+            caption=f"Score per conversation (key turns) by the item's distance knob "
+            f"({main or '-'} history). {POINT_NOTE}",
         ),
     ]
     for name, gap in analysis.gaps.items():
@@ -285,7 +365,7 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
                     Series(first, [(f, g.first) for f, g in gap.by_family.items()]),
                     Series(spec.second, [(f, g.second) for f, g in gap.by_family.items()]),
                 ],
-                caption=f"Per family, over items played both ways ({name}).",
+                caption=f"Per family, over items played both ways ({name}). {BAR_NOTE}",
             )
         )
     charts.append(
@@ -293,7 +373,8 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
             "by-family",
             "Score per family",
             [Series(v, list(cells.items())) for v, cells in analysis.by_family.items()],
-            caption="Mean item score per family (item category), one bar per condition.",
+            caption="Score per conversation (key turns), mean over each family's items, one "
+            f"bar per condition. {BAR_NOTE}",
         )
     )
     curves = analysis.success_at_k
@@ -304,7 +385,7 @@ def run_charts(analysis: MultiTurnAnalysis, rows: Sequence[ScoredTurn]) -> list[
             [Series(v, sorted(c.by_k.items())) for v, c in curves.items()],
             xlabel="attempts k",
             ylabel="share solved",
-            caption="Share of feedback conversations solved within k attempts.",
+            caption=f"Share of feedback conversations solved within k attempts. {POINT_NOTE}",
         )
     )
     instructions = instruction_report(rows)
@@ -357,7 +438,7 @@ def render_run_report(
     spoilt = frozenset(
         (r.item_id, r.condition, r.sample) for r in rows if SPOILT in r.flags
     ) | frozenset((r.item_id, r.condition, r.sample) for r in serving if SPOILT in r.flags)
-    families = item_families(items)
+    charts = run_charts(analysis, rows)
     conditions = list(analysis.by_family)
     family_names = sorted({f for cells in analysis.by_family.values() for f in cells})
     template = _env.get_template("run.html.j2")
@@ -371,15 +452,18 @@ def render_run_report(
         answered=sum(r.error is None for r in rows),
         cached=sum(r.cached for r in rows),
         headlines=_headlines(analysis),
-        charts=run_charts(analysis, rows),
+        charts=[c for c in charts if c.svg is not None],
+        empty_charts=[c.title for c in charts if c.svg is None],
         conditions=conditions,
         family_names=family_names,
-        worst=worst_conversations(rows, families, transcripts, spoilt=spoilt),
+        worst=worst_conversations(rows, items, transcripts, spoilt=spoilt),
+        model_name=_model_name(rows, transcripts),
         worst_limit=WORST_CONVERSATIONS,
         errors=error_message_counts(rows).most_common(10),
         judges=judges,
         flags=flags,
         flag_conditions=ordered_conditions(flags.by_condition) if flags else [],
+        small_sample=SMALL_SAMPLE,
     )
 
 
@@ -430,6 +514,42 @@ def write_atomically(target: Path, text: str) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class ChangedConversation:
+    """A conversation whose score moved between two runs, with both transcripts."""
+
+    change: ChangedItem
+    turns_a: list[TranscriptTurn]
+    """Run A's transcript (its first sample)."""
+    turns_b: list[TranscriptTurn]
+    """Run B's transcript of the same item, condition and sample."""
+
+
+def changed_conversations(
+    comparison: Comparison,
+    items: Sequence[Item],
+    transcripts_a: Transcripts,
+    transcripts_b: Transcripts,
+) -> list[ChangedConversation]:
+    """The comparison's most changed items with both runs' transcripts of their first
+    sample, key turns marked; only these transcripts are read."""
+    by_id = {item.id: item for item in items}
+    out = []
+    for change in comparison.changed:
+        item = by_id.get(change.item_id)
+        keys = (
+            get_protocol(item.protocol).key_turns(item, change.condition)
+            if item is not None
+            else None
+        )
+        pair = [
+            [_transcript_turn(r, keys) for r in transcripts(change.item_id, change.condition, 0)]
+            for transcripts in (transcripts_a, transcripts_b)
+        ]
+        out.append(ChangedConversation(change, pair[0], pair[1]))
+    return out
+
+
 def render_comparison_report(
     comparison: Comparison,
     analysis_a: MultiTurnAnalysis,
@@ -437,8 +557,11 @@ def render_comparison_report(
     *,
     config_a: RunConfig,
     config_b: RunConfig,
+    changed: Sequence[ChangedConversation] = (),
 ) -> str:
-    """The two-run report: paired differences per family and overall, scores by turn."""
+    """The two-run report: paired differences per family and overall, scores by turn, and
+    the conversations that changed most (`changed`, from `changed_conversations`), side by
+    side."""
     charts: list[Chart] = []
     for condition in dict.fromkeys(r.condition for r in comparison.rows):
         rows = [r for r in comparison.rows if r.condition == condition]
@@ -448,7 +571,8 @@ def render_comparison_report(
                 f"{comparison.label_b} minus {comparison.label_a} ({condition})",
                 [Series("B - A", [(r.family, r.difference) for r in rows])],
                 ylabel="mean difference",
-                caption="Mean paired difference of item scores, 95 % paired bootstrap interval.",
+                caption="Mean paired difference of scores per conversation (key turns), 95 % "
+                f"paired bootstrap interval. {BAR_NOTE}",
                 centered=True,
             )
         )
@@ -463,7 +587,8 @@ def render_comparison_report(
                 Series(comparison.label_b, sorted(analysis_b.by_turn.get(main or "", {}).items())),
             ],
             xlabel="turn",
-            caption="Each run's mean turn score over all its items (not only the paired ones).",
+            caption="Per turn, key turns only: each run's mean turn score over all its items "
+            f"(not only the paired ones). {POINT_NOTE}",
         )
     )
     template = _env.get_template("compare.html.j2")
@@ -474,4 +599,7 @@ def render_comparison_report(
         config_a=config_a,
         config_b=config_b,
         charts=charts,
+        small_sample=SMALL_SAMPLE,
+        min_test_pairs=MIN_TEST_PAIRS,
+        changed=changed,
     )

@@ -1,4 +1,4 @@
-"""The terminal summary: score by turn index and by category, errors, where the run lives."""
+"""The terminal summary: the headline per conversation, per family and by turn, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from turnscope.analysis import (
-    Cell,
+    MIN_TEST_PAIRS,
+    SMALL_SAMPLE,
     Comparison,
     Estimate,
     FlagReport,
@@ -21,45 +22,95 @@ from turnscope.analysis import (
 from turnscope.report.safe import cell, markup
 
 
-def fmt_cell(cell: Cell | None) -> str:
-    if cell is None or cell.mean is None:
-        return "-"
-    return f"{cell.mean:.3f} (n={cell.scored})"
-
-
 def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
-def render_summary(summary: RunSummary, console: Console, *, title: str) -> None:
-    """Print tables: by turn index (one column per condition), by category, errors."""
-    conditions = ordered_conditions(summary.by_turn)
-    turns = sorted({t for cells in summary.by_turn.values() for t in cells})
-    console.print(f"[bold]{markup(title)}[/bold]")
-    console.print("[bold]mean score by turn index[/bold]")
-    by_turn = Table()
-    by_turn.add_column("turn", justify="right")
-    for condition in conditions:
-        by_turn.add_column(cell(condition), justify="right")
-    for turn in turns:
-        by_turn.add_row(str(turn), *(fmt_cell(summary.by_turn[v].get(turn)) for v in conditions))
-    by_turn.add_row(
-        "all", *(fmt_cell(summary.by_condition.get(v)) for v in conditions), style="bold"
-    )
-    console.print(by_turn)
+SMALL_NOTE = (
+    f"n: items behind a figure; * small sample: fewer than {SMALL_SAMPLE} items, too few for "
+    "the figure to generalise"
+)
 
-    categories = sorted({c for cells in summary.by_category.values() for c in cells})
-    console.print("[bold]mean score by category[/bold]")
-    by_cat = Table()
-    by_cat.add_column("category")
+
+def _n(e: Estimate) -> str:
+    """ "n=N", marked when the estimate rests on a small sample."""
+    return f"n={e.n}, small" if e.small else f"n={e.n}"
+
+
+def estimate_cell(e: Estimate | None) -> str:
+    """A table cell: "mean n=N", a star after N for a small sample, or "-" with no value.
+    Short words, so that a narrow terminal wraps the cell instead of cutting it."""
+    if e is None or e.mean is None:
+        return "-"
+    return f"{e.mean:.3f} n={e.n}{'*' if e.small else ''}"
+
+
+def _estimate_table(
+    first: str, rows: dict[str, dict[str, Estimate]], conditions: list[str]
+) -> Table:
+    """Rows x conditions of estimates (row name -> condition -> estimate)."""
+    table = Table()
+    # The row names stay whole in a narrow terminal; the figures wrap instead.
+    width = min(40, max((len(key) for key in rows), default=0))
+    table.add_column(first, justify="right", min_width=width)
     for condition in conditions:
-        by_cat.add_column(cell(condition), justify="right")
-    for category in categories:
-        by_cat.add_row(
-            cell(category), *(fmt_cell(summary.by_category[v].get(category)) for v in conditions)
+        table.add_column(cell(condition), justify="right")
+    for key, by_condition in rows.items():
+        table.add_row(cell(key), *(estimate_cell(by_condition.get(c)) for c in conditions))
+    return table
+
+
+def _family_table(analysis: MultiTurnAnalysis) -> Table:
+    """One row per family and condition played: a run of the core suite has nine conditions,
+    too many columns for a terminal, while each family is played under two or three."""
+    table = Table()
+    table.add_column("family")
+    table.add_column("condition")
+    for column in ("score", "95 % interval", "n", "failed turns"):
+        table.add_column(column, justify="right")
+    rows = [
+        (family, condition, e)
+        for condition, cells in analysis.by_family.items()
+        for family, e in cells.items()
+    ]
+    order = {c: i for i, c in enumerate(ordered_conditions(analysis.by_family))}
+    for family, condition, e in sorted(rows, key=lambda r: (r[0], order[r[1]])):
+        known = e.mean is not None and e.low is not None and e.high is not None
+        table.add_row(
+            cell(family),
+            cell(condition),
+            f"{e.mean:.3f}" if e.mean is not None else "-",
+            f"[{e.low:.3f}, {e.high:.3f}]" if known else "-",
+            f"{e.n}*" if e.small else str(e.n),
+            str(e.errors),
         )
-    console.print(by_cat)
+    return table
 
+
+def render_summary(
+    summary: RunSummary, analysis: MultiTurnAnalysis, console: Console, *, title: str
+) -> None:
+    """The headline per conversation (key turns), per family, by turn index (key turns only),
+    then the run's counts and errors."""
+    conditions = ordered_conditions(analysis.overall)
+    console.print(f"[bold]{markup(title)}[/bold]")
+    console.print(
+        "[bold]score per conversation (key turns): mean over items, 95 % bootstrap interval[/bold]"
+    )
+    for condition, e in analysis.overall.items():
+        console.print(f"  score ({markup(condition)}): {_interval(e)}", highlight=False)
+    console.print("[bold]score per family, per conversation (key turns)[/bold]")
+    console.print(_family_table(analysis))
+    turns: dict[int, dict[str, Estimate]] = {}
+    for condition, by_turn in analysis.by_turn.items():
+        for turn, e in by_turn.items():
+            turns.setdefault(turn, {})[condition] = e
+    console.print(
+        "[bold]score by turn index, per turn (key turns only: mean turn score over the items "
+        "for which the turn is a key turn)[/bold]"
+    )
+    console.print(_estimate_table("turn", {str(t): turns[t] for t in sorted(turns)}, conditions))
+    console.print(f"[dim]{markup(SMALL_NOTE)}[/dim]")
     console.print(
         f"turns: {summary.turns}  answered: {summary.answered}  "
         f"turn errors: {summary.turn_errors}  scorer errors: {summary.scorer_errors}  "
@@ -123,7 +174,10 @@ def render_instruction_report(report: InstructionReport, console: Console) -> No
 def render_comparison(comparison: Comparison, console: Console) -> None:
     """The paired table: per condition and family, A, B, B - A with its interval, p-value."""
     table = Table(
-        title=f"{markup(comparison.label_b)} minus {markup(comparison.label_a)} (paired by item)",
+        title=(
+            f"{markup(comparison.label_b)} minus {markup(comparison.label_a)} "
+            "(paired by item; score per conversation, key turns)"
+        ),
         title_justify="left",
     )
     for column in ("condition", "family", "items", "A", "B", "B - A [95 %]", "p"):
@@ -138,7 +192,7 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
         table.add_row(
             cell(row.condition),
             cell(row.family),
-            str(row.n),
+            f"{row.n} (small)" if d.small else str(row.n),
             f"{row.mean_a:.3f}",
             f"{row.mean_b:.3f}",
             diff,
@@ -146,7 +200,26 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
             style="bold" if row.family == "all" else None,
         )
     console.print(table)
-    console.print(f"test: {comparison.test}; intervals: paired bootstrap over items")
+    console.print(
+        f"test: {comparison.test}, made on {MIN_TEST_PAIRS} or more items (p '-' below); "
+        f"intervals: paired bootstrap over items; small: fewer than {SMALL_SAMPLE} items"
+    )
+    if comparison.changed:
+        changed = Table(
+            title="conversations whose score (key turns) changed most", title_justify="left"
+        )
+        for column in ("condition", "item", "family", "A", "B", "B - A"):
+            changed.add_column(column, justify="right" if len(column) < 6 else "left")
+        for c in comparison.changed:
+            changed.add_row(
+                cell(c.condition),
+                cell(c.item_id),
+                cell(c.family),
+                f"{c.score_a:.3f}",
+                f"{c.score_b:.3f}",
+                f"{c.score_b - c.score_a:+.3f}",
+            )
+        console.print(changed)
     if comparison.only_a or comparison.only_b:
         console.print(
             f"left out: {comparison.only_a} items only in A, {comparison.only_b} only in B"
@@ -174,12 +247,14 @@ def _interval(e: Estimate | None, *, signed: bool = False) -> str:
         return "-"
     sign = "+" if signed else ""
     dropped = f", {e.errors} failed turns left out" if e.errors else ""
-    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}] (n={e.n}{dropped})"
+    small = " sample" if e.small else ""
+    return f"{e.mean:{sign}.3f} [{e.low:{sign}.3f}, {e.high:{sign}.3f}] ({_n(e)}{small}{dropped})"
 
 
 def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
-    """The multi-turn headline with 95 % intervals over items; lines without data are left out."""
-    lines = [f"score ({markup(c)}): {_interval(e)}" for c, e in analysis.overall.items()]
+    """Gaps, flip rate, success at k and spread with 95 % intervals over items (the score per
+    condition is render_summary's); lines without data are left out."""
+    lines = []
     for name, gap in analysis.gaps.items():
         lines.append(f"{markup(name)}: {_interval(gap.overall.difference, signed=True)}")
     for condition, flips in analysis.flip_rate.items():
@@ -189,7 +264,9 @@ def render_multiturn(analysis: MultiTurnAnalysis, console: Console) -> None:
         )
     for condition, curve in analysis.success_at_k.items():
         ks = " ".join(f"@{k}={e.mean:.3f}" for k, e in curve.by_k.items() if e.mean is not None)
-        lines.append(f"success at k ({markup(condition)}): {ks}")
+        last = curve.by_k[max(curve.by_k)] if curve.by_k else None
+        n = f" ({_n(last)})" if last is not None else ""
+        lines.append(f"success at k ({markup(condition)}): {ks}{n}")
     for condition, aptitude in analysis.aptitude.items():
         lines.append(
             f"aptitude ({markup(condition)}, 90th pct over samples): {_interval(aptitude)}"
@@ -264,7 +341,8 @@ def render_judge_report(report: JudgeReport, console: Console) -> None:
             f"position-inconsistent {pw.inconsistent} (rate {rate}, counted as ties)"
         )
     if report.error_messages:
-        console.print("[bold]judge errors[/bold] (raw text: turnscope show RUN --item ID)")
+        where = "--pairwise" if report.pairwise is not None else "--item ID"
+        console.print(f"[bold]judge errors[/bold] (raw text: turnscope show RUN {where})")
         errors = Table()
         errors.add_column("count", justify="right")
         errors.add_column("message")
