@@ -48,7 +48,6 @@ from turnscope.export import (
 from turnscope.protocols import get_protocol
 from turnscope.report.safe import cell, markup
 from turnscope.store import (
-    EXPORT_FORMATS,
     PAIRWISE_FILE,
     STORE_FILE,
     PairwiseStore,
