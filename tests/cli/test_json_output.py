@@ -10,7 +10,7 @@ import pytest
 
 from helpers.cli import run_cli
 from helpers.synthetic_runs import synthetic_suite_run, write_run
-from turnscope.analysis import compare_runs
+from turnscope.analysis import analyse, compare_runs
 from turnscope.store import RunStore
 
 
@@ -36,7 +36,12 @@ def test_runs_json_lists_every_run_and_the_unreadable_one(two_runs: tuple[Path, 
     store = RunStore.open(two_runs[0])
     try:
         assert runs[0]["turns"] == store.turn_count()
-        assert runs[0]["mean"] == pytest.approx(store.mean_score())
+        # The headline is the one every figure uses: the own condition's score per
+        # conversation (key turns), as the analysis gives it.
+        analysis = analyse(store.turn_scores(), store.items(), serving=store.serving_scores())
+        headline = runs[0]["headline"]
+        assert headline["condition"] == "own" and headline["n"] == analysis.overall["own"].n
+        assert headline["mean"] == pytest.approx(analysis.overall["own"].mean)
         assert runs[0]["status"] == "finished" and runs[0]["suite"] == "core"
     finally:
         store.close()
