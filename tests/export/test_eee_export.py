@@ -30,9 +30,16 @@ def test_eee_files_pass_the_eee_validator_and_count_what_the_store_holds(
     assert all(r["valid"] and not r["warnings"] for r in reports), reports
 
     rows = [json.loads(line) for line in files.samples.read_text(encoding="utf-8").splitlines()]
-    conversations = [c for c in iter_conversations(store) if c.score is not None]
-    scored_turns = [t for t in store.turn_scores() if t.score is not None]
-    assert len(rows) == files.rows == len(conversations) + len(scored_turns)
+    played = list(iter_conversations(store))
+    conversations = [c for c in played if c.score is not None]
+    # A turn row for each scored key turn (the per-turn aggregate averages key turns).
+    scored_key_turns = [
+        r
+        for c in played
+        for r in c.targets
+        if r.score is not None and (not c.key_turns or r.turn in c.key_turns)
+    ]
+    assert len(rows) == files.rows == len(conversations) + len(scored_key_turns)
     assert {r["interaction_type"] for r in rows} == {"multi_turn"}
 
     aggregate = json.loads(files.aggregate.read_text(encoding="utf-8"))
@@ -77,7 +84,7 @@ def test_eee_files_pass_the_eee_validator_and_count_what_the_store_holds(
 def test_eee_from_the_cli_and_its_bad_inputs(run_dir: Path, tmp_path: Path) -> None:
     code, _, err = run_cli("export", str(run_dir), "-f", "eee", "-o", str(tmp_path / "out"))
     assert code == 0, err
-    assert "wrote 12 sample rows" in err
+    assert "wrote 8 sample rows" in err  # 4 conversations, 4 scored key turns
     assert len(list((tmp_path / "out" / "data").rglob("*.json*"))) == 2
     code, _, err = run_cli("export", str(run_dir), "-f", "eee")
     assert_clean_failure(code, err, "--format eee cannot go to standard output", single_line=True)

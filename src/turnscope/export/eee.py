@@ -8,10 +8,11 @@ Mapping (docs/export.md says the same for users):
   (`<condition>/family-<name>`), each with the analysis's 95 % bootstrap interval over items;
 - sample rows, `multi_turn`: one per played conversation with a known conversation score
   (joined to `<condition>`, the whole target transcript in `messages`), and one per scored
-  target turn (joined to `<condition>/turn-<k>`, that turn's messages at their place in the
-  conversation). A conversation or turn without a score (a failure) has no sample row: EEE
-  requires a score, and a failure is never turned into one. They are counted in the
-  aggregate's details, as are spoilt conversations, which the analyses leave out.
+  key turn (joined to `<condition>/turn-<k>`, which averages key turns; that turn's
+  messages at their place in the conversation; the other turns' scores are in the
+  conversation row's `turn_scores`). A conversation or turn without a score (a failure)
+  has no sample row: EEE requires a score, and a failure is never turned into one. They
+  are counted in the aggregate's details, as are spoilt conversations, which the analyses leave out.
 """
 
 from __future__ import annotations
@@ -217,6 +218,10 @@ def _sample_rows(
         record = turn.record
         score = record.score
         if score is None or not added:
+            continue
+        # The per-turn aggregate counts key turns only (one definition per figure); the other
+        # turns' scores stay in the conversation row's `turn_scores`.
+        if conversation.key_turns and record.turn not in conversation.key_turns:
             continue
         asked = item.turns[protocol.scored_turn(item, condition, record.turn) - 1]
         turn_input = _input(inst, [(turn.user_text or "", asked.reference)])
