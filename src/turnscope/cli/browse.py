@@ -122,17 +122,20 @@ def runs(
     )
 
 
-def _headline(store: RunStore) -> dict[str, Any] | None:
-    """The run's headline as `runs` lists it: the own condition's (else the first's) score
-    per conversation (key turns) with its n. Read from the run's meta once the run is played
-    through; a run still playing (or stopped, or resumed since), or one played before the
-    headline was stored, gets it from its scores (never its transcripts)."""
+def run_headlines(store: RunStore) -> dict[str, HeadlineScore]:
+    """Condition -> the run's score per conversation (key turns) with its n. Read from the
+    run's meta once the run is played through; a run still playing (or stopped, or resumed
+    since), or one played before the headline was stored, gets it from its scores (never its
+    transcripts)."""
     stored = store.meta(HEADLINE_META)
     if isinstance(stored, dict) and store.status() in PLAYED_THROUGH:
-        scores = {c: HeadlineScore.model_validate(h) for c, h in stored.items()}
-    else:
-        scores = quick_headline_scores(store.turn_scores(), store.items(), store.serving_scores())
-    known = {c: h for c, h in scores.items() if h.mean is not None}
+        return {c: HeadlineScore.model_validate(h) for c, h in stored.items()}
+    return quick_headline_scores(store.turn_scores(), store.items(), store.serving_scores())
+
+
+def _headline(store: RunStore) -> dict[str, Any] | None:
+    """The run's headline as `runs` lists it: the own condition's (else the first's)."""
+    known = {c: h for c, h in run_headlines(store).items() if h.mean is not None}
     if not known:
         return None
     condition = OWN if OWN in known else next(iter(known))

@@ -59,6 +59,7 @@ from turnscope.cli._options import (
     role_options,
     serving_roles,
 )
+from turnscope.cli.browse import run_headlines
 from turnscope.core import (
     TARGET_ROLE,
     GenerationParams,
@@ -829,9 +830,14 @@ def _below_gate(run_dirs: Sequence[Path], fail_under: float) -> bool:
     headline is printed against the gate."""
     below = False
     for run_dir in run_dirs:
-        _, _, config, analysis = _analysed(run_dir)
-        condition = next((c for c in config.conditions if c in analysis.overall), None)
-        mean = analysis.overall[condition].mean if condition is not None else None
+        # The headline the run stored when it ended (the analysis is not run again).
+        store = RunStore.open(run_dir)
+        try:
+            config, headlines = store.config(), run_headlines(store)
+        finally:
+            store.close()
+        condition = next((c for c in config.conditions if c in headlines), None)
+        mean = headlines[condition].mean if condition is not None else None
         shown = "no score" if mean is None else f"{mean:.3f}"
         where = f"{markup(config.model)}, {markup(condition or '-')} per conversation (key turns)"
         if mean is None or mean < fail_under:
