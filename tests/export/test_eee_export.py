@@ -1,9 +1,11 @@
 """Every Eval Ever export: the files pass that project's own validator (schema, path rules,
 the aggregate-samples link, score bounds), rows match the store, intervals are the
-analysis's."""
+analysis's. turnscope writes EEE with its own models of the schema; the validator test runs
+where the `every-eval-ever` package is installed (CI installs it on every Python)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -13,27 +15,28 @@ from helpers.cli import assert_clean_failure, run_cli
 from helpers.export_runs import JUDGE_A, JUDGE_B
 from helpers.synthetic_runs import make_item, write_run
 from turnscope.analysis import analyse
-from turnscope.export import iter_conversations, write_eee
+from turnscope.export import eee_schema, iter_conversations, write_eee
 from turnscope.store import RunStore
 
-# every-eval-ever publishes releases for Python 3.12 and newer only; the extras skip it below.
-eee_validator = pytest.importorskip(
-    "every_eval_ever.validator.validate", reason="every-eval-ever needs Python 3.12 or newer"
-)
-eee_validate = eee_validator.main
 
-
-def test_eee_files_pass_the_eee_validator_and_count_what_the_store_holds(
+def test_eee_files_pass_the_eee_validator(
     store: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    validator = pytest.importorskip(
+        "every_eval_ever.validator.validate", reason="the every-eval-ever package is not installed"
+    )
     files = write_eee(store, tmp_path / "eee")
-    assert files.aggregate.relative_to(tmp_path / "eee").parts[0] == "data"
     capsys.readouterr()
-    code = eee_validate([str(files.aggregate), str(files.samples), "--format", "json"])
+    code = validator.main([str(files.aggregate), str(files.samples), "--format", "json"])
     reports = json.loads(capsys.readouterr().out)
     assert code == 0, reports  # 0: no error and no warning
-    assert all(r["valid"] and not r["warnings"] for r in reports), reports
+    assert len(reports) == 2 and all(r["valid"] and not r["warnings"] for r in reports), reports
 
+
+def test_eee_files_count_what_the_store_holds(store: RunStore, tmp_path: Path) -> None:
+    files = write_eee(store, tmp_path / "eee")
+    folder = files.aggregate.relative_to(tmp_path / "eee")
+    assert folder.parts[0] == "data" and files.samples.parent == files.aggregate.parent
     rows = [json.loads(line) for line in files.samples.read_text(encoding="utf-8").splitlines()]
     played = list(iter_conversations(store))
     conversations = [c for c in played if c.score is not None]
@@ -48,7 +51,12 @@ def test_eee_files_pass_the_eee_validator_and_count_what_the_store_holds(
     assert {r["interaction_type"] for r in rows} == {"multi_turn"}
 
     aggregate = json.loads(files.aggregate.read_text(encoding="utf-8"))
-    assert aggregate["detailed_evaluation_results"]["total_rows"] == len(rows)
+    link = aggregate["detailed_evaluation_results"]
+    assert (
+        link["total_rows"] == len(rows)
+        and link["file_path"] == folder.with_name(files.samples.name).as_posix()
+    )
+    assert link["checksum"] == hashlib.sha256(files.samples.read_bytes()).hexdigest()
     results = {r["evaluation_result_id"]: r for r in aggregate["evaluation_results"]}
     analysis = analyse(store.turn_scores(), store.items(), serving=store.serving_scores())
     own = results["own"]["score_details"]
@@ -96,3 +104,21 @@ def test_eee_from_the_cli_and_its_bad_inputs(run_dir: Path, tmp_path: Path) -> N
     empty = write_run(tmp_path / "empty", [make_item("a", "expansion", 1)], [])
     code, _, err = run_cli("export", str(empty), "-f", "eee", "-o", str(tmp_path / "e"))
     assert_clean_failure(code, err, "no target turn to export", single_line=True)
+
+
+@pytest.mark.parametrize(
+    ("model", "folders"),
+    [
+        ("Qwen/Qwen2.5-7B-Instruct", ("Qwen", "Qwen2.5-7B-Instruct")),
+        ("org/family/name:q4", ("org", "family_name_q4")),
+        ("smollm2-135m", ("acme", "smollm2-135m")),
+    ],
+)
+def test_datastore_folders_follow_the_eee_rules(model: str, folders: tuple[str, str]) -> None:
+    assert eee_schema.datastore_parts("turnscope-core", model, "acme")[1:] == folders
+
+
+@pytest.mark.parametrize("model", ["unknown", "a/CON", "data", "x/..", "a//b", "bad<name>"])
+def test_a_model_name_that_cannot_be_a_folder_is_refused(model: str) -> None:
+    with pytest.raises(ValueError):
+        eee_schema.datastore_parts("turnscope-core", model, "acme")

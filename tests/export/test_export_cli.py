@@ -69,7 +69,7 @@ def test_an_unwritable_output_gives_one_line(run_dir: Path, tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     ("fmt", "package"),
-    [("parquet", "pyarrow"), ("eee", "every_eval_ever"), ("inspect", "inspect_ai")],
+    [("parquet", "pyarrow"), ("inspect", "inspect_ai")],
 )
 def test_a_missing_optional_package_names_the_extra(
     run_dir: Path, tmp_path: Path, fmt: str, package: str
@@ -81,18 +81,12 @@ def test_a_missing_optional_package_names_the_extra(
     path = os.pathsep.join([str(shadow.parent), *sys.path])
     done = turnscope("export", str(run_dir), "-f", fmt, "-o", str(tmp_path / "out"),
                      runs=tmp_path, env={"PYTHONPATH": path})  # fmt: skip
-    # every-eval-ever has releases for Python 3.12+ only: older Pythons are told that instead.
-    old_python = package == "every_eval_ever" and sys.version_info < (3, 12)
-    assert_one_error_line(
-        done, "needs Python 3.12 or newer" if old_python else "pip install 'turnscope[export]'"
-    )
+    assert_one_error_line(done, "pip install 'turnscope[export]'")
     assert package in done.stderr and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "eee", "inspect"])
 def test_an_item_of_a_protocol_not_installed_gives_one_line(tmp_path: Path, fmt: str) -> None:
-    if fmt == "eee":
-        pytest.importorskip("every_eval_ever", reason="every-eval-ever needs Python 3.12+")
     item = Item.model_validate(
         {"id": "plug", "protocol": "not-installed", "turns": [{"user": "x"}]}
     )

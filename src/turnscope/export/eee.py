@@ -1,6 +1,6 @@
 """Every Eval Ever (EEE) records of a run: one aggregate file and its per-sample companion,
-built with the `every_eval_ever` package's own schema models, so what is written is what its
-validator accepts.
+built with turnscope's models of the published EEE schema (eee_schema.py), which the tests
+check with the `every-eval-ever` package's own validator.
 
 Mapping (docs/export.md says the same for users):
 - aggregate results: per condition, the conversation score over items (`<condition>`), the
@@ -30,7 +30,8 @@ from typing import Any
 from turnscope import __version__
 from turnscope.analysis import Estimate, MultiTurnAnalysis, analyse
 from turnscope.core import Message, ModelIdentity, RunConfig, ToolCall, TurnRecord, content_text
-from turnscope.export.optional import ExportError, need
+from turnscope.export import eee_schema as eee
+from turnscope.export.optional import ExportError
 from turnscope.export.rows import (
     ConversationExport,
     TurnExport,
@@ -95,18 +96,17 @@ def _arguments(call: ToolCall) -> dict[str, Any]:
 class _Transcript:
     """A conversation's target messages, numbered in order, as EEE messages."""
 
-    def __init__(self, inst: Any) -> None:
-        self.inst = inst
-        self.messages: list[Any] = []
+    def __init__(self) -> None:
+        self.messages: list[eee.Message] = []
 
     def message(
         self, role: str, text: str | None, calls: tuple[ToolCall, ...] | None, call_id: str | None
-    ) -> Any:
+    ) -> eee.Message:
         tool_calls = [
-            self.inst.ToolCall(id=c.id, name=c.function.name, arguments=_arguments(c))
+            eee.ToolCall(id=c.id, name=c.function.name, arguments=_arguments(c))
             for c in calls or ()
         ]
-        made = self.inst.Message(
+        made = eee.Message(
             turn_idx=len(self.messages),
             role=role,
             content=text,
@@ -116,7 +116,7 @@ class _Transcript:
         self.messages.append(made)
         return made
 
-    def add(self, record: TurnRecord) -> tuple[list[Any], int | None]:
+    def add(self, record: TurnRecord) -> tuple[list[eee.Message], int | None]:
         """Append a target record's messages and answer; returns them and the answer's index."""
         start = len(self.messages)
         for m in record.new_messages:
@@ -131,45 +131,45 @@ class _Transcript:
         self.message(m.role, content_text(m.content), m.tool_calls, m.tool_call_id)
 
 
-def _usage(inst: Any, records: list[TurnRecord]) -> Any:
+def _usage(records: list[TurnRecord]) -> eee.TokenUsage | None:
     prompt = [r.prompt_tokens for r in records]
     completion = [r.completion_tokens for r in records]
     if any(v is None for v in prompt + completion):
         return None
     total_in = sum(v for v in prompt if v is not None)
     total_out = sum(v for v in completion if v is not None)
-    return inst.TokenUsage(
+    return eee.TokenUsage(
         input_tokens=total_in, output_tokens=total_out, total_tokens=total_in + total_out
     )
 
 
-def _performance(inst: Any, records: list[TurnRecord]) -> Any:
+def _performance(records: list[TurnRecord]) -> eee.Performance:
     first = records[0].ttft_s if len(records) == 1 else None
-    return inst.Performance(
+    return eee.Performance(
         latency_ms=sum(r.latency_s for r in records) * 1000.0,
         time_to_first_token_ms=first * 1000.0 if first is not None else None,
     )
 
 
-def _input(inst: Any, item_turns: list[tuple[str, str | None]]) -> Any:
-    return inst.Input(
+def _input(item_turns: list[tuple[str, str | None]]) -> eee.Input:
+    return eee.Input(
         raw="\n\n".join(user for user, _ in item_turns),
         reference=[ref for _, ref in item_turns if ref is not None],
     )
 
 
-def _sample_hash(sample_input: Any) -> str:
+def _sample_hash(sample_input: eee.Input) -> str:
     text = sample_input.raw + "".join(sample_input.reference)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _sample_rows(
-    inst: Any, conversation: ConversationExport, head: dict[str, Any]
-) -> Iterator[Any]:
+    conversation: ConversationExport, head: dict[str, Any]
+) -> Iterator[eee.InstanceLevelEvaluationLog]:
     """The sample rows of one conversation: the conversation's, then each scored turn's."""
     item, condition = conversation.item, conversation.condition
     protocol = protocol_of(item)
-    transcript = _Transcript(inst)
+    transcript = _Transcript()
     if item.system:
         transcript.message("system", item.system, None, None)
     base = {
@@ -180,31 +180,31 @@ def _sample_rows(
         "protocol": item.protocol,
         "item_metadata": item.metadata,
     }
-    per_turn: list[tuple[TurnExport, list[Any], int | None]] = []
+    per_turn: list[tuple[TurnExport, list[eee.Message], int | None]] = []
     for turn in conversation.turns:
         if turn.record.role == "target":
             added, answer = transcript.add(turn.record)
             per_turn.append((turn, added, answer))
     targets = conversation.targets
-    whole = _input(inst, [(content_text(t.user), t.reference) for t in item.turns])
+    whole = _input([(content_text(t.user), t.reference) for t in item.turns])
     if conversation.score is not None and not conversation.spoilt and targets:
-        yield inst.InstanceLevelEvaluationLog(
+        yield eee.InstanceLevelEvaluationLog(
             **head,
             evaluation_result_id=condition,
             sample_id=item.id,
             sample_hash=_sample_hash(whole),
-            interaction_type=inst.InteractionType.multi_turn,
+            interaction_type=eee.InteractionType.multi_turn,
             input=whole,
             messages=transcript.messages,
             answer_attribution=[],
-            evaluation=inst.Evaluation(
+            evaluation=eee.Evaluation(
                 score=conversation.score,
                 is_correct=conversation.score >= 1.0,
                 num_turns=len(targets),
                 tool_calls_count=sum(len(r.tool_calls or ()) for r in targets),
             ),
-            token_usage=_usage(inst, targets),
-            performance=_performance(inst, targets),
+            token_usage=_usage(targets),
+            performance=_performance(targets),
             metadata={
                 **base,
                 "key_turns": list(conversation.key_turns or ()) or "scored",
@@ -224,11 +224,11 @@ def _sample_rows(
         if conversation.key_turns and record.turn not in conversation.key_turns:
             continue
         asked = item.turns[protocol.scored_turn(item, condition, record.turn) - 1]
-        turn_input = _input(inst, [(turn.user_text or "", asked.reference)])
+        turn_input = _input([(turn.user_text or "", asked.reference)])
         attribution = []
         if answer is not None and record.response is not None:
             attribution.append(
-                inst.AnswerAttributionItem(
+                eee.AnswerAttributionItem(
                     turn_idx=answer,
                     source=f"messages[{answer}].content",
                     extracted_value=record.response,
@@ -236,23 +236,23 @@ def _sample_rows(
                     is_terminal=True,
                 )
             )
-        yield inst.InstanceLevelEvaluationLog(
+        yield eee.InstanceLevelEvaluationLog(
             **head,
             evaluation_result_id=f"{condition}/turn-{record.turn}",
             sample_id=f"{item.id}#turn-{record.turn}",
             sample_hash=_sample_hash(turn_input),
-            interaction_type=inst.InteractionType.multi_turn,
+            interaction_type=eee.InteractionType.multi_turn,
             input=turn_input,
             messages=added,
             answer_attribution=attribution,
-            evaluation=inst.Evaluation(
+            evaluation=eee.Evaluation(
                 score=score,
                 is_correct=score >= 1.0,
                 num_turns=1,
                 tool_calls_count=len(record.tool_calls or ()),
             ),
-            token_usage=_usage(inst, [record]),
-            performance=_performance(inst, [record]),
+            token_usage=_usage([record]),
+            performance=_performance([record]),
             metadata={
                 **base,
                 "turn": record.turn,
@@ -268,7 +268,6 @@ def _sample_rows(
 
 
 def _result(
-    agg: Any,
     *,
     result_id: str,
     name: str,
@@ -276,37 +275,37 @@ def _result(
     metric: str,
     estimate: Estimate,
     resamples: int,
-    source: Any,
-    generation: Any,
+    source: eee.SourceDataPrivate,
+    generation: eee.GenerationConfig,
     timestamp: str,
     details: dict[str, str],
-) -> Any:
+) -> eee.EvaluationResult:
     assert estimate.mean is not None
     interval = None
     if estimate.low is not None and estimate.high is not None:
-        interval = agg.ConfidenceInterval(
+        interval = eee.ConfidenceInterval(
             lower=estimate.low, upper=estimate.high, confidence_level=0.95, method=INTERVAL_METHOD
         )
-    return agg.EvaluationResult(
+    return eee.EvaluationResult(
         evaluation_result_id=result_id,
         evaluation_name=name,
         source_data=source,
         evaluation_timestamp=timestamp,
-        metric_config=agg.MetricConfig(
+        metric_config=eee.MetricConfig(
             evaluation_description=description,
             metric_id=f"turnscope.{metric}",
             metric_name=metric.replace("_", " "),
             metric_kind="score",
             metric_unit="proportion",
             lower_is_better=False,
-            score_type=agg.ScoreType.continuous,
+            score_type=eee.ScoreType.continuous,
             min_score=0.0,
             max_score=1.0,
         ),
-        score_details=agg.ScoreDetails(
+        score_details=eee.ScoreDetails(
             score=estimate.mean,
             details={**details, "turn_errors": str(estimate.errors)},
-            uncertainty=agg.Uncertainty(
+            uncertainty=eee.Uncertainty(
                 confidence_interval=interval,
                 num_samples=estimate.n,
                 num_bootstrap_samples=resamples,
@@ -317,17 +316,16 @@ def _result(
 
 
 def _results(
-    agg: Any,
     analysis: MultiTurnAnalysis,
     config: RunConfig,
     collection: str,
     unscored: dict[str, int],
-) -> list[Any]:
-    source = agg.SourceDataPrivate(
-        dataset_name=collection, source_type="other", additional_details={"suite": config.suite}
+) -> list[eee.EvaluationResult]:
+    source = eee.SourceDataPrivate(
+        dataset_name=collection, additional_details={"suite": config.suite}
     )
-    generation = agg.GenerationConfig(
-        generation_args=agg.GenerationArgs(
+    generation = eee.GenerationConfig(
+        generation_args=eee.GenerationArgs(
             temperature=config.params.temperature,
             top_p=config.params.top_p,
             max_tokens=config.params.max_tokens,
@@ -335,7 +333,7 @@ def _results(
         additional_details={"samples": str(config.samples), "seed": str(config.seed)},
     )
     timestamp = config.created_at.isoformat()
-    common = {
+    common: dict[str, Any] = {
         "resamples": analysis.resamples,
         "source": source,
         "generation": generation,
@@ -346,7 +344,6 @@ def _results(
         if overall.mean is not None:
             results.append(
                 _result(
-                    agg,
                     result_id=condition,
                     name=f"{collection} ({condition})",
                     description=(
@@ -367,7 +364,6 @@ def _results(
             if estimate.mean is not None:
                 results.append(
                     _result(
-                        agg,
                         result_id=f"{condition}/turn-{turn}",
                         name=f"{collection} ({condition}, turn {turn})",
                         description=f"Mean over items of the turn-{turn} score under {condition!r}",
@@ -381,7 +377,6 @@ def _results(
             if estimate.mean is not None:
                 results.append(
                     _result(
-                        agg,
                         result_id=f"{condition}/family-{family}",
                         name=f"{collection} ({condition}, {family})",
                         description=(
@@ -400,17 +395,13 @@ def _results(
 def write_eee(store: RunStore, out_dir: Path) -> EeeFiles:
     """Write the run's EEE aggregate and samples files under `out_dir`/data/...; the rows
     stream, the aggregate comes from the analysis (light rows, as the report reads)."""
-    inst = need("every_eval_ever.instance_level_types", "--format eee")
-    agg = need("every_eval_ever.eval_types", "--format eee")
-    helpers = need("every_eval_ever.helpers", "--format eee")
-    io_helpers = need("every_eval_ever.helpers.io", "--format eee")
     config = store.config()
     identity = _target_identity(store)
     the_id = model_id(identity)
     collection = f"turnscope-{_label(config.suite)}"
     developer = the_id.split("/")[0]
     try:
-        folder = io_helpers.datastore_output_dir(out_dir / "data", collection, the_id, developer)
+        folder = eee.datastore_dir(out_dir / "data", collection, the_id, developer)
     except ValueError as exc:
         raise ExportError(f"cannot name the EEE files after model {the_id!r}: {exc}") from None
     file_uuid = str(uuid.uuid4())
@@ -419,7 +410,7 @@ def write_eee(store: RunStore, out_dir: Path) -> EeeFiles:
     folder.mkdir(parents=True, exist_ok=True)
     samples = folder / f"{file_uuid}_samples.jsonl"
     head = {
-        "schema_version": helpers.SCHEMA_VERSION,
+        "schema_version": eee.SCHEMA_VERSION,
         "evaluation_id": evaluation_id,
         "model_id": the_id,
         "evaluation_name": collection,
@@ -432,7 +423,7 @@ def write_eee(store: RunStore, out_dir: Path) -> EeeFiles:
             for conversation in iter_conversations(store):
                 if conversation.score is None and not conversation.spoilt:
                     unscored[conversation.condition] = unscored.get(conversation.condition, 0) + 1
-                for row in _sample_rows(inst, conversation, head):
+                for row in _sample_rows(conversation, head):
                     line = row.model_dump_json(exclude_none=True) + "\n"
                     handle.write(line)
                     digest.update(line.encode("utf-8"))
@@ -445,18 +436,18 @@ def write_eee(store: RunStore, out_dir: Path) -> EeeFiles:
         raise ExportError(f"{store.run_dir}: no scored turn to export as EEE samples")
     analysis = analyse(store.turn_scores(), store.items(), serving=store.serving_scores())
     local = identity.backend in LOCAL_BACKENDS
-    log = agg.EvaluationLog(
-        schema_version=helpers.SCHEMA_VERSION,
+    log = eee.EvaluationLog(
+        schema_version=eee.SCHEMA_VERSION,
         evaluation_id=evaluation_id,
         evaluation_timestamp=config.created_at.isoformat(),
         retrieved_timestamp=retrieved,
-        source_metadata=agg.SourceMetadata(
+        source_metadata=eee.SourceMetadata(
             source_name="turnscope",
-            source_type=agg.SourceType.evaluation_run,
+            source_type=eee.SourceType.evaluation_run,
             source_organization_name="turnscope",
-            evaluator_relationship=agg.EvaluatorRelationship.other,
+            evaluator_relationship=eee.EvaluatorRelationship.other,
         ),
-        eval_library=agg.EvalLibrary(
+        eval_library=eee.EvalLibrary(
             name="turnscope",
             version=__version__,
             additional_details={
@@ -464,23 +455,20 @@ def write_eee(store: RunStore, out_dir: Path) -> EeeFiles:
                 "conditions": ",".join(config.conditions),
             },
         ),
-        model_info=agg.ModelInfo(
+        model_info=eee.ModelInfo(
             name=identity.model,
             id=the_id,
             developer=developer,
-            inference_engine=agg.InferenceEngine(name=identity.backend),
+            inference_engine=eee.InferenceEngine(name=identity.backend),
             additional_details={
                 "deployment_type": "self_deployed" if local else "unknown",
                 "model_availability": "open_weights" if local else "unknown",
             },
         ),
-        evaluation_results=_results(agg, analysis, config, collection, unscored),
-        detailed_evaluation_results=agg.DetailedEvaluationResults(
-            format=agg.Format.jsonl,
-            file_path=io_helpers.datastore_repo_file_path(
-                collection, the_id, developer, samples.name
-            ),
-            hash_algorithm=agg.HashAlgorithm.sha256,
+        evaluation_results=_results(analysis, config, collection, unscored),
+        detailed_evaluation_results=eee.DetailedEvaluationResults(
+            file_path=eee.datastore_file_path(collection, the_id, developer, samples.name),
+            hash_algorithm="sha256",
             checksum=digest.hexdigest(),
             total_rows=rows,
         ),
