@@ -6,6 +6,7 @@ worker behind, and --resume finishes the run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from helpers.cli import assert_clean_failure, run_cli
 from helpers.store import committed
 from helpers.suites import write_suite
 from turnscope.core import TurnRecord
@@ -121,11 +123,27 @@ def test_two_workers_give_the_records_of_one(suite: Path, tmp_path: Path) -> Non
         assert all(r.error is None for r in records)
         answers[workers] = {(r.item_id, r.turn): r.response for r in records}
     assert answers["2"] == answers["1"]
-    # Both workers played, with no conversation moved between them.
-    assert "workers: worker-1 " in result.stderr
+    # Both workers played, each conversation on one of them, none moved between them.
     assert "restarted: 0; history sent again: 0" in result.stderr
-    counts = [int(part.split()[1]) for part in result.stderr.split("workers: ")[1].split(";")[:2]]
-    assert sum(counts) == sum(EVERY_TURN.values()) and min(counts) > 0
+    served = {(r.item_id, r.served_by) for r in records_of(tmp_path / "runs-2")}
+    assert len(served) == len(TOPICS) and {w for _, w in served} == {"worker-1", "worker-2"}
+    turns = Counter(r.served_by for r in records_of(tmp_path / "runs-2"))
+    assert all(r.served_by is None for r in records_of(tmp_path / "runs-1"))
+
+    (run_dir,) = [p for p in (tmp_path / "runs-2").iterdir() if p.is_dir()]
+    code, out, _ = run_cli("show", str(run_dir))
+    assert code == 0
+    assert (
+        f"served by: worker-1 {turns['worker-1']} turns ({turns['worker-1']} requests, 0 errors); "
+        f"worker-2 {turns['worker-2']} turns ({turns['worker-2']} requests, 0 errors)"
+    ) in " ".join(out.split())
+    code, out, _ = run_cli("runs", "--runs-dir", str(tmp_path / "runs-2"), "--json")
+    (listed,) = json.loads(out)
+    assert listed["replicas"]["by_replica"]["worker-1"] == {
+        "requests": turns["worker-1"],
+        "errors": 0,
+    }
+    assert listed["replicas"]["kind"] == "workers"
 
 
 def test_a_killed_worker_is_restarted_and_the_run_completes(suite: Path, tmp_path: Path) -> None:
@@ -144,6 +162,9 @@ def test_a_killed_worker_is_restarted_and_the_run_completes(suite: Path, tmp_pat
     assert Counter((r.item_id, r.turn) for r in records) == EVERY_TURN
     assert all(r.response is not None and r.error is None for r in records)
     assert "restarted: 1;" in log.read_text()
+    (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
+    code, out, _ = run_cli("show", str(run_dir))
+    assert code == 0 and "restarted 1" in out
 
 
 def test_kill_9_of_the_parent_leaves_no_worker_and_resume_finishes(
@@ -182,15 +203,6 @@ def test_kill_9_of_the_parent_leaves_no_worker_and_resume_finishes(
 
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_workers_below_one_is_one_error_line(value: str, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "turnscope.cli", "run", "--workers", value, "--runs-dir",
-         str(tmp_path / "runs")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "--workers" in lines[0]
+    code, _, err = run_cli("run", "--workers", value, "--runs-dir", str(tmp_path / "runs"))
+    assert_clean_failure(code, err, "--workers", single_line=True)
     assert not (tmp_path / "runs").exists()

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -37,6 +37,7 @@ from turnscope.analysis.rows import ScoredTurn
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
     HEADLINE_META,
+    REPLICAS_META,
     RUNS_DIR_ENV,
     Command,
     app,
@@ -186,6 +187,7 @@ def _play(
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
             if isinstance(client, EndpointPool | WorkerPool):
                 _print_pool(client)
+                _keep_replica_counts(opened[0], client)
         finally:
             if progress.live.is_started:
                 progress.stop()
@@ -234,6 +236,24 @@ def _print_pool(pool: EndpointPool | WorkerPool) -> None:
         )
         return
     err_console.print(f"servers: {'; '.join(parts)}; moved to another server: {pool.moved}")
+
+
+def _keep_replica_counts(store: RunStore, pool: EndpointPool | WorkerPool) -> None:
+    """Add this pass's requests and errors per replica to the run's meta, where a resumed
+    pass adds its own: `turnscope show` and `runs --json` give the run's totals."""
+    kept = store.meta(REPLICAS_META)
+    totals: dict[str, Any] = kept if isinstance(kept, dict) else {}
+    by_replica = totals.setdefault("by_replica", {})
+    for label, sent, errors in pool.counts():
+        counts = by_replica.setdefault(label, {"requests": 0, "errors": 0})
+        counts["requests"] += sent
+        counts["errors"] += errors
+    totals["kind"] = "workers" if isinstance(pool, WorkerPool) else "servers"
+    totals["moved"] = totals.get("moved", 0) + pool.moved
+    totals["restarts"] = totals.get("restarts", 0) + (
+        pool.restarts if isinstance(pool, WorkerPool) else 0
+    )
+    store.set_meta(REPLICAS_META, totals)
 
 
 def _chosen(
@@ -675,7 +695,7 @@ def run(
         judging = judging.model_copy(update={"options": {**judging.options, **options["judge"]}})
     roles = serving_roles(role or [], role_param or [], options)
     if workers > 1:
-        judging, roles = _with_workers(workers, judging, roles)
+        judging, roles = embedded_workers(workers, judging, roles)
     models = list(dict.fromkeys(model or ["llamacpp"]))
     template = RunConfig(
         model=models[0],
@@ -732,7 +752,7 @@ def run(
     _exit_for(sum(failed for _, failed in played), [run_dir for run_dir, _ in played], fail_under)
 
 
-def _with_workers(
+def embedded_workers(
     workers: int, judging: JudgeSettings, roles: dict[str, RoleSettings]
 ) -> tuple[JudgeSettings, dict[str, RoleSettings]]:
     """--workers for the judges and serving roles played by the embedded model; a role's own

@@ -253,7 +253,7 @@ class WorkerPool:
         finally:
             worker.waiting -= 1
         worker.tip = (*messages, Message(role="assistant", content=completion.text))
-        return completion
+        return completion.model_copy(update={"served_by": worker.label})
 
     async def _ask(
         self, worker: _Worker, messages: Sequence[Message], params: GenerationParams, seed: int
