@@ -228,11 +228,12 @@ class WorkerPool:
         worker.ready = True
 
     def _choose(self, messages: Sequence[Message]) -> _Worker:
-        """The worker holding this conversation; else the least busy one (of those equally
-        busy, the one sharing the longest prefix with the request)."""
+        """The worker holding this conversation (of several holding it, as when samples gave
+        the same answer, the least busy); else the least busy one (of those equally busy, the
+        one sharing the longest prefix with the request)."""
         holding = [w for w in self._workers if _continues(messages, w.tip)]
         if holding:
-            return max(holding, key=lambda w: len(w.tip))
+            return max(holding, key=lambda w: (len(w.tip), -w.waiting))
         if any(m.role == "assistant" for m in messages):
             self.moved += 1
         return min(self._workers, key=lambda w: (w.waiting, -_shared(messages, w.tip)))
