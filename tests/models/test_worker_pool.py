@@ -59,6 +59,14 @@ async def test_conversations_that_open_alike_play_on_two_workers_and_stay(
         assert answer.prefilled_tokens < answer.prompt_tokens / 2
     assert pool.moved == 0
 
+    # Two new conversations take both workers; the first one's next turn then finds no worker
+    # holding its history: it is played anyway, prefilled in full, and counted.
+    await asyncio.gather(*(pool.generate([user(t)], PARAMS, seed=0) for t in ("Hi.", "Yo.")))
+    history = [*opening, Message(role="assistant", content=first[0].text), user("Another.")]
+    history += [Message(role="assistant", content=second[0].text), user("And a third.")]
+    third = await pool.generate(history, PARAMS, seed=4)
+    assert third.text and pool.moved == 1
+
 
 @pytest.mark.asyncio(loop_scope="module")
 async def test_an_answer_given_up_on_is_not_taken_for_the_next(pool: WorkerPool) -> None:

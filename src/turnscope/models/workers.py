@@ -24,12 +24,13 @@ its whole history (counted in `moved`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -106,14 +107,14 @@ def _continues(messages: Sequence[Message], tip: Sequence[Message]) -> bool:
     )
 
 
-def _shared(messages: Sequence[Message], tip: Sequence[Message]) -> int:
-    """How many leading messages `messages` and `tip` have in common."""
-    count = 0
-    for a, b in zip(messages, tip, strict=False):
-        if a != b:
-            break
-        count += 1
-    return count
+def _answered_prefixes(messages: Sequence[Message]) -> Iterator[bytes]:
+    """A digest of every prefix of `messages` that ends with an answer, shortest first."""
+    digest = hashlib.blake2b(digest_size=16)
+    for message in messages:
+        digest.update(message.model_dump_json().encode())
+        digest.update(b"\x00")
+        if message.role == "assistant":
+            yield digest.copy().digest()
 
 
 @dataclass
@@ -128,6 +129,8 @@ class _Worker:
     """The worker's last request followed by its answer: what its KV cache holds."""
     waiting: int = 0
     """Requests sent to it or queued for it."""
+    last_used: float = 0.0
+    """When it last answered (time.monotonic)."""
     requests: int = 0
     errors: int = 0
     restarts: int = 0
@@ -161,9 +164,11 @@ class WorkerPool:
         self._identity = identity
         self._workers = [_Worker(f"worker-{i + 1}") for i in range(workers)]
         self._next_id = 0
+        self._answered: set[bytes] = set()
         self.moved = 0
-        """Requests that continued a conversation no worker held (its worker died, or the run
-        was resumed): each prefilled its whole history again."""
+        """Requests that continued a conversation a worker answered before but none holds
+        now (its worker died, or played another conversation in between): each prefilled
+        its whole history again."""
 
     @property
     def identity(self) -> ModelIdentity:
@@ -229,14 +234,15 @@ class WorkerPool:
 
     def _choose(self, messages: Sequence[Message]) -> _Worker:
         """The worker holding this conversation (of several holding it, as when samples gave
-        the same answer, the least busy); else the least busy one (of those equally busy, the
-        one sharing the longest prefix with the request)."""
+        the same answer, the least busy); else the least busy one, and of those equally busy
+        the one idle longest: a worker that has just answered is more likely to be between
+        two turns of its conversation than one whose conversation has ended."""
         holding = [w for w in self._workers if _continues(messages, w.tip)]
         if holding:
             return max(holding, key=lambda w: (len(w.tip), -w.waiting))
-        if any(m.role == "assistant" for m in messages):
+        if any(prefix in self._answered for prefix in _answered_prefixes(messages)):
             self.moved += 1
-        return min(self._workers, key=lambda w: (w.waiting, -_shared(messages, w.tip)))
+        return min(self._workers, key=lambda w: (w.waiting, w.last_used))
 
     async def generate(
         self, messages: Sequence[Message], params: GenerationParams, *, seed: int
@@ -254,6 +260,9 @@ class WorkerPool:
         finally:
             worker.waiting -= 1
         worker.tip = (*messages, Message(role="assistant", content=completion.text))
+        worker.last_used = time.monotonic()
+        *_, answered = _answered_prefixes(worker.tip)
+        self._answered.add(answered)
         return completion.model_copy(update={"served_by": worker.label})
 
     async def _ask(
