@@ -694,9 +694,15 @@ def run(
     if options.get("judge"):
         judging = judging.model_copy(update={"options": {**judging.options, **options["judge"]}})
     roles = serving_roles(role or [], role_param or [], options)
+    models = list(dict.fromkeys(model or ["llamacpp"]))
     if workers > 1:
         judging, roles = embedded_workers(workers, judging, roles)
-    models = list(dict.fromkeys(model or ["llamacpp"]))
+        specs = [*models, *judging.judges, *(r.model for r in roles.values())]
+        if not any(spec.startswith("llamacpp") for spec in specs):
+            err_console.print(
+                "[yellow]no role is played by the embedded model (llamacpp): --workers is "
+                "ignored (a server's replicas: -m openai:NAME@URL1,URL2)[/yellow]"
+            )
     template = RunConfig(
         model=models[0],
         api_key_env=api_key_env,
