@@ -87,6 +87,16 @@ def test_every_conversation_stays_on_one_server_and_the_pool_is_used(tmp_path: P
     assert all(len(on) == 1 for on in seen.values()), seen
     assert len({next(iter(on)) for on in seen.values()}) >= 2  # spread, not all on one
     assert_each_turn_once(tmp_path / "runs")
+    # Each record names the server that answered it, as the requests the servers saw do.
+    store = the_store(tmp_path / "runs")
+    try:
+        served = {(r.item_id, r.served_by) for r in store.records()}
+        replicas = store.meta("replicas")
+    finally:
+        store.close()
+    urls = {server.base_url for server in servers}
+    assert len(served) == ITEMS and {url for _, url in served} <= urls
+    assert replicas["kind"] == "servers" and set(replicas["by_replica"]) == urls
 
 
 def test_a_server_that_dies_mid_run_hands_its_conversations_on(tmp_path: Path) -> None:

