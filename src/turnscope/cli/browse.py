@@ -429,6 +429,9 @@ def show(
                 "score: the conversation's score (its key turns), as every summary counts it; "
                 "see one conversation with --item ID"
             )
+            judge_prompts = store.config().judge_prompts
+            if judge_prompts:
+                console.print(f"judge prompts: {markup(judge_prompts)}", highlight=False)
             return
         if item not in items:
             fail(f"{run_dir}: no item {item!r} in this run")

@@ -66,6 +66,7 @@ from turnscope.core import (
     Item,
     RunConfig,
     TurnRecord,
+    judge_prompts_of,
 )
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
@@ -256,7 +257,9 @@ def _print_header(store: RunStore, plan: RunPlan, already_done: int) -> None:
         f"[bold]{markup(config.model)}[/bold] on [bold]{markup(config.suite)}[/bold]: "
         f"{items} items × conditions {markup(', '.join(config.conditions))} × "
         f"{config.samples} sample(s) = {len(plan.conversations)} conversations, up to "
-        f"{plan.total_turns} turns{resumed}\nrun directory: {markup(store.run_dir)}",
+        f"{plan.total_turns} turns{resumed}"
+        + (f", judge prompts: {markup(config.judge_prompts)}" if config.judge_prompts else "")
+        + f"\nrun directory: {markup(store.run_dir)}",
         highlight=False,
     )
 
@@ -673,6 +676,7 @@ def run(
         created_at=datetime.now(UTC),
         judging=judging,
         roles=serving_roles(role or [], role_param or [], options),
+        judge_prompts=judge_prompts_of(items) if needs_judge else None,
     )
     configs = [
         template.model_copy(

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from turnscope.core import JUDGE_PROMPTS_KEY
 from turnscope.scorers.judges._fastchat import JUDGE_PROMPTS_FILE, read_judge_prompts
 from turnscope.suites.adapters.hub import locate
 from turnscope.suites.adapters.rows import judge_spec, raw_items, read_rows, text_field
@@ -166,7 +167,7 @@ def mt_bench_item(
             "pairwise": True,
             "reference_guided": guided,
             "reference_source": source if any(refs) else None,
-            "judge_prompts": "fastchat" if prompts is not None else "turnscope",
+            JUDGE_PROMPTS_KEY: "fastchat" if prompts is not None else "turnscope",
         },
     }
 
