@@ -66,7 +66,11 @@ def _within_limits(data: Any) -> bool:
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, str):
+        # Exact types first: parsed JSON holds only these, and isinstance costs more.
+        kind = type(value)
+        if kind is int or kind is bool or value is None:
+            continue
+        if kind is str or isinstance(value, str):
             if not _text_fits(value):
                 return False
         elif isinstance(value, dict):
@@ -122,11 +126,13 @@ def check_value(data: Any) -> None:
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object whose keys are all different: a repeated key would otherwise keep only its
     last value, silently."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise LimitError(f"duplicate key {key[:80]!r} in one object")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) < len(pairs):  # rare: find which key came twice
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise LimitError(f"duplicate key {key[:80]!r} in one object")
+            seen.add(key)
     return result
 
 
