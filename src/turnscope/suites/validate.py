@@ -277,14 +277,19 @@ def _instruction_problems(item: Item) -> Iterator[Problem]:
             )
     reported: set[tuple[str, str]] = set()
     giving = list(dict.fromkeys(turn for turn, _, _ in given))
-    # A new conflict can only arise at a turn that gives an instruction; when one turn gives
-    # them all, what is in force there is what it gives.
+    # A new conflict can only arise at a turn that gives an instruction, between an instruction
+    # given there and one in force (two older ones were both in force, and checked, when the
+    # later of them was given); when one turn gives them all, what is in force is what it gives.
     for number in giving:
         if len(giving) == 1:
-            in_force = [(i, k) for _, i, k in given]
+            in_force = [(i, k, number) for _, i, k in given if i in _CAN_CONFLICT]
         else:
-            in_force = [(e.spec.id, e.spec.kwargs) for e in instructions_in_force(item, number)]
-        for first, second in _conflicts(in_force):
+            in_force = [
+                (e.spec.id, e.spec.kwargs, e.since_turn)
+                for e in instructions_in_force(item, number)
+                if e.spec.id in _CAN_CONFLICT
+            ]
+        for first, second in _conflicts(in_force, number):
             key = (describe(*first), describe(*second))
             if key not in reported:
                 reported.add(key)
@@ -319,10 +324,32 @@ _EXACT: Mapping[str, str] = {
 """Instructions that fix a count exactly (two different fixed counts of one thing conflict)."""
 
 
-def _conflicts(in_force: Sequence[Instruction]) -> Iterator[tuple[Instruction, Instruction]]:
-    """Pairs of instructions that no answer can follow together."""
-    for i, first in enumerate(in_force):
-        for second in in_force[i + 1 :]:
+_CAN_CONFLICT = frozenset(
+    {
+        "change_case:english_lowercase",
+        "change_case:english_capital",
+        "keywords:forbidden_words",
+        "keywords:existence",
+        "language:response_language",
+        *_RANGES,
+        *_EXACT,
+    }
+)
+"""Every instruction id a rule of _pair_conflicts names: the others conflict with nothing, so
+pairs are formed among these only."""
+
+
+def _conflicts(
+    in_force: Sequence[tuple[str, dict[str, Any], int]], turn: int
+) -> Iterator[tuple[Instruction, Instruction]]:
+    """Pairs of instructions (id, kwargs, turn given) that no answer can follow together, of
+    which at least one was given at `turn`."""
+    for i, (first_id, first_kwargs, first_turn) in enumerate(in_force):
+        first = first_id, first_kwargs
+        for second_id, second_kwargs, second_turn in in_force[i + 1 :]:
+            if turn not in (first_turn, second_turn):
+                continue
+            second = second_id, second_kwargs
             if _pair_conflicts(first, second) or _pair_conflicts(second, first):
                 yield first, second
 
