@@ -29,6 +29,7 @@ from turnscope.core import (
     RoleSettings,
     RunConfig,
     Suite,
+    judge_prompts_of,
 )
 from turnscope.models import ModelClient
 from turnscope.protocols import check_conditions
@@ -140,6 +141,7 @@ def evaluate(
         created_at=datetime.now(UTC),
         judging=JudgeSettings(judges=tuple(judges)),
         roles=serving,
+        judge_prompts=judge_prompts_of(items) if judges else None,
     )
     check_roles(items, config)
     client = client_for(config)

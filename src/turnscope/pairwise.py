@@ -36,6 +36,11 @@ class PairTarget:
     answer_a: str
     answer_b: str
     history: tuple[Message, ...]
+    """The history that favours neither run (the protocol's shared history)."""
+    own_history_a: tuple[Message, ...]
+    """The history run A's answer was given to (its own earlier answers)."""
+    own_history_b: tuple[Message, ...]
+    """The history run B's answer was given to."""
 
 
 def run_name(store: RunStore) -> str:
@@ -71,6 +76,8 @@ def pair_targets(store_a: RunStore, store_b: RunStore) -> tuple[list[PairTarget]
                         record_a.response,
                         record_b.response,
                         protocol.shared_history(item, condition, turns_a, turn),
+                        protocol.history(item, condition, turns_a, turn),
+                        protocol.history(item, condition, turns_b, turn),
                     )
                 )
     return targets, skipped
@@ -146,10 +153,15 @@ async def judge_runs(
     async def compare(target: PairTarget, judge: Judge) -> PairRecord:
         turn = scored_turn(target)
         params = pair_params(target.item, turn)
-        kind = judge_kind(PAIRWISE_KIND, params)
+        kind = judge_kind(params.pairwise_kind(), params)
         reference = target.item.turns[turn - 1].reference
-        ab = judge_input(params, target.history, target.answer_a, reference, target.answer_b)
-        ba = judge_input(params, target.history, target.answer_b, reference, target.answer_a)
+        own_a, own_b = target.own_history_a, target.own_history_b
+        ab = judge_input(
+            params, target.history, target.answer_a, reference, target.answer_b, (own_a, own_b)
+        )
+        ba = judge_input(
+            params, target.history, target.answer_b, reference, target.answer_a, (own_b, own_a)
+        )
         found = stored.get(
             (target.item.id, target.condition, target.sample, target.turn, judge.spec)
         )

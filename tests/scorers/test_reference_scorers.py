@@ -89,6 +89,9 @@ def test_regex_patterns_are_bounded_when_loaded(pattern: str, problem: str) -> N
         ("minus -3 and .5 and 2e3", [-3.0, 0.5, 2000.0]),
         ("no numbers here", []),
         ("version v2", []),
+        # A bare exponent is no number, and the digits after its sign are not one either.
+        ("e5, E+36 and -e2 then 7", [7.0]),
+        ("x,E+36a-6", [6.0]),
     ],
 )
 def test_extract_numbers(text: str, numbers: list[float]) -> None:

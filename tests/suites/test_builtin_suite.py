@@ -82,6 +82,22 @@ def test_same_seed_same_bytes_other_seed_other_items(core: Suite) -> None:
     assert differing >= len(core.items) - 2
 
 
+def test_only_items_that_repeat_an_earlier_one_are_drawn_again(full: Suite) -> None:
+    tasks: dict[str, set[str]] = {}
+    for item in full.items:
+        family = item.metadata["family"]
+        task = item.model_dump_json(include={"system", "turns", "protocol", "setup"})
+        assert task not in tasks.setdefault(family, set()), item.id
+        tasks[family].add(task)
+    plan = {family: knobs for family, knobs in FULL.plan}
+    for item in full.items:
+        family, index = item.metadata["family"], int(item.id.rsplit("-", 1)[1])
+        # Every other item is its first draw, as generate_item gives it.
+        redraw = item.metadata.get("redraw", 0)
+        assert item == generate_item(family, index, 0, plan[family][index], redraw=redraw)
+    assert sum("redraw" in item.metadata for item in full.items) == 4
+
+
 def test_generation_never_touches_the_global_random_state() -> None:
     random.seed(1234)
     expected = random.random()

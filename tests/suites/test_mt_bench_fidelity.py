@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from turnscope.core import Message
+from helpers.cli import run_cli
+from turnscope.core import Message, RunConfig, judge_prompts_of
 from turnscope.engine.judging import judge_params
 from turnscope.scorers.judges import JudgeInput, judge_kind
 from turnscope.scorers.judges._fastchat import FastChatParams, read_judge_prompts
+from turnscope.store import STORE_FILE, RunStore
 from turnscope.suites import SuiteError, resolve_suite
 from turnscope.suites.adapters.mt_bench import read_mt_bench
 from turnscope.suites.loader import validate_item
@@ -139,3 +141,35 @@ def test_conversation_template_system_prompt_is_an_option(fastchat_data: Path) -
     assert {item.system for item in chosen} == {"You are a helpful assistant."}
     with pytest.raises(SuiteError, match="@system= needs the prompt text"):
         resolve_suite(f"{source}@system=")
+
+
+def test_the_run_config_records_whose_judge_prompts_were_used(
+    fastchat_data: Path, tmp_path: Path
+) -> None:
+    # The real embedded model plays and judges one question (two turns, two judgments).
+    runs = tmp_path / "runs"
+    code, _, err = run_cli(
+        "run", "-s", f"mt-bench:{fastchat_data / 'mt_bench'}", "--item", "mt-bench-901",
+        "--max-tokens", "8", "--judge", "llamacpp", "--judge-max-tokens", "16",
+        "--runs-dir", str(runs),
+    )  # fmt: skip
+    assert code in (0, 1), err  # 1: a judgment may be a judge error, never a score
+    assert "judge prompts: fastchat" in err
+    (run_dir,) = (path.parent for path in runs.glob(f"*/{STORE_FILE}"))
+    store = RunStore.open(run_dir)
+    assert store.config().judge_prompts == "fastchat"
+    store.close()
+    code, out, err = run_cli("show", str(run_dir))
+    assert code == 0, err
+    assert "judge prompts: fastchat" in out
+    code, _, err = run_cli("report", str(run_dir), "-o", str(tmp_path / "r.html"))
+    assert code == 0, err
+    assert "judge prompts fastchat" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_runs_stored_before_judge_prompts_were_recorded_still_open() -> None:
+    stored = {"model": "llamacpp", "suite": "starter", "created_at": "2026-01-01T00:00:00Z"}
+    assert RunConfig.model_validate(stored).judge_prompts is None
+    items = resolve_suite(f"mt-bench:{DATA / 'mt_bench'}").suite.items
+    assert judge_prompts_of(items) == "turnscope"
+    assert judge_prompts_of(resolve_suite("starter").suite.items) is None

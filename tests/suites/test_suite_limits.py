@@ -191,6 +191,20 @@ def test_check_value_names_the_path() -> None:
     assert raised.value.loc == ("a", 1, "b")  # type: ignore[attr-defined]
 
 
+def test_check_value_finds_what_its_quick_pass_would_let_through() -> None:
+    deepest_allowed: object = "leaf"
+    for _ in range(MAX_DEPTH - 1):
+        deepest_allowed = [deepest_allowed]
+    check_value(deepest_allowed)  # the leaf is the 64th level: allowed
+    with pytest.raises(ValueError, match="nested more than"):
+        check_value([deepest_allowed])
+    check_value({"empty": [[]] * 3, "ascii": "x" * 100, "wide": "\u00e9\u4e2d"})
+    with pytest.raises(ValueError, match="lone surrogate"):
+        check_value({"key\ud800": 1})
+    with pytest.raises(ValueError, match="not finite"):
+        check_value([1.0, float("inf")])
+
+
 def test_only_newline_ends_a_json_line(tmp_path: Path) -> None:
     path = tmp_path / "separators.jsonl"
     text = "x\u2028y\x85z\x1cw\r"

@@ -461,6 +461,9 @@ def show(
             replicas = replica_text(store.served_counts(), store.meta(REPLICAS_META))
             if replicas:
                 console.print(markup(replicas))
+            judge_prompts = store.config().judge_prompts
+            if judge_prompts:
+                console.print(f"judge prompts: {markup(judge_prompts)}", highlight=False)
             return
         if item not in items:
             fail(f"{run_dir}: no item {item!r} in this run")

@@ -69,6 +69,7 @@ from turnscope.core import (
     RoleSettings,
     RunConfig,
     TurnRecord,
+    judge_prompts_of,
 )
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
@@ -287,7 +288,9 @@ def _print_header(store: RunStore, plan: RunPlan, already_done: int) -> None:
         f"[bold]{markup(config.model)}[/bold] on [bold]{markup(config.suite)}[/bold]: "
         f"{items} items × conditions {markup(', '.join(config.conditions))} × "
         f"{config.samples} sample(s) = {len(plan.conversations)} conversations, up to "
-        f"{plan.total_turns} turns{resumed}\nrun directory: {markup(store.run_dir)}",
+        f"{plan.total_turns} turns{resumed}"
+        + (f", judge prompts: {markup(config.judge_prompts)}" if config.judge_prompts else "")
+        + f"\nrun directory: {markup(store.run_dir)}",
         highlight=False,
     )
 
@@ -725,6 +728,7 @@ def run(
         created_at=datetime.now(UTC),
         judging=judging,
         roles=roles,
+        judge_prompts=judge_prompts_of(items) if needs_judge else None,
     )
     configs = [
         template.model_copy(

@@ -19,6 +19,7 @@ from turnscope.core.messages import (
     wire_message,
 )
 from turnscope.core.records import (
+    JUDGE_PROMPTS_KEY,
     TARGET_ROLE,
     Check,
     Completion,
@@ -32,6 +33,7 @@ from turnscope.core.records import (
     RunConfig,
     Score,
     TurnRecord,
+    judge_prompts_of,
     renamed_field,
     turn_score,
 )
@@ -39,6 +41,7 @@ from turnscope.core.text import has_lone_surrogates, without_lone_surrogates
 from turnscope.core.validation import error_text
 
 __all__ = [
+    "JUDGE_PROMPTS_KEY",
     "TARGET_ROLE",
     "Check",
     "Completion",
@@ -76,6 +79,7 @@ __all__ = [
     "error_text",
     "has_images",
     "has_lone_surrogates",
+    "judge_prompts_of",
     "renamed_field",
     "request_key",
     "stable_hash",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from turnscope.core.items import Item
 from turnscope.core.messages import Message, ToolCall, ToolSpec
 from turnscope.core.text import has_lone_surrogates, without_lone_surrogates
 
@@ -362,8 +364,27 @@ class RunConfig(BaseModel):
     roles: dict[str, RoleSettings] = Field(default_factory=dict)
     """Serving roles beside the model under test and the judges, by name ("user",
     "feedback"); a protocol that needs one that is missing refuses the item before the run."""
+    judge_prompts: str | None = None
+    """Whose wording the suite's judge prompts are in, as its items say (see
+    `judge_prompts_of`): "fastchat" (FastChat's judge_prompts.jsonl, as MT-Bench's published
+    scores were judged) or "turnscope" (turnscope's own), several joined by ", "; None when
+    the items do not say, and in runs stored before this was recorded."""
 
     @model_validator(mode="before")
     @classmethod
     def _older_field_names(cls, data: Any) -> Any:
         return renamed_field(data, "variants", "conditions")
+
+
+JUDGE_PROMPTS_KEY = "judge_prompts"
+"""Item metadata naming whose wording the item's judge prompts are in ("fastchat",
+"turnscope"); an adapter that can judge with a publisher's own prompts sets it."""
+
+
+def judge_prompts_of(items: Iterable[Item]) -> str | None:
+    """What RunConfig.judge_prompts records for a run of `items`: the distinct values of their
+    JUDGE_PROMPTS_KEY metadata, sorted and joined by ", " (None when no item says)."""
+    found = {
+        value for item in items if isinstance(value := item.metadata.get(JUDGE_PROMPTS_KEY), str)
+    }
+    return ", ".join(sorted(found)) or None

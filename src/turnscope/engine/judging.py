@@ -214,12 +214,14 @@ def judge_input(
     answer: str,
     reference: str | None,
     answer_b: str | None = None,
+    own_histories: tuple[tuple[Message, ...], tuple[Message, ...]] | None = None,
 ) -> JudgeInput:
     """What the judge kind is given for one answer (or pair), honouring `use_reference`."""
     return JudgeInput(
         history=history,
         answer=answer,
         answer_b=answer_b,
+        own_histories=own_histories,
         reference=reference if params.use_reference else None,
         guidance=params.guidance,
     )

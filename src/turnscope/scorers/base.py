@@ -101,6 +101,10 @@ def register_deferred_scorer(name: str, params: type[BaseModel], *, summary: str
 
 def _load_plugins() -> None:
     global _plugins_loaded
+    # Once per process: every spec looks its scorer up, and entry_points() reads every
+    # installed package's metadata.
+    if _plugins_loaded:
+        return
     # Importing the modules runs their @register_scorer decorators.
     import turnscope.scorers.fastchat
     import turnscope.scorers.instructions
@@ -110,10 +114,9 @@ def _load_plugins() -> None:
     import turnscope.scorers.persona
     import turnscope.scorers.reference  # noqa: F401
 
-    if not _plugins_loaded:
-        _plugins_loaded = True
-        for ep in entry_points(group=_ENTRY_POINT_GROUP):
-            ep.load()
+    _plugins_loaded = True
+    for ep in entry_points(group=_ENTRY_POINT_GROUP):
+        ep.load()
 
 
 def scorer_names() -> list[str]:
@@ -132,17 +135,32 @@ def _info(spec: ScorerSpec) -> ScorerInfo:
     return info
 
 
+# Validated parameters by spec: a spec is validated when its suite loads and then read again
+# for every answer it scores. Keyed by id() with the spec kept alive beside its parameters,
+# so an id is never reused while its entry exists (specs are frozen: the parameters cannot
+# change under the entry).
+_PARAMS: dict[int, tuple[ScorerSpec, BaseModel]] = {}
+_PARAMS_LIMIT = 65536
+
+
 def scorer_params(spec: ScorerSpec) -> BaseModel:
     """The spec's parameters, validated against its scorer's parameter model."""
+    cached = _PARAMS.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
     info = _info(spec)
     try:
-        return info.params.model_validate(spec.params)
+        params = info.params.model_validate(spec.params)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or spec.type
         raise ScorerConfigError(
             f"scorer {spec.type!r}, field {where!r}: {error_text(first)}"
         ) from exc
+    if len(_PARAMS) >= _PARAMS_LIMIT:
+        _PARAMS.clear()
+    _PARAMS[id(spec)] = (spec, params)
+    return params
 
 
 def is_deferred(spec: ScorerSpec) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from turnscope.core import Check, Item, Score, content_text
-from turnscope.scorers.base import ScorerParams, TurnView, register_scorer
+from turnscope.scorers.base import ScorerParams, TurnView, register_scorer, scorer_params
 from turnscope.scorers.ifeval import check_both, describe, validate
 
 SCORER_TYPE = "instructions"
@@ -62,15 +62,16 @@ class InForce:
     since_turn: int
 
 
-def instructions_in_force(item: Item, turn: int) -> list[InForce]:
-    """The instructions binding the answer at `turn` (1-based), in the order they were given;
-    an id may be in force more than once (with different arguments)."""
+def _progression(item: Item) -> list[list[InForce]]:
+    """The instructions in force at each turn of the item, in turn order."""
+    by_turn: list[list[InForce]] = []
     active: list[InForce] = []
-    for index, spec_turn in enumerate(item.turns[:turn], start=1):
+    for index, spec_turn in enumerate(item.turns, start=1):
         for spec in spec_turn.scorers:
             if spec.type != SCORER_TYPE:
                 continue
-            params = InstructionsParams.model_validate(spec.params)
+            params = scorer_params(spec)
+            assert isinstance(params, InstructionsParams)
             removed = set(params.remove)
             # What this turn adds replaces what earlier turns gave under the same id, but the
             # adds of one turn never replace one another.
@@ -81,7 +82,30 @@ def instructions_in_force(item: Item, turn: int) -> list[InForce]:
                 if e.spec.id not in removed and (e.spec.id not in renewed or e.since_turn == index)
             ]
             active.extend(InForce(added, index) for added in params.add)
-    return active
+        by_turn.append(active)
+    return by_turn
+
+
+# Every turn of an item is scored, one after the other, and each needs what the turns before
+# it gave: the whole progression is worked out once per item. Keyed by id() with the item kept
+# alive beside it (items are frozen), so an id is never reused while its entry exists.
+_PROGRESSIONS: dict[int, tuple[Item, list[list[InForce]]]] = {}
+_PROGRESSIONS_LIMIT = 256
+
+
+def instructions_in_force(item: Item, turn: int) -> list[InForce]:
+    """The instructions binding the answer at `turn` (1-based), in the order they were given;
+    an id may be in force more than once (with different arguments)."""
+    if turn < 1:
+        return []
+    cached = _PROGRESSIONS.get(id(item))
+    if cached is None or cached[0] is not item:
+        if len(_PROGRESSIONS) >= _PROGRESSIONS_LIMIT:
+            _PROGRESSIONS.clear()
+        cached = item, _progression(item)
+        _PROGRESSIONS[id(item)] = cached
+    by_turn = cached[1]
+    return list(by_turn[min(turn, len(by_turn)) - 1]) if by_turn else []
 
 
 def _language(params: InstructionsParams, metadata: Mapping[str, Any]) -> str | None:
@@ -147,7 +171,7 @@ def restated_instructions(item: Item, turn: int) -> str:
 def gives_instructions(item: Item) -> bool:
     """Whether any turn of the item gives a verifiable instruction."""
     return any(
-        spec.type == SCORER_TYPE and InstructionsParams.model_validate(spec.params).add
+        spec.type == SCORER_TYPE and spec.params.get("add")
         for turn in item.turns
         for spec in turn.scorers
     )

@@ -21,8 +21,13 @@ from turnscope.scorers.patterns import BoundedPattern, bounded, pattern_problem
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
-# Numbers as people write them: -1,234.5, 3.0e8, .5 ; thousands separators are dropped.
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?")
+# Numbers as people write them: -1,234.5, 3.0e8, .5 ; thousands separators are dropped. Every
+# match holds a digit, so the search skips plain text instead of matching an empty string at
+# each character; a bare exponent ("e5") is matched so that it is skipped whole, as no number.
+_NUMBER = re.compile(
+    r"(?<![\w.])[-+]?"
+    r"(?:(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?|[eE][-+]?\d+)"
+)
 
 
 def normalise(text: str) -> str:
@@ -36,8 +41,6 @@ def extract_numbers(text: str) -> list[float]:
     numbers = []
     for match in _NUMBER.finditer(text):
         token = match.group(0)
-        if not any(ch.isdigit() for ch in token):
-            continue
         try:
             numbers.append(float(token.replace(",", "")))
         except ValueError:

@@ -55,9 +55,45 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
+def _text_fits(text: str) -> bool:
+    # ASCII text cannot hold a surrogate: most texts skip the regular expression.
+    return len(text) <= MAX_STRING_CHARS and (text.isascii() or _SURROGATE.search(text) is None)
+
+
+def _within_limits(data: Any) -> bool:
+    """Whether every value is within limits; the quick pass most items take, which keeps no
+    path (check_value walks again, keeping paths, only when this says no)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        # Exact types first: parsed JSON holds only these, and isinstance costs more.
+        kind = type(value)
+        if kind is int or kind is bool or value is None:
+            continue
+        if kind is str or isinstance(value, str):
+            if not _text_fits(value):
+                return False
+        elif isinstance(value, dict):
+            if depth >= MAX_DEPTH:
+                return False
+            for key, child in value.items():
+                if isinstance(key, str) and not _text_fits(key):
+                    return False
+                stack.append((child, depth + 1))
+        elif isinstance(value, list | tuple):
+            if depth >= MAX_DEPTH:
+                return False
+            stack.extend((child, depth + 1) for child in value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            return False
+    return True
+
+
 def check_value(data: Any) -> None:
     """Raise LimitError (with the path to it) for the first value out of limits: too deep,
     a text too long or holding a lone surrogate, a number that is not finite."""
+    if _within_limits(data):
+        return
     stack: list[tuple[Any, tuple[int | str, ...]]] = [(data, ())]
     while stack:
         value, loc = stack.pop()
@@ -90,11 +126,13 @@ def check_value(data: Any) -> None:
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """An object whose keys are all different: a repeated key would otherwise keep only its
     last value, silently."""
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise LimitError(f"duplicate key {key[:80]!r} in one object")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) < len(pairs):  # rare: find which key came twice
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise LimitError(f"duplicate key {key[:80]!r} in one object")
+            seen.add(key)
     return result
 
 

@@ -13,7 +13,6 @@ import json
 import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -66,17 +65,16 @@ def validate_suite(loaded: LoadedSuite) -> list[Finding]:
     """Every finding in a loaded suite, items that failed to load included (load the suite
     with skip_invalid=True to get them), in item order."""
     findings = [Finding(kind="invalid", where="", item_id=None, message=m) for m in loaded.skipped]
-    duplicates = _Duplicates()
-    for item in loaded.suite.items:
-        where = loaded.origins.get(item.id, loaded.suite.name)
+    items = loaded.suite.items
+    places = [loaded.origins.get(item.id, loaded.suite.name) for item in items]
+    for item, where, duplicate in zip(items, places, _duplicates(items, places), strict=True):
         findings.extend(
             Finding(kind=kind, where=where, item_id=item.id, turn=turn, message=message)
             for kind, turn, message in _item_problems(item)
         )
-        findings.extend(
-            Finding(kind=kind, where=where, item_id=item.id, message=message)
-            for kind, message in duplicates.check(item, where)
-        )
+        if duplicate is not None:
+            kind, message = duplicate
+            findings.append(Finding(kind=kind, where=where, item_id=item.id, message=message))
     return findings
 
 
@@ -279,14 +277,19 @@ def _instruction_problems(item: Item) -> Iterator[Problem]:
             )
     reported: set[tuple[str, str]] = set()
     giving = list(dict.fromkeys(turn for turn, _, _ in given))
-    # A new conflict can only arise at a turn that gives an instruction; when one turn gives
-    # them all, what is in force there is what it gives.
+    # A new conflict can only arise at a turn that gives an instruction, between an instruction
+    # given there and one in force (two older ones were both in force, and checked, when the
+    # later of them was given); when one turn gives them all, what is in force is what it gives.
     for number in giving:
         if len(giving) == 1:
-            in_force = [(i, k) for _, i, k in given]
+            in_force = [(i, k, number) for _, i, k in given if i in _CAN_CONFLICT]
         else:
-            in_force = [(e.spec.id, e.spec.kwargs) for e in instructions_in_force(item, number)]
-        for first, second in _conflicts(in_force):
+            in_force = [
+                (e.spec.id, e.spec.kwargs, e.since_turn)
+                for e in instructions_in_force(item, number)
+                if e.spec.id in _CAN_CONFLICT
+            ]
+        for first, second in _conflicts(in_force, number):
             key = (describe(*first), describe(*second))
             if key not in reported:
                 reported.add(key)
@@ -321,10 +324,32 @@ _EXACT: Mapping[str, str] = {
 """Instructions that fix a count exactly (two different fixed counts of one thing conflict)."""
 
 
-def _conflicts(in_force: Sequence[Instruction]) -> Iterator[tuple[Instruction, Instruction]]:
-    """Pairs of instructions that no answer can follow together."""
-    for i, first in enumerate(in_force):
-        for second in in_force[i + 1 :]:
+_CAN_CONFLICT = frozenset(
+    {
+        "change_case:english_lowercase",
+        "change_case:english_capital",
+        "keywords:forbidden_words",
+        "keywords:existence",
+        "language:response_language",
+        *_RANGES,
+        *_EXACT,
+    }
+)
+"""Every instruction id a rule of _pair_conflicts names: the others conflict with nothing, so
+pairs are formed among these only."""
+
+
+def _conflicts(
+    in_force: Sequence[tuple[str, dict[str, Any], int]], turn: int
+) -> Iterator[tuple[Instruction, Instruction]]:
+    """Pairs of instructions (id, kwargs, turn given) that no answer can follow together, of
+    which at least one was given at `turn`."""
+    for i, (first_id, first_kwargs, first_turn) in enumerate(in_force):
+        first = first_id, first_kwargs
+        for second_id, second_kwargs, second_turn in in_force[i + 1 :]:
+            if turn not in (first_turn, second_turn):
+                continue
+            second = second_id, second_kwargs
             if _pair_conflicts(first, second) or _pair_conflicts(second, first):
                 yield first, second
 
@@ -403,17 +428,51 @@ def _text(item: Item) -> str:
     return "\n".join(parts)
 
 
-def _shingles(words: Sequence[str]) -> Shingles:
-    """The sorted distinct hashes of the text's word trigrams (of the text itself when it has
-    fewer than three words)."""
+def _word_hashes(texts: Sequence[Sequence[str]]) -> npt.NDArray[np.uint64]:
+    """The CRC-32 of every word of every text, all texts end to end."""
     # CRC-32, not hash(): str hashes change from one process to the next, and so would the
     # near-duplicates found.
-    if len(words) < 3:
-        return np.array([zlib.crc32(" ".join(words).encode())], dtype=np.uint64)
-    hashes = np.array(list(map(zlib.crc32, map(str.encode, words))), dtype=np.uint64)
+    words = [word for text in texts for word in text]
+    return np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
+
+
+def _all_shingles(texts: Sequence[Sequence[str]]) -> list[Shingles]:
+    """For each text, the sorted distinct hashes of its word trigrams (of the text itself
+    when it has fewer than three words), worked out for all texts at once."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    hashes = _word_hashes(texts)
     # Unsigned overflow wraps, which is what a multiplicative hash wants.
     trigrams = hashes[:-2] * _MIX[0] ^ hashes[1:-1] * _MIX[1] ^ hashes[2:] * _MIX[2]
-    return np.unique(trigrams)
+    # A trigram belongs to the text its first word is in, if its last word is in it too.
+    owner = np.repeat(np.arange(len(texts)), lengths)
+    keep = owner[:-2] == owner[2:] if owner.size >= 3 else np.zeros(0, dtype=bool)
+    owners, values = owner[: trigrams.size][keep], trigrams[keep]
+    order = np.lexsort((values, owners))
+    owners, values = owners[order], values[order]
+    distinct = np.ones(values.size, dtype=bool)
+    distinct[1:] = (owners[1:] != owners[:-1]) | (values[1:] != values[:-1])
+    owners, values = owners[distinct], values[distinct]
+    bounds = np.searchsorted(owners, np.arange(len(texts) + 1))
+    shingles: list[Shingles] = []
+    for index, text in enumerate(texts):
+        if len(text) < 3:
+            shingles.append(np.array([zlib.crc32(" ".join(text).encode())], dtype=np.uint64))
+        else:
+            shingles.append(values[bounds[index] : bounds[index + 1]])
+    return shingles
+
+
+def _signatures(shingles: Sequence[Shingles]) -> list[list[int]]:
+    """The MinHash signature of each shingle set: per salt, the least salted hash."""
+    sizes = np.fromiter(map(len, shingles), dtype=np.int64, count=len(shingles))
+    if not shingles:
+        return []
+    values = np.concatenate(shingles)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    rows = np.empty((len(shingles), _SALTS.size), dtype=np.uint64)
+    for column, salt in enumerate(_SALTS):
+        rows[:, column] = np.minimum.reduceat((values ^ salt) * _MIX[0], starts)
+    return rows.tolist()
 
 
 def _jaccard(a: Shingles, b: Shingles) -> float:
@@ -421,52 +480,49 @@ def _jaccard(a: Shingles, b: Shingles) -> float:
     return common / (a.size + b.size - common)
 
 
-@dataclass(frozen=True)
-class _Seen:
-    item_id: str
-    where: str
-    shingles: Shingles
+def _duplicates(items: Sequence[Item], places: Sequence[str]) -> list[tuple[str, str] | None]:
+    """For each item, the duplicate or near-duplicate finding (kind, message) it gets, if any.
 
-
-class _Duplicates:
-    """Finds items equal to, or mostly repeating, an earlier one: exact matches by the text's
-    normalised words, near matches by MinHash banding (a band of _ROWS signature values that
-    two items share makes them candidates), confirmed by the Jaccard similarity of their word
-    trigrams. Each item is compared with the first item of each band bucket it falls in, so
-    the work grows linearly with the suite."""
-
-    def __init__(self) -> None:
-        self._exact: dict[tuple[str, ...], _Seen] = {}
-        self._buckets: dict[tuple[int, ...], _Seen] = {}
-
-    def check(self, item: Item, where: str) -> Iterator[tuple[str, str]]:
+    Exact matches by the text's normalised words; near matches by MinHash banding (a band of
+    _ROWS signature values that two items share makes them candidates), confirmed by the
+    Jaccard similarity of their word trigrams. Each item is compared with the first item of
+    each band bucket it falls in, so the work grows linearly with the suite; the hashing and
+    signatures are worked out for all items at once."""
+    found: list[tuple[str, str] | None] = [None] * len(items)
+    first_with: dict[tuple[str, ...], int] = {}
+    fresh: list[int] = []
+    texts: list[tuple[str, ...]] = []
+    for index, item in enumerate(items):
         words = tuple(_WORDS.findall(_text(item).lower()))
-        seen = _Seen(item.id, where, _shingles(words))
-        earlier = self._exact.setdefault(words, seen)
-        if earlier is not seen:
-            yield "duplicate", f"same text as item {earlier.item_id!r} ({earlier.where})"
-            return
-        match = self._near(seen)
-        if match is not None:
-            other, similarity = match
-            yield (
-                "near-duplicate",
-                f"{similarity:.0%} of its word trigrams are in item {other.item_id!r} "
-                f"({other.where})",
+        earlier = first_with.setdefault(words, index)
+        if earlier != index:
+            found[index] = (
+                "duplicate",
+                f"same text as item {items[earlier].id!r} ({places[earlier]})",
             )
-
-    def _near(self, seen: _Seen) -> tuple[_Seen, float] | None:
-        signature = ((seen.shingles[None, :] ^ _SALTS[:, None]) * _MIX[0]).min(axis=1).tolist()
-        best: tuple[_Seen, float] | None = None
+        else:
+            fresh.append(index)
+            texts.append(words)
+    shingles = _all_shingles(texts)
+    buckets: dict[tuple[int, ...], int] = {}
+    for position, signature in enumerate(_signatures(shingles)):
+        best: tuple[int, float] | None = None
         for band in range(_BANDS):
             key = (band, *signature[band * _ROWS : (band + 1) * _ROWS])
-            first = self._buckets.setdefault(key, seen)
-            if first is seen:
+            first = buckets.setdefault(key, position)
+            if first == position:
                 continue
-            similarity = _jaccard(seen.shingles, first.shingles)
+            similarity = _jaccard(shingles[position], shingles[first])
             if similarity >= NEAR_DUPLICATE_SIMILARITY and (best is None or similarity > best[1]):
                 best = first, similarity
-        return best
+        if best is not None:
+            other = fresh[best[0]]
+            found[fresh[position]] = (
+                "near-duplicate",
+                f"{best[1]:.0%} of its word trigrams are in item {items[other].id!r} "
+                f"({places[other]})",
+            )
+    return found
 
 
 def count_kinds(findings: Iterable[Finding]) -> dict[str, int]:

@@ -56,7 +56,15 @@ def test_bad_params(params: dict[str, object], message: str) -> None:
 
 
 def test_registry() -> None:
-    assert judge_kind_names() == ["checklist", "fastchat", "grade", "pairwise", "persona", "rubric"]
+    assert judge_kind_names() == [
+        "checklist",
+        "fastchat",
+        "fastchat-pair",
+        "grade",
+        "pairwise",
+        "persona",
+        "rubric",
+    ]
     # fastchat is named by its own spec type (`type: fastchat`), not by `type: judge`.
     assert single_answer_kinds() == ["checklist", "grade", "persona", "rubric"]
     with pytest.raises(ValueError, match="given by a spec of its own type: fastchat"):

@@ -24,6 +24,10 @@ class JudgeInput(BaseModel):
     """The judged answer (answer A in pairwise)."""
     answer_b: str | None = None
     """Pairwise only: the other answer (answer B)."""
+    own_histories: tuple[tuple[Message, ...], tuple[Message, ...]] | None = None
+    """Pairwise only: the conversation as answer A's run and as answer B's run played it (each
+    with its own earlier answers), for kinds that show each run its own, as FastChat's
+    pairwise prompts do; `history` is the one that favours neither. None: `history` for both."""
     reference: str | None = None
     """A reference answer shown to the judge, if any."""
     guidance: str | None = None
@@ -82,6 +86,12 @@ class JudgeParams(ScorerParams):
     """Checklist: the yes/no questions the answer is checked against."""
     rubric: str | None = Field(default=None, validate_default=True)
     """Rubric: the yes/no question the answer must satisfy."""
+
+    def pairwise_kind(self) -> str:
+        """The judge kind that compares two runs' answers at a turn judged with these
+        parameters: turnscope's `pairwise`, unless the spec brings a pairwise prompt of its
+        own."""
+        return "pairwise"
 
     @field_validator("kind")
     @classmethod

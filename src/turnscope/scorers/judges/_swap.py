@@ -26,7 +26,8 @@ _UNSWAP: dict[Winner, Winner] = {"a": "b", "b": "a", "tie": "tie"}
 
 
 def _winner(verdict: Verdict, which: str) -> Winner:
-    if verdict.kind != "pairwise" or verdict.winner is None:
+    # Any pairwise kind's verdict ("pairwise", "fastchat-pair" ...) names a winner.
+    if verdict.winner is None:
         raise ValueError(f"the {which} verdict is not a pairwise verdict with a winner")
     return verdict.winner
 

@@ -14,8 +14,10 @@ prompts (`fastchat` spec: single-v1 for turn 1, single-v1-multi-turn for turn 2,
 variants with the reference answers of both turns for math, reasoning and coding), as the
 published scores were; otherwise with turnscope's `judge` grade, shown the turn's reference for
 those categories. Items are also marked pairwise-eligible: the judging helper compares two
-runs' answers turn by turn. A file that is not MT-Bench (a category MT-Bench does not have, a
-question without exactly two turns: FastChat's vicuna_bench) is refused row by row.
+runs' answers turn by turn, with FastChat's pairwise prompts (pair-v2, pair-math-v1 and their
+multi-turn forms, picked the same way) when the file has them. A file that is not MT-Bench (a
+category MT-Bench does not have, a question without exactly two turns: FastChat's
+vicuna_bench) is refused row by row.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from turnscope.core import JUDGE_PROMPTS_KEY
 from turnscope.scorers.judges._fastchat import JUDGE_PROMPTS_FILE, read_judge_prompts
 from turnscope.suites.adapters.hub import locate
 from turnscope.suites.adapters.rows import judge_spec, raw_items, read_rows, text_field
@@ -52,7 +55,7 @@ REFERENCE_MODEL_FILE = "gpt-4.jsonl"
 References = Mapping[str, tuple[str | None, ...]]
 """question_id (as text) -> one reference answer (or None) per turn."""
 Prompts = Mapping[str, tuple[str, str]]
-"""FastChat's single-answer judge prompts: name -> (system prompt, template)."""
+"""FastChat's judge prompts: name -> (system prompt, template)."""
 TURNS = 2
 """Every MT-Bench question has two turns."""
 
@@ -60,11 +63,13 @@ TURNS = 2
 def _fastchat_spec(
     prompts: Prompts, turn: int, refs: tuple[str | None, ...], guided: bool
 ) -> dict[str, Any]:
-    """The `fastchat` spec of turn `turn` (1 or 2): the prompt FastChat's gen_judgment.py picks
-    for it, with the references that prompt shows (every turn's, up to this one)."""
+    """The `fastchat` spec of turn `turn` (1 or 2): the prompts FastChat's gen_judgment.py picks
+    for it (single-answer, and pairwise when the file has those), with the references they
+    show (every turn's, up to this one)."""
     shown = refs[:turn]
     math = guided and len(shown) == turn and all(r is not None for r in shown)
-    name = ("single-math-v1" if math else "single-v1") + ("-multi-turn" if turn > 1 else "")
+    suffix = "-multi-turn" if turn > 1 else ""
+    name = ("single-math-v1" if math else "single-v1") + suffix
     system, template = prompts[name]
     spec: dict[str, Any] = {
         "type": "fastchat",
@@ -74,6 +79,14 @@ def _fastchat_spec(
     }
     if math:
         spec["references"] = list(shown)
+    pair = ("pair-math-v1" if math else "pair-v2") + suffix
+    if pair in prompts:
+        pair_system, pair_template = prompts[pair]
+        spec["pairwise"] = {
+            "name": pair,
+            "system_prompt": pair_system,
+            "prompt_template": pair_template,
+        }
     return spec
 
 
@@ -166,7 +179,7 @@ def mt_bench_item(
             "pairwise": True,
             "reference_guided": guided,
             "reference_source": source if any(refs) else None,
-            "judge_prompts": "fastchat" if prompts is not None else "turnscope",
+            JUDGE_PROMPTS_KEY: "fastchat" if prompts is not None else "turnscope",
         },
     }
 

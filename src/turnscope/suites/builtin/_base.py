@@ -92,14 +92,23 @@ def item_seed(suite_seed: int, family: str, index: int) -> int:
     return derive_seed(suite_seed, "builtin", family, index)
 
 
-def generate_item(family: str, index: int, suite_seed: int, knobs: Knobs) -> Item:
-    """Item `index` of `family` for a suite seed: id `<family>-<index>`, category = family."""
+def generate_item(
+    family: str, index: int, suite_seed: int, knobs: Knobs, *, redraw: int = 0
+) -> Item:
+    """Item `index` of `family` for a suite seed: id `<family>-<index>`, category = family.
+
+    `redraw` > 0 draws the item again from another seed (recorded in its metadata): what a
+    suite does when the first draw repeats an earlier item of the family."""
     generator = get_generator(family)
-    draft = generator.generate(random.Random(item_seed(suite_seed, family, index)), knobs)
+    rng_seed = item_seed(suite_seed, family, index)
+    if redraw:
+        rng_seed = derive_seed(suite_seed, "builtin", family, index, "redraw", redraw)
+    draft = generator.generate(random.Random(rng_seed), knobs)
     metadata = {
         "family": family,
         "generator": f"builtin.{family}",
         "seed": suite_seed,
+        **({"redraw": redraw} if redraw else {}),
         **draft.metadata,
     }
     return Item(

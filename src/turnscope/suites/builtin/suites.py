@@ -36,12 +36,36 @@ def interleave(per_family: Iterable[list[Item]]) -> Iterator[Item]:
         yield from (item for item in row if item is not None)
 
 
+MAX_REDRAWS = 8
+"""How many times an item that repeats an earlier one of its family is drawn again before the
+repeat is kept (a family whose task pool is exhausted)."""
+
+
+def _task(item: Item) -> str:
+    """What the model is given and checked against: everything but the id and metadata."""
+    return item.model_dump_json(include={"system", "turns", "protocol", "setup"})
+
+
+def _family_items(family: str, knobs: tuple[Knobs, ...], seed: int) -> list[Item]:
+    """The family's items; one whose first draw repeats an earlier item's task is drawn again
+    (only those: every other item is its first draw)."""
+    items: list[Item] = []
+    seen: set[str] = set()
+    for index, k in enumerate(knobs):
+        item = generate_item(family, index, seed, k)
+        task, redraw = _task(item), 0
+        while task in seen and redraw < MAX_REDRAWS:
+            redraw += 1
+            item = generate_item(family, index, seed, k, redraw=redraw)
+            task = _task(item)
+        seen.add(task)
+        items.append(item)
+    return items
+
+
 def build(recipe: Recipe, seed: int) -> Suite:
     """The suite of `recipe` for `seed`: the same seed gives the same items, byte for byte."""
-    per_family = [
-        [generate_item(family, index, seed, k) for index, k in enumerate(knobs)]
-        for family, knobs in recipe.plan
-    ]
+    per_family = [_family_items(family, knobs, seed) for family, knobs in recipe.plan]
     name = recipe.name if seed == 0 else f"{recipe.name}:{seed}"
     return Suite(name=name, items=tuple(interleave(per_family)))
 
