@@ -238,6 +238,9 @@ class TurnRecord(BaseModel):
     answer held text that could not be stored as is) or a simulator audit finding."""
     finished_at: datetime
     """When the record was committed."""
+    served_by: str | None = None
+    """Which worker played the turn when the run was spread over several (a Ray actor and its
+    node, e.g. "ray:1@3f2a9c01"); None when one process played it."""
 
     @model_validator(mode="before")
     @classmethod
