@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
+import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,6 +44,7 @@ from turnscope.cli._app import (
     HEADLINE_META,
     RUNS_DIR_ENV,
     Command,
+    _print_error,
     app,
     console,
     err_console,
@@ -259,17 +264,60 @@ def _ray_options(
     )
 
 
+RAY_CONNECT_TIMEOUT_S = 60.0
+"""How long joining a Ray cluster may take: a head that accepts connections but does not answer
+as Ray (another service on the port, or a cluster that wants a token) makes Ray retry for
+minutes."""
+
+
 @contextmanager
 def _ray_connected(options: RayOptions | None) -> Iterator[None]:
-    """Ray joined (or started) for the block when the run plays on it: an unreachable cluster
-    is one error line before any run directory is made."""
+    """Ray joined (or started) for the block when the run plays on it: an unreachable or
+    silent cluster is one error line before any run directory is made."""
     if options is None:
         yield
         return
-    try:
-        made = connect(options.address)
-    except RayUnavailable as exc:
-        fail(str(exc))
+    # Ray's own processes write their retries to the standard error, many lines a second:
+    # they are held aside while Ray starts, and the last one is quoted if it never does.
+    with tempfile.TemporaryFile() as said:
+        saved = os.dup(2)
+        sys.stderr.flush()
+        os.dup2(said.fileno(), 2)
+
+        def restored() -> str:
+            os.dup2(saved, 2)
+            said.seek(0)
+            lines = said.read()[-2000:].decode("utf-8", "replace").strip().splitlines()
+            return lines[-1].split("] ", 1)[-1] if lines else ""
+
+        def give_up() -> None:
+            last = restored()
+            where = str(options.address)[:200]
+            _print_error(
+                f"no answer from Ray at {where!r} within {RAY_CONNECT_TIMEOUT_S:.0f} s"
+                + (f": {last[:300]}" if last else "")
+                + " (a cluster with token authentication needs RAY_AUTH_MODE=token)"
+            )
+            sys.stderr.flush()
+            os._exit(2)  # Ray's connection attempt cannot be cancelled from Python
+
+        # Only joining a cluster can hang this way; starting Ray here fails by itself.
+        watchdog = threading.Timer(RAY_CONNECT_TIMEOUT_S, give_up)
+        watchdog.daemon = True
+        if options.address is not None:
+            watchdog.start()
+        try:
+            made = connect(options.address)
+        except RayUnavailable as exc:
+            refused: RayUnavailable | None = exc
+        else:
+            refused = None
+        finally:
+            watchdog.cancel()
+            restored()
+            os.close(saved)
+    if refused is not None:
+        fail(str(refused))
     try:
         yield
     finally:
