@@ -56,7 +56,7 @@ class RayOptions:
     resources: Mapping[str, float] = field(default_factory=lambda: {"CPU": 1.0})
     """What each actor asks Ray for: CPU, GPU, memory or a custom resource its nodes declare
     (so that one actor lands beside each local model server, say)."""
-    linger_s: float = 0.02
+    linger_s: float = 0.1
     """How long an actor lets finished records gather before it sends them back together
     (fewer, larger messages: the driver's CPU per record falls)."""
 

@@ -116,8 +116,10 @@ async def test_a_killed_actor_s_conversations_finish_elsewhere_each_turn_asked_o
     ray_cluster: str, tmp_path: Path
 ) -> None:
     suite = items(10, 4)
-    # Slow enough answers that the kill lands while conversations are half played.
-    with FakeOpenAIServer(reply=answer_for, chunk_delay_s=0.02) as server:
+    # Answers slow enough (about 0.1 s a turn), and deliveries frequent enough, that the
+    # delivery holding a turn 2 holds no later turn of its conversation: the kill lands while
+    # that conversation is half played.
+    with FakeOpenAIServer(reply=answer_for, chunk_delay_s=0.05) as server:
         reference, _ = await play(config(server), suite, tmp_path / "one")
         reference_requests = len(server.exchanges)
         at_kill: list[TurnRecord] = []
@@ -140,7 +142,10 @@ async def test_a_killed_actor_s_conversations_finish_elsewhere_each_turn_asked_o
         client = client_for(config(server))
         try:
             outcome = await execute_run(
-                store, client, on_record=kill_on_a_second_turn, ray=RayOptions(ray_cluster)
+                store,
+                client,
+                on_record=kill_on_a_second_turn,
+                ray=RayOptions(ray_cluster, linger_s=0.01),
             )
         finally:
             await client.aclose()
