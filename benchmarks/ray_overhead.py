@@ -53,6 +53,8 @@ def _kind(pid: int) -> str | None:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return None
+    if not command:
+        return None  # exiting: its name is gone with its memory
     if "turnscope.cli" in command:
         return "turnscope"
     return "actors" if command.startswith("ray::ConversationPlayer") else "ray daemons"

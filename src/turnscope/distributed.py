@@ -279,6 +279,12 @@ def actor_count(options: RayOptions, cluster: Mapping[str, float]) -> int:
     return room if room is not None else os.cpu_count() or 1
 
 
+def check_room(options: RayOptions) -> None:
+    """RayUnavailable now, before anything is played, if the connected cluster cannot hold
+    the actors `options` ask for."""
+    actor_count(options, _ray().cluster_resources())
+
+
 def _actor_options(resources: Mapping[str, float]) -> dict[str, Any]:
     custom = {k: v for k, v in resources.items() if k not in ("CPU", "GPU", "memory")}
     return {

@@ -219,6 +219,20 @@ def test_runs_resume_across_ray_and_one_process(ray_cluster: str, tmp_path: Path
         whole.close()
 
 
+def test_more_actors_than_the_cluster_holds_is_one_error_line(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    code, _, err = run_cli(
+        "run", "-m", "openai:fake@http://127.0.0.1:9/v1", "--runs-dir", str(runs),
+        "--ray", ray_cluster, "--ray-actors", "3", "--ray-resource", "GPU=1",
+    )  # fmt: skip
+    assert_clean_failure(
+        code, err, "has room for 0 actors asking for CPU=1, GPU=1", single_line=True
+    )
+    assert not runs.exists()
+
+
 def test_an_unreachable_ray_address_is_one_error_line(tmp_path: Path) -> None:
     port = free_port()
     done = turnscope(

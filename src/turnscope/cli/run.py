@@ -73,7 +73,13 @@ from turnscope.core import (
     RunConfig,
     TurnRecord,
 )
-from turnscope.distributed import RayOptions, RayUnavailable, connect, disconnect
+from turnscope.distributed import (
+    RayOptions,
+    RayUnavailable,
+    check_room,
+    connect,
+    disconnect,
+)
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.models.pool import EndpointPool
@@ -306,10 +312,14 @@ def _ray_connected(options: RayOptions | None) -> Iterator[None]:
         watchdog.daemon = True
         if options.address is not None:
             watchdog.start()
+        made = False
         try:
             made = connect(options.address)
+            check_room(options)
         except RayUnavailable as exc:
             refused: RayUnavailable | None = exc
+            if made:
+                disconnect()
         else:
             refused = None
         finally:
