@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from turnscope.core import TARGET_ROLE, Item, JudgeSettings, RunConfig, TurnRecord
 from turnscope.engine import (
@@ -28,6 +29,9 @@ from turnscope.engine import (
 from turnscope.models import BackendOptions, ModelClient, create_client
 from turnscope.scorers import is_deferred
 from turnscope.store import RunStore, new_run_dir
+
+if TYPE_CHECKING:
+    from turnscope.distributed import RayOptions
 
 DEFAULT_RUNS_ROOT = Path("turnscope-runs")
 CACHE_FILE = "responses.sqlite"
@@ -129,6 +133,36 @@ def make_judges(
     ]
 
 
+def retry_policy(config: RunConfig) -> RetryPolicy:
+    """How the run's requests are retried and timed out."""
+    return RetryPolicy(
+        max_retries=config.max_retries, retry_for_s=config.retry_for_s, timeout_s=config.timeout_s
+    )
+
+
+def make_callers(
+    config: RunConfig,
+    client: ModelClient,
+    role_clients: Mapping[str, ModelClient],
+    cache: ResponseCache | None,
+) -> dict[str, ModelCaller]:
+    """One caller per model role of the run, the target first, sharing the response cache."""
+    policy = retry_policy(config)
+    callers = {TARGET_ROLE: ModelCaller(client, config.params, policy, cache, seed=config.seed)}
+    for name, role_client in role_clients.items():
+        settings = config.roles[name]
+        callers[name] = ModelCaller(
+            role_client,
+            settings.params,
+            policy,
+            cache,
+            seed=settings.seed,
+            namespace=name,
+            concurrency=settings.concurrency,
+        )
+    return callers
+
+
 def create_run(config: RunConfig, items: Sequence[Item], runs_root: Path) -> RunStore:
     """A new run directory under `runs_root` holding the config and the items."""
     run_dir = new_run_dir(runs_root, config.model, config.suite, config.created_at)
@@ -150,6 +184,10 @@ class RunOutcome:
     judge_cache_hits: int = 0
     role_requests_sent: dict[str, int] = field(default_factory=dict)
     """Requests that reached each serving role's backend (user simulator, feedback ...)."""
+    served_by: dict[str, int] = field(default_factory=dict)
+    """On Ray: target turns committed in this pass, by the actor that played them."""
+    actors_lost: int = 0
+    """On Ray: actors lost mid-run, whose conversations the others finished."""
 
 
 async def execute_run(
@@ -163,6 +201,7 @@ async def execute_run(
     on_turns_left_out: Callable[[int], None] | None = None,
     on_judged: Callable[[TurnRecord], None] | None = None,
     items: Sequence[Item] | None = None,
+    ray: RayOptions | None = None,
 ) -> RunOutcome:
     """Play (or continue) the run in `store`. Turns already finished are never requested again.
 
@@ -172,7 +211,11 @@ async def execute_run(
     With judges (one client per spec in `config.judging.judges`), the judge pass runs beside
     the play: each answered turn with `type: judge` specs is judged as soon as it is committed,
     and turns left unjudged by an earlier, killed pass are judged too.
-    `on_plan(plan, already_done)` is called once before playing, for progress display."""
+    `on_plan(plan, already_done)` is called once before playing, for progress display.
+
+    With `ray`, the conversations are played by Ray actors (Ray started or joined for the
+    pass unless this process is connected already) and this process commits what they send
+    back; everything else is the same."""
     store.claim()
     config = store.config()
     items = store.items() if items is None else items
@@ -183,22 +226,8 @@ async def execute_run(
     cache = (
         ResponseCache(Path(config.cache_path)) if config.use_cache and config.cache_path else None
     )
-    policy = RetryPolicy(
-        max_retries=config.max_retries, retry_for_s=config.retry_for_s, timeout_s=config.timeout_s
-    )
-    caller = ModelCaller(client, config.params, policy, cache, seed=config.seed)
-    callers = {TARGET_ROLE: caller}
-    for name, role_client in (role_clients or {}).items():
-        settings = config.roles[name]
-        callers[name] = ModelCaller(
-            role_client,
-            settings.params,
-            policy,
-            cache,
-            seed=settings.seed,
-            namespace=name,
-            concurrency=settings.concurrency,
-        )
+    policy = retry_policy(config)
+    callers = make_callers(config, client, role_clients or {}, cache)
     judges = make_judges(config.judging, judge_clients, policy, cache)
     store.set_meta("status", "running")
     # Who plays it: `turnscope runs` tells a live run from one whose process died (kill -9).
@@ -217,15 +246,34 @@ async def execute_run(
         if on_record is not None:
             on_record(record)
 
+    served_by: dict[str, int] = {}
+    actors_lost = 0
     try:
-        result = await play_conversations(
-            plan,
-            config,
-            callers,
-            store,
-            on_record=committed,
-            on_turns_left_out=on_turns_left_out,
-        )
+        if ray is None:
+            result = await play_conversations(
+                plan,
+                config,
+                callers,
+                store,
+                on_record=committed,
+                on_turns_left_out=on_turns_left_out,
+            )
+            requests = {name: (c.requests_sent, c.cache_hits) for name, c in callers.items()}
+        else:
+            from turnscope.distributed import play_on_ray, ray_session
+
+            with ray_session(ray.address):
+                played = await play_on_ray(
+                    plan,
+                    config,
+                    store,
+                    ray,
+                    name=store.run_dir.name,
+                    on_record=committed,
+                    on_turns_left_out=on_turns_left_out,
+                )
+            result, requests = played.engine, played.requests
+            served_by, actors_lost = dict(played.served_by), played.lost
         judged = await judge_pass.finish() if judge_pass is not None else None
     finally:
         if judge_pass is not None:
@@ -236,13 +284,16 @@ async def execute_run(
     # --resume asks those again.
     store.set_meta("status", "incomplete" if store.unfinished_count() else "finished")
     store.set_meta("finished_at", datetime.now(UTC).isoformat())
+    sent, hits = requests.get(TARGET_ROLE, (0, 0))
     return RunOutcome(
         plan,
         result,
-        caller.requests_sent,
-        caller.cache_hits,
+        sent,
+        hits,
         judged,
         sum(j.caller.requests_sent for j in judges),
         sum(j.caller.cache_hits for j in judges),
-        {name: c.requests_sent for name, c in callers.items() if name != TARGET_ROLE},
+        {name: counts[0] for name, counts in requests.items() if name != TARGET_ROLE},
+        served_by,
+        actors_lost,
     )

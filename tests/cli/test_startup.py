@@ -1,6 +1,6 @@
 """Start-up: `turnscope --version` answers before the command modules are imported, and
-neither it nor `--help` imports the heavy libraries (scipy, matplotlib) that only some commands
-use."""
+neither it nor `--help` imports the heavy libraries (scipy, matplotlib, ray) that only some
+commands use."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from helpers.cli import run_cli
 from turnscope import __version__
 
-HEAVY = ("scipy", "matplotlib")
+HEAVY = ("scipy", "matplotlib", "ray")
 
 
 def imported_modules(*args: str) -> tuple[str, set[str]]:
@@ -42,7 +42,7 @@ def test_version_imports_no_command_module() -> None:
 
 
 @pytest.mark.parametrize("args", [("--help",), ("run", "--help")])
-def test_help_does_not_import_scipy_or_matplotlib(args: tuple[str, ...]) -> None:
+def test_help_does_not_import_scipy_matplotlib_or_ray(args: tuple[str, ...]) -> None:
     out, modules = imported_modules(*args)
     assert "turnscope" in out and "turnscope.cli.run" in modules
     assert not [m for m in modules if m.split(".")[0] in HEAVY]

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
-from collections.abc import Callable, Sequence
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,6 +45,7 @@ from turnscope.cli._app import (
     REPLICAS_META,
     RUNS_DIR_ENV,
     Command,
+    _print_error,
     app,
     console,
     err_console,
@@ -71,6 +77,13 @@ from turnscope.core import (
     TurnRecord,
     judge_prompts_of,
 )
+from turnscope.distributed import (
+    RayOptions,
+    RayUnavailable,
+    check_room,
+    connect,
+    disconnect,
+)
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.models.pool import EndpointPool
@@ -88,6 +101,7 @@ from turnscope.report.safe import cell, markup
 from turnscope.report.terminal import interval_text, paired_text, render_multiturn
 from turnscope.run import (
     DEFAULT_RUNS_ROOT,
+    RunOutcome,
     check_available,
     check_roles,
     client_for,
@@ -146,9 +160,11 @@ def _play(
     judge_clients: Sequence[ModelClient] = (),
     role_clients: dict[str, ModelClient] | None = None,
     items: Sequence[Item] | None = None,
+    *,
+    ray: RayOptions | None = None,
 ) -> RunStore:
     """Check the model, the serving roles and the judges, then open the store (so a bad model
-    leaves no run behind) and play, judging alongside."""
+    leaves no run behind) and play, judging alongside (on Ray actors with `ray`)."""
     roles = role_clients or {}
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -183,7 +199,10 @@ def _play(
                 on_turns_left_out=display.on_turns_left_out,
                 on_judged=display.on_judged,
                 items=items,
+                ray=ray,
             )
+            if outcome.served_by:
+                _print_served(outcome)
             if judge_clients:
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
             if isinstance(client, EndpointPool | WorkerPool):
@@ -198,9 +217,7 @@ def _play(
 
     try:
         asyncio.run(go())
-    except ModelConfigError as exc:
-        fail(str(exc))
-    except StoreError as exc:
+    except (ModelConfigError, StoreError, RayUnavailable) as exc:
         fail(str(exc))
     except (sqlite3.OperationalError, OSError) as exc:
         # The disk filled up, or the run or cache directory became read-only, mid-run: every
@@ -221,6 +238,109 @@ def _play(
         )
         raise typer.Exit(130) from None
     return opened[0]
+
+
+def _print_served(outcome: RunOutcome) -> None:
+    """Turns each Ray actor played in this pass, and the actors lost on the way."""
+    parts = [f"{markup(label)} {count} turns" for label, count in sorted(outcome.served_by.items())]
+    lost = (
+        f"; {outcome.actors_lost} actors lost, their conversations finished on the others"
+        if outcome.actors_lost
+        else ""
+    )
+    err_console.print(f"served by: {'; '.join(parts)}{lost}", highlight=False)
+
+
+LOCAL_RAY = "local"
+"""What `--ray` without an address stands for: start Ray on this machine."""
+
+
+def _ray_options(
+    address: str | None, actors: int | None, resources: Sequence[str]
+) -> RayOptions | None:
+    """The Ray settings of --ray, --ray-actors and --ray-resource; one-line errors."""
+    if address is None:
+        if actors is not None or resources:
+            fail("--ray-actors and --ray-resource need --ray")
+        return None
+    asked: dict[str, float] = {"CPU": 1.0}
+    for entry in resources:
+        name, sep, amount = entry.partition("=")
+        try:
+            value = float(amount)
+        except ValueError:
+            value = -1.0
+        if not sep or not name.strip() or not 0 <= value < 1e9:
+            fail(f"--ray-resource {entry[:100]!r}: expected NAME=AMOUNT, e.g. GPU=1 or CPU=0.5")
+        asked[name.strip()] = value
+    return RayOptions(
+        address=None if address == LOCAL_RAY else address, actors=actors, resources=asked
+    )
+
+
+RAY_CONNECT_TIMEOUT_S = 60.0
+"""How long joining a Ray cluster may take: a head that accepts connections but does not answer
+as Ray (another service on the port, or a cluster that wants a token) makes Ray retry for
+minutes."""
+
+
+@contextmanager
+def _ray_connected(options: RayOptions | None) -> Iterator[None]:
+    """Ray joined (or started) for the block when the run plays on it: an unreachable or
+    silent cluster is one error line before any run directory is made."""
+    if options is None:
+        yield
+        return
+    # Ray's own processes write their retries to the standard error, many lines a second:
+    # they are held aside while Ray starts, and the last one is quoted if it never does.
+    with tempfile.TemporaryFile() as said:
+        saved = os.dup(2)
+        sys.stderr.flush()
+        os.dup2(said.fileno(), 2)
+
+        def restored() -> str:
+            os.dup2(saved, 2)
+            said.seek(0)
+            lines = said.read()[-2000:].decode("utf-8", "replace").strip().splitlines()
+            return lines[-1].split("] ", 1)[-1] if lines else ""
+
+        def give_up() -> None:
+            last = restored()
+            where = str(options.address)[:200]
+            _print_error(
+                f"no answer from Ray at {where!r} within {RAY_CONNECT_TIMEOUT_S:.0f} s"
+                + (f": {last[:300]}" if last else "")
+                + " (a cluster with token authentication needs RAY_AUTH_MODE=token)"
+            )
+            sys.stderr.flush()
+            os._exit(2)  # Ray's connection attempt cannot be cancelled from Python
+
+        # Only joining a cluster can hang this way; starting Ray here fails by itself.
+        watchdog = threading.Timer(RAY_CONNECT_TIMEOUT_S, give_up)
+        watchdog.daemon = True
+        if options.address is not None:
+            watchdog.start()
+        made = False
+        try:
+            made = connect(options.address)
+            check_room(options)
+        except RayUnavailable as exc:
+            refused: RayUnavailable | None = exc
+            if made:
+                disconnect()
+        else:
+            refused = None
+        finally:
+            watchdog.cancel()
+            restored()
+            os.close(saved)
+    if refused is not None:
+        fail(str(refused))
+    try:
+        yield
+    finally:
+        if made:
+            disconnect()
 
 
 def _print_pool(pool: EndpointPool | WorkerPool) -> None:
@@ -404,8 +524,21 @@ def _write_report(
     console.print(f"report: [bold]{markup(path)}[/bold]")
 
 
+class _RunCommand(Command):
+    """`turnscope run`: `--ray` may come without a value (start Ray on this machine), which
+    Click's options cannot say themselves: a bare `--ray` gets the value LOCAL_RAY."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        given = list(args)
+        for at in reversed(range(len(given))):
+            bare = at + 1 == len(given) or given[at + 1].startswith("-")
+            if given[at] == "--ray" and bare:
+                given.insert(at + 1, LOCAL_RAY)
+        return super().parse_args(ctx, given)
+
+
 @app.command(
-    cls=Command,
+    cls=_RunCommand,
     epilog=(
         "Examples:\n\n"
         "  turnscope run                                   # core suite, embedded model\n\n"
@@ -623,6 +756,35 @@ def run(
             help="Skip invalid items instead of stopping; the count is reported.", metavar=""
         ),
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Play the conversations on Ray actors (pip install 'turnscope[ray]'): "
+            "--ray alone starts Ray on this machine, --ray HOST:PORT joins a cluster's head "
+            "(or auto). The run store stays with this process. See docs/ray.md.",
+        ),
+    ] = None,
+    ray_actors: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=4096,
+            help="Ray actors playing conversations (default: as many as the cluster's "
+            "resources hold, given --ray-resource).",
+            metavar="N",
+        ),
+    ] = None,
+    ray_resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ray-resource",
+            metavar="NAME=AMOUNT",
+            help="What each Ray actor asks for (default CPU=1): CPU, GPU, memory or a custom "
+            "resource of the nodes, e.g. --ray-resource GPU=1. Repeatable.",
+        ),
+    ] = None,
     judge: JudgeOption = None,
     judge_concurrency: JudgeConcurrencyOption = 4,
     jury: JuryOption = Jury.MEAN,
@@ -633,6 +795,7 @@ def run(
     """Play a suite against a model, score every turn, print a summary and the run directory.
 
     Turns scored `type: judge` are judged by the --judge models while the run plays."""
+    on_ray = _ray_options(ray, ray_actors, ray_resource or [])
     if resume is not None:
         with open_run(resume) as store:
             store.claim()
@@ -647,7 +810,8 @@ def run(
             err_console.print(
                 f"resuming {markup(store.run_dir)}: {store.answered_count()} turns done"
             )
-            _play(client, lambda: store, judge_clients, role_clients)
+            with _ray_connected(on_ray):
+                _play(client, lambda: store, judge_clients, role_clients, ray=on_ray)
             _print_summary(store)
             failed = store.unfinished_count()
         _exit_for(failed, [store.run_dir], fail_under)
@@ -751,12 +915,19 @@ def run(
             client_for(config)  # every spec is checked before the first model plays
     except (ModelConfigError, ValueError) as exc:
         fail(str(exc))
-    played = [
-        _play_config(
-            config, items, root, len(loaded.skipped), loaded.left_out, summary=len(configs) == 1
-        )
-        for config in configs
-    ]
+    with _ray_connected(on_ray):
+        played = [
+            _play_config(
+                config,
+                items,
+                root,
+                len(loaded.skipped),
+                loaded.left_out,
+                summary=len(configs) == 1,
+                ray=on_ray,
+            )
+            for config in configs
+        ]
     if len(played) > 1:
         _print_model_table(played)
     _exit_for(sum(failed for _, failed in played), [run_dir for run_dir, _ in played], fail_under)
@@ -803,6 +974,7 @@ def _play_config(
     left_out: dict[str, int],
     *,
     summary: bool,
+    ray: RayOptions | None = None,
 ) -> tuple[Path, int]:
     """Create the run of `config` under `root`, play it, print its summary (or, with several
     models, where it went); (run directory, failed turns and judgments)."""
@@ -827,7 +999,7 @@ def _play_config(
             store.set_meta("suite_left_out", left_out)
         return store
 
-    store = _play(client, make_store, judge_clients, role_clients, items)
+    store = _play(client, make_store, judge_clients, role_clients, items, ray=ray)
     try:
         if summary:
             _print_summary(store, items)

@@ -229,8 +229,9 @@ class TurnRecord(BaseModel):
     cached: bool = False
     """Whether the answer came from the response cache instead of the model."""
     served_by: str | None = None
-    """Which replica answered (an embedded worker, a pool's server, a Ray actor) when the
-    model is several; None for a single one or an answer from the cache."""
+    """Which replica answered when the model is several (an embedded worker, a pool's
+    server; None for a single one or an answer from the cache); under `--ray`, the Ray actor
+    that played the turn and its node, e.g. "ray:1@3f2a9c01"."""
     error: str | None = None
     """Why the turn has no answer (a permanent failure, or retries exhausted)."""
     model: ModelIdentity
