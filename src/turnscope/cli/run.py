@@ -319,7 +319,7 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     flags = flag_report(store.turn_flags(), played_conversations(rows))
     if flags is not None:
         render_flag_report(flags, console)
-    _write_report(store, rows, analysis)
+    _write_report(store, rows, analysis, items)
     render_run_location(store.run_dir, console)
     failed, outages = store.failed_count(), store.judge_outage_count()
     if failed or outages:
@@ -368,10 +368,11 @@ def _write_report(
     store: RunStore,
     rows: Sequence[ScoredTurn] | None = None,
     analysis: MultiTurnAnalysis | None = None,
+    items: Sequence[Item] | None = None,
 ) -> None:
     """Keep the run's headline in its meta (what `turnscope runs` lists) and write
-    RUN_DIR/report.html (from the summary's rows and analysis when it has them); a failure to
-    write the report never loses the run."""
+    RUN_DIR/report.html (from the summary's rows, analysis and items when it has them); a
+    failure to write the report never loses the run."""
     if rows is None or analysis is None:
         with gc_paused():
             rows = store.turn_scores()
@@ -381,7 +382,7 @@ def _write_report(
         {c: h.model_dump() for c, h in headline_scores(analysis).items()},
     )
     try:
-        path = write_run_report(store, rows=rows, analysis=analysis)
+        path = write_run_report(store, rows=rows, analysis=analysis, items=items)
     except OSError as exc:
         err_console.print(f"[yellow]could not write the HTML report: {markup(exc)}[/yellow]")
         return
