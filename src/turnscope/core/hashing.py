@@ -34,6 +34,16 @@ def message_json(message: Message) -> str:
     """The canonical JSON of a message in the OpenAI chat format (`wire_message`), as request
     hashes read it and requests send it; cached, since a conversation repeats its whole history
     in every request."""
+    if (
+        isinstance(message.content, str)
+        and message.tool_calls is None
+        and message.tool_call_id is None
+        and message.name is None
+    ):
+        # Most messages are plain text: the same text json.dumps writes for {"content", "role"}
+        # with sorted keys, without building the dict (two of these a turn are new).
+        content = json.dumps(message.content, ensure_ascii=False)
+        return f'{{"content":{content},"role":{json.dumps(message.role)}}}'
     return _canonical(message)
 
 
