@@ -11,7 +11,9 @@ Prints, for 200 and 2,000 conversations: CPU ms per turn (target <= 1.0 at 2,000
 connections per request (target <= 0.02); peak RSS of a 5,000-conversation run (50,000 turns,
 target <= 350 MB); and the wall time of `turnscope --version` (median, target <= 0.3 s). As a
 ratio measured in the same sitting, the CPU per turn of the harness over that of a bare httpx
-loop making the same streamed requests (parsing every event, nothing else).
+loop making the same streamed requests (parsing every event, nothing else). With
+`--against OTHER/src`, the largest size is also played twice by this code and that one side by
+side (same load on a shared machine), and their CPU ratio is printed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -68,27 +70,34 @@ def server_stats(port: int) -> dict[str, int]:
         return stats
 
 
-def play(count: int, port: int, tmp: Path) -> Played:
-    """`turnscope run` over `count` conversations of TURNS turns, measured by the kernel."""
+def _start(
+    count: int, port: int, tmp: Path, src: Path | None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start `turnscope run` over `count` conversations (with the code in `src` when given)."""
+    tag = "own" if src is None else "against"
     suite = tmp / f"harness-{count}.jsonl"
-    write_jsonl(conversations(count, TURNS), suite)
-    runs = tmp / f"runs-{count}"
+    if not suite.exists():
+        write_jsonl(conversations(count, TURNS), suite)
+    runs = Path(tempfile.mkdtemp(prefix=f"runs-{count}-{tag}-", dir=tmp))
     command = [
         sys.executable, "-m", "turnscope.cli", "run",
         "-m", f"openai:instant@http://127.0.0.1:{port}/v1", "-s", str(suite),
         "-c", str(CONCURRENCY), "--no-cache", "--max-tokens", "64", "--runs-dir", str(runs),
     ]  # fmt: skip
-    before = server_stats(port)
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert child.stderr is not None
-    errors = child.stderr.read()
+    env = None if src is None else {**os.environ, "PYTHONPATH": str(src)}
+    with (runs / "stderr.txt").open("wb") as errors:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, env=env)
+    return child, runs
+
+
+def _finish(child: subprocess.Popen[bytes], runs: Path, count: int, started: float) -> Played:
+    """Wait for a run started by _start; its CPU time and peak RSS from the kernel."""
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     if child.returncode != 0:
-        sys.exit(f"turnscope run failed ({child.returncode}):\n{errors.decode()[-3000:]}")
-    after = server_stats(port)
+        errors = (runs / "stderr.txt").read_text()
+        sys.exit(f"turnscope run failed ({child.returncode}):\n{errors[-3000:]}")
     (run_dir,) = [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
     store = RunStore.open(run_dir)
     recorded = store.turn_count()
@@ -101,8 +110,34 @@ def play(count: int, port: int, tmp: Path) -> Played:
         cpu_s=usage.ru_utime + usage.ru_stime,
         # ru_maxrss is in KiB on Linux.
         peak_rss_mb=usage.ru_maxrss / 1024,
+        connections=0,
+        requests=0,
+    )
+
+
+def play(count: int, port: int, tmp: Path) -> Played:
+    """`turnscope run` over `count` conversations of TURNS turns, measured by the kernel."""
+    before = server_stats(port)
+    started = time.perf_counter()
+    child, runs = _start(count, port, tmp, None)
+    played = _finish(child, runs, count, started)
+    after = server_stats(port)
+    return replace(
+        played,
         connections=after["connections"] - before["connections"],
         requests=after["requests"] - before["requests"],
+    )
+
+
+def play_against(count: int, port: int, tmp: Path, src: Path) -> tuple[Played, Played]:
+    """The same run with this code and with the code in `src`, both at once: on a shared
+    machine whose load changes from minute to minute, runs side by side see the same load."""
+    started = time.perf_counter()
+    ours, our_runs = _start(count, port, tmp, None)
+    theirs, their_runs = _start(count, port, tmp, src)
+    return (
+        _finish(ours, our_runs, count, started),
+        _finish(theirs, their_runs, count, started),
     )
 
 
@@ -151,11 +186,23 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--memory-conversations", type=int, default=5000)
     parser.add_argument("--startup-repeats", type=int, default=7)
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="SRC",
+        help="another checkout's src/ directory (e.g. main's): the largest size is also run "
+        "with this code and with that one side by side, and their CPU ratio printed",
+    )
     args = parser.parse_args()
     server, port = start_server()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             played = [play(count, port, Path(tmp)) for count in args.sizes]
+            pairs = (
+                [play_against(args.sizes[-1], port, Path(tmp), args.against) for _ in range(2)]
+                if args.against
+                else []
+            )
             bare = bare_client_ms_per_request(port, 2000)
             memory = play(args.memory_conversations, port, Path(tmp))
     finally:
@@ -181,6 +228,14 @@ def main() -> None:
     print(f"RESULT cpu_vs_bare_client={largest.cpu_ms_per_turn / bare:.2f}")
     print(f"RESULT peak_rss_mb_50k_turns={memory.peak_rss_mb:.0f}")
     print(f"RESULT startup_s={statistics.median(startups):.3f}")
+    for ours, theirs in pairs:
+        print(
+            f"side by side, {ours.conversations} conversations: this code "
+            f"{ours.cpu_ms_per_turn:.3f} ms/turn, {args.against}: {theirs.cpu_ms_per_turn:.3f}"
+        )
+    if pairs:
+        ratio = sum(o.cpu_s for o, _ in pairs) / sum(t.cpu_s for _, t in pairs)
+        print(f"RESULT cpu_vs_against={ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -255,7 +255,10 @@ class _Forwarder:
         return self.prior.pop((item_id, condition, sample), [])
 
     def commit(self, record: TurnRecord) -> None:
-        self.outbox.append(record.model_copy(update={"served_by": self.label}))
+        self.commit_many((record,))
+
+    def commit_many(self, records: Sequence[TurnRecord]) -> None:
+        self.outbox.extend(r.model_copy(update={"served_by": self.label}) for r in records)
         self.ready.set()
 
 
@@ -346,11 +349,13 @@ async def play_on_ray(
 
     def take(index: int, delivery: Delivery) -> None:
         mine = owned[index]
-        for record in delivery.records:
-            # Played by an actor that has since been written off for it: another plays it.
-            if (record.item_id, record.condition, record.sample) not in mine:
-                continue
-            sink.commit(record)
+        # Records played by an actor that has since been written off for their conversation
+        # are dropped: another actor plays it. The rest are committed in one transaction
+        # before any of them is counted or shown.
+        accepted = [r for r in delivery.records if (r.item_id, r.condition, r.sample) in mine]
+        if accepted:
+            sink.commit_many(accepted)
+        for record in accepted:
             if record.role == TARGET_ROLE:
                 result.turns_recorded += 1
                 result.turn_errors += record.error is not None

@@ -23,6 +23,7 @@ from turnscope.core import (
     request_key,
     stable_hash,
 )
+from turnscope.core.messages import identity_cache
 
 
 def test_message_accepts_text_and_image_parts() -> None:
@@ -114,3 +115,22 @@ def test_request_key_is_the_hash_of_the_whole_request(namespace: str) -> None:
     for _ in range(2):  # the second time, every message's part comes from the cache
         assert request_key(model, messages, params, 123456, 3, namespace) == stable_hash(whole)
     assert request_key(model, messages[:1], params, 123456, 3, namespace) != stable_hash(whole)
+
+
+def test_identity_cache_keeps_the_newest_entries_within_its_size() -> None:
+    """Entries are found by the object itself; past `maxsize` the older half goes, and an
+    evicted object is computed again (never answered with another object's value)."""
+    calls: list[int] = []
+
+    @identity_cache(maxsize=8)
+    def length(message: Message) -> int:
+        calls.append(id(message))
+        return len(str(message.content))
+
+    messages = [Message(role="user", content="x" * n) for n in range(20)]
+    assert [length(m) for m in messages] == list(range(20))
+    assert [length(m) for m in messages[-4:]] == [16, 17, 18, 19]
+    assert len(calls) == 20  # the newest four were still held
+    assert length(messages[0]) == 0 and len(calls) == 21  # the first was evicted
+    twin = Message(role="user", content="x" * 19)  # equal to a held message, another object
+    assert length(twin) == 19 and len(calls) == 22

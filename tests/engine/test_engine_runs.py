@@ -1,14 +1,26 @@
 from __future__ import annotations
 
+import asyncio
 import random
+import sqlite3
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from turnscope.core import GenerationParams, Item, RunConfig, Turn
+from turnscope.core import (
+    GenerationParams,
+    Item,
+    Message,
+    ModelIdentity,
+    RunConfig,
+    Turn,
+    TurnRecord,
+)
 from turnscope.engine import RetryPolicy, plan_run
+from turnscope.engine.runner import _GroupCommit
 from turnscope.models.llamacpp import LlamaCppClient
 from turnscope.run import create_run, execute_run
-from turnscope.store import RunStore
+from turnscope.store import STORE_FILE, RunStore
 from turnscope.suites import load_suite_file
 
 
@@ -34,7 +46,17 @@ async def test_plays_every_variant_and_commits_every_turn(
     cfg = config(tmp_path, variants=["own", "gold", "single"], samples=2)
     store = create_run(cfg, items, tmp_path / "runs")
     seen: list[int] = []
-    outcome = await execute_run(store, embedded, on_record=lambda r: seen.append(r.turn))
+    on_disk = sqlite3.connect(store.run_dir / STORE_FILE)
+
+    def acknowledged(record: TurnRecord) -> None:
+        # A record is reported only once it is committed: another connection already sees it.
+        key = (record.item_id, record.condition, record.sample, record.turn)
+        query = "SELECT COUNT(*) FROM turns WHERE item_id=? AND condition=? AND sample=? AND turn=?"
+        assert on_disk.execute(query, key).fetchone() == (1,)
+        seen.append(record.turn)
+
+    outcome = await execute_run(store, embedded, on_record=acknowledged)
+    on_disk.close()
     # own and gold: 7 turns each per sample; single: one per item per sample.
     assert outcome.plan.total_turns == 2 * (7 + 7 + 3)
     assert store.turn_count() == outcome.plan.total_turns == len(seen)
@@ -110,3 +132,48 @@ def test_backoff_grows_is_jittered_bounded_and_honours_retry_after() -> None:
         assert ceiling / 2 <= delay <= ceiling
     assert policy.delay(0, 3.0, rng) == 3.0
     assert policy.delay(0, 600.0, rng) == 8.0
+
+
+class BatchCountingStore(RunStore):
+    """A run store that remembers how many records each transaction held."""
+
+    batches: list[int]
+
+    def commit_many(self, records: Sequence[TurnRecord]) -> None:
+        self.batches.append(len(records))
+        super().commit_many(records)
+
+
+def turn_record(item: str, turn: int) -> TurnRecord:
+    return TurnRecord(
+        item_id=item,
+        turn=turn,
+        condition="own",
+        request_hash=f"h-{item}-{turn}",
+        new_messages=(Message(role="user", content="hi"),),
+        response="ok",
+        model=ModelIdentity(backend="openai", model="m"),
+        params=GenerationParams(),
+        seed=1,
+        finished_at=datetime.now(UTC),
+    )
+
+
+async def test_records_finishing_together_share_one_transaction(tmp_path: Path) -> None:
+    """Records that finish in the same pass of the event loop are committed in one
+    transaction, each conversation going on only once it is on disk; a commit that fails
+    fails every conversation of its batch (as a full disk does), none silently."""
+    items = [Item(id=f"i{n}", turns=(Turn(user="a"), Turn(user="b"))) for n in range(8)]
+    store = BatchCountingStore.create(tmp_path / "run", config(tmp_path), items)
+    store.batches = []
+    committer = _GroupCommit(store)
+    await asyncio.gather(*(committer.commit(turn_record(it.id, 1)) for it in items))
+    await committer.commit(turn_record("i0", 2))
+    assert store.batches == [8, 1]
+    with sqlite3.connect(store.run_dir / STORE_FILE) as other:
+        assert other.execute("SELECT COUNT(*) FROM turns").fetchone() == (9,)
+    store.close()
+    failed = await asyncio.gather(
+        *(committer.commit(turn_record(it.id, 2)) for it in items[1:4]), return_exceptions=True
+    )
+    assert [type(exc) for exc in failed] == [sqlite3.ProgrammingError] * 3

@@ -7,6 +7,7 @@ came back."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -280,3 +281,30 @@ def test_a_base_url_without_v1_is_one_error_line_and_no_run(
     done = turnscope("run", "-m", f"openai:smollm2@{root}", "-s", "starter", runs=runs)
     assert_one_error_line(done, f"did you mean {root}/v1?")
     assert not runs.exists() or not any(p for p in runs.iterdir() if not p.name.startswith("."))
+
+
+def test_request_body_carries_the_history_in_the_wire_format() -> None:
+    """The body splices in each message's cached JSON: it must parse to exactly the messages in
+    the OpenAI format beside the other fields, and a message the UTF-8 encoder cannot write (a
+    lone surrogate from a suite file) still makes a valid body, escaped."""
+    client = OpenAICompatClient("m", "http://127.0.0.1:9/v1", api_key=None, timeout_s=5.0)
+    messages = [
+        Message(role="system", content='Be brief, naïve \u2603 "quoted"\n\u2028.'),
+        Message(role="user", content="Hi"),
+        Message(role="assistant", content="Hello."),
+    ]
+    params = GenerationParams(max_tokens=8, stop=("END",))
+    for _ in range(2):  # the second time, every message comes from the cache
+        body = json.loads(client._payload(messages, params, 7))
+        assert body["messages"] == [m.model_dump(mode="json", exclude_none=True) for m in messages]
+        assert {k: body[k] for k in ("model", "max_tokens", "seed", "stop", "stream")} == {
+            "model": "m",
+            "max_tokens": 8,
+            "seed": 7,
+            "stop": ["END"],
+            "stream": True,
+        }
+    lone = [Message(role="user", content="a \ud800 b")]
+    raw = client._payload(lone, params, 7)
+    assert b"\\ud800" in raw
+    assert json.loads(raw)["messages"] == [{"role": "user", "content": "a \ud800 b"}]

@@ -91,6 +91,22 @@ def test_a_retried_turn_replaces_its_error(tmp_path: Path) -> None:
     assert len(records) == 1 and records[0].response == "fine" and records[0].error is None
 
 
+def test_records_committed_together_are_on_disk_together(tmp_path: Path) -> None:
+    """commit_many is one transaction: once it returns, another connection (another process
+    after a kill -9) sees every record; a batch that fails part-way leaves none of them."""
+    store = make_store(tmp_path)
+    store.commit_many([record("b", 1), record("b", 2), record("a", 1, error="x", response=None)])
+    with sqlite3.connect(store.run_dir / STORE_FILE) as other:
+        assert other.execute("SELECT COUNT(*) FROM turns").fetchone() == (3,)
+    with pytest.raises(sqlite3.IntegrityError):
+        # The second row breaks a NOT NULL column after the first was written.
+        store.commit_many(
+            [record("b", 1, variant="gold"), record("b", 2).model_copy(update={"item_id": None})]
+        )
+    assert store.finished_turns("b", "gold", 0) == {}
+    assert RunStore.open(store.run_dir).turn_count() == 3
+
+
 def test_open_refuses_what_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no such run directory"):
         RunStore.open(tmp_path / "missing")

@@ -9,6 +9,7 @@ import sqlite3
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -122,6 +123,11 @@ MAX_WORKERS = 256
 """Embedded worker processes at most: each loads the model, so more is a typo."""
 
 
+PROGRESS_PUSH_S = 0.1
+"""How often finished turns are handed to the bar at most: it redraws ten times a second, and
+updating it for every turn was a measurable share of a turn's CPU against a fast server."""
+
+
 class _ProgressDisplay:
     """A live bar over turns; finished turns of a resumed run start it off."""
 
@@ -131,6 +137,8 @@ class _ProgressDisplay:
         self.errors = 0
         self.judged: TaskID | None = None
         self.store: RunStore | None = None
+        self._unshown = 0
+        self._pushed = 0.0
 
     def on_plan(self, plan: RunPlan, already_done: int) -> None:
         if self.store is not None:
@@ -141,12 +149,21 @@ class _ProgressDisplay:
         if record.role != TARGET_ROLE:
             return  # the bar counts the target's turns; a simulated user's are not in its total
         self.errors += record.error is not None
+        self._unshown += 1
+        now = time.monotonic()
+        if now - self._pushed >= PROGRESS_PUSH_S:
+            self._pushed = now
+            self.flush()
+
+    def flush(self) -> None:
+        """Show every finished turn counted so far."""
         label = f"turns ({self.errors} errors)" if self.errors else "turns"
-        advance = 1 if record.role == TARGET_ROLE else 0  # the bar counts the target's turns
-        self.progress.update(self.task, advance=advance, description=label)
+        self.progress.update(self.task, advance=self._unshown, description=label)
+        self._unshown = 0
 
     def on_turns_left_out(self, count: int) -> None:
-        self.progress.update(self.task, advance=count)
+        self._unshown += count
+        self.flush()
 
     def on_judged(self, record: TurnRecord) -> None:
         if self.judged is None:
@@ -210,6 +227,7 @@ def _play(
                 _keep_replica_counts(opened[0], client)
         finally:
             if progress.live.is_started:
+                display.flush()
                 progress.stop()
             await client.aclose()
             for served in (*roles.values(), *judge_clients):
@@ -455,7 +473,7 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     flags = flag_report(store.turn_flags(), played_conversations(rows))
     if flags is not None:
         render_flag_report(flags, console)
-    _write_report(store, rows, analysis)
+    _write_report(store, rows, analysis, items)
     render_run_location(store.run_dir, console)
     failed, outages = store.failed_count(), store.judge_outage_count()
     if failed or outages:
@@ -504,10 +522,11 @@ def _write_report(
     store: RunStore,
     rows: Sequence[ScoredTurn] | None = None,
     analysis: MultiTurnAnalysis | None = None,
+    items: Sequence[Item] | None = None,
 ) -> None:
     """Keep the run's headline in its meta (what `turnscope runs` lists) and write
-    RUN_DIR/report.html (from the summary's rows and analysis when it has them); a failure to
-    write the report never loses the run."""
+    RUN_DIR/report.html (from the summary's rows, analysis and items when it has them); a
+    failure to write the report never loses the run."""
     if rows is None or analysis is None:
         with gc_paused():
             rows = store.turn_scores()
@@ -517,7 +536,7 @@ def _write_report(
         {c: h.model_dump() for c, h in headline_scores(analysis).items()},
     )
     try:
-        path = write_run_report(store, rows=rows, analysis=analysis)
+        path = write_run_report(store, rows=rows, analysis=analysis, items=items)
     except OSError as exc:
         err_console.print(f"[yellow]could not write the HTML report: {markup(exc)}[/yellow]")
         return

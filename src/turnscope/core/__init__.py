@@ -1,6 +1,6 @@
 """The data model: messages, items, suites, records and run configuration."""
 
-from turnscope.core.hashing import derive_seed, request_key, stable_hash
+from turnscope.core.hashing import derive_seed, message_json, request_key, stable_hash
 from turnscope.core.items import Item, ScorerSpec, Suite, Turn
 from turnscope.core.judgments import JudgeAttempt, Judgment, PairJudgment, Verdict, Winner
 from turnscope.core.messages import (
@@ -80,6 +80,7 @@ __all__ = [
     "has_images",
     "has_lone_surrogates",
     "judge_prompts_of",
+    "message_json",
     "renamed_field",
     "request_key",
     "stable_hash",

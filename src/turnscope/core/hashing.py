@@ -30,8 +30,34 @@ def _canonical(value: Any) -> str:
 
 
 @identity_cache(maxsize=8192)
-def _canonical_message(message: Message) -> str:
+def message_json(message: Message) -> str:
+    """The canonical JSON of a message in the OpenAI chat format (`wire_message`), as request
+    hashes read it and requests send it; cached, since a conversation repeats its whole history
+    in every request."""
+    if (
+        isinstance(message.content, str)
+        and message.tool_calls is None
+        and message.tool_call_id is None
+        and message.name is None
+    ):
+        # Most messages are plain text: the same text json.dumps writes for {"content", "role"}
+        # with sorted keys, without building the dict (two of these a turn are new).
+        content = json.dumps(message.content, ensure_ascii=False)
+        return f'{{"content":{content},"role":{json.dumps(message.role)}}}'
     return _canonical(message)
+
+
+@identity_cache(maxsize=256)
+def _canonical_frozen(value: BaseModel) -> str:
+    return _canonical(value)
+
+
+def _canonical_model(value: BaseModel) -> str:
+    """`_canonical` of a model; a frozen one (a role's identity and parameters, the same
+    objects for every request it makes) is written once."""
+    if value.model_config.get("frozen"):
+        return _canonical_frozen(value)
+    return _canonical(value)
 
 
 def stable_hash(value: Any) -> str:
@@ -63,10 +89,10 @@ def request_key(
     # the whole object: each message's part is computed once and cached, instead of once for
     # every later turn whose request repeats it.
     history = ",".join(
-        _canonical_message(m) if isinstance(m, Message) else _canonical(m) for m in messages
+        message_json(m) if isinstance(m, Message) else _canonical(m) for m in messages
     )
-    parts = [f'"messages":[{history}]', f'"model":{_canonical(model)}']
+    parts = [f'"messages":[{history}]', f'"model":{_canonical_model(model)}']
     if namespace:
         parts.append(f'"namespace":{_canonical(namespace)}')
-    parts += [f'"params":{_canonical(params)}', f'"sample":{sample:d}', f'"seed":{seed:d}']
+    parts += [f'"params":{_canonical_model(params)}', f'"sample":{sample:d}', f'"seed":{seed:d}']
     return hashlib.sha256(("{" + ",".join(parts) + "}").encode("utf-8")).hexdigest()

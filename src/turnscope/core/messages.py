@@ -4,6 +4,7 @@ tool-call fields (an assistant message that calls tools, a `tool` message with a
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -116,28 +117,35 @@ class Message(BaseModel):
 
 
 T = TypeVar("T")
+K = TypeVar("K")
 
 
-def identity_cache(maxsize: int) -> Callable[[Callable[[Message], T]], Callable[[Message], T]]:
-    """Memoise a function of one message by the message object itself, not its value.
+def identity_cache(maxsize: int) -> Callable[[Callable[[K], T]], Callable[[K], T]]:
+    """Memoise a function of one immutable object (a message, a frozen model) by the object
+    itself, not its value.
 
-    Conversations hand the same Message objects on from turn to turn; looking them up by
-    identity costs a dict lookup, where functools.lru_cache would hash and compare the whole
-    message (a measurable share of a turn). A cached entry keeps its message alive, so its id
-    cannot be reused meanwhile; the oldest entries go first once `maxsize` are held."""
+    Conversations hand the same Message objects on from turn to turn, and a role sends the
+    same identity and parameters with every request; looking them up by identity costs a dict
+    lookup, where functools.lru_cache would hash and compare the whole object (a measurable
+    share of a turn). A cached entry keeps its object alive, so its id cannot be reused
+    meanwhile; once more than `maxsize` are held, the older half goes."""
 
-    def decorate(function: Callable[[Message], T]) -> Callable[[Message], T]:
-        memo: dict[int, tuple[Message, T]] = {}
+    def decorate(function: Callable[[K], T]) -> Callable[[K], T]:
+        memo: dict[int, tuple[K, T]] = {}
 
         @functools.wraps(function)
-        def cached(message: Message) -> T:
-            entry = memo.get(id(message))
-            if entry is not None and entry[0] is message:
+        def cached(key: K) -> T:
+            nonlocal memo
+            entry = memo.get(id(key))
+            if entry is not None and entry[0] is key:
                 return entry[1]
-            value = function(message)
-            memo[id(message)] = (message, value)
+            value = function(key)
+            memo[id(key)] = (key, value)
             if len(memo) > maxsize:
-                del memo[next(iter(memo))]
+                # The older half goes at once, into a new compact dict. Deleting the oldest
+                # entry at every insertion made each eviction step over all the slots deleted
+                # before it: about 28 us an insertion at 8,192 entries, four a turn.
+                memo = dict(itertools.islice(memo.items(), len(memo) - maxsize // 2, None))
             return value
 
         return cached

@@ -36,6 +36,7 @@ from turnscope.core import (
     OutputConstraint,
     ToolCall,
     ToolFunctionCall,
+    message_json,
     wire_message,
 )
 from turnscope.models.base import BackendOptions, register_backend
@@ -289,7 +290,6 @@ class OpenAICompatClient:
     def _payload(self, messages: Sequence[Message], params: GenerationParams, seed: int) -> bytes:
         payload: dict[str, Any] = {
             "model": self._model,
-            "messages": [wire_message(m) for m in messages],
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,
@@ -303,7 +303,16 @@ class OpenAICompatClient:
             payload["tools"] = [tool.openai() for tool in params.tools]
         if params.constraint is not None:
             payload.update(self._fields_for(params.constraint))
-        return json.dumps(payload).encode()
+        # The history is spliced in as each message's cached JSON (the request hash wrote it
+        # already): encoding the whole history again every turn was a measurable share of a
+        # turn against a fast server.
+        history = ",".join(message_json(m) for m in messages)
+        try:
+            return f'{{"messages":[{history}],{json.dumps(payload)[1:]}'.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate cannot be UTF-8: the standard encoder escapes it instead.
+            payload["messages"] = [wire_message(m) for m in messages]
+            return json.dumps(payload).encode()
 
     async def generate(
         self, messages: Sequence[Message], params: GenerationParams, *, seed: int

@@ -473,17 +473,19 @@ def write_run_report(
     *,
     rows: Sequence[ScoredTurn] | None = None,
     analysis: MultiTurnAnalysis | None = None,
+    items: Sequence[Item] | None = None,
 ) -> Path:
     """Write the report of the run in `store` (default: RUN_DIR/report.html); returns the path.
 
     Reads every turn's scores once (no transcripts; `rows` when the caller has read them
-    already, and `analysis` when it has analysed them with the default resamples and seed),
-    then the transcripts of the conversations the report shows."""
+    already, `analysis` when it has analysed them with the default resamples and seed, and
+    `items` when it holds the run's items), then the transcripts of the conversations the
+    report shows."""
     with gc_paused():
         rows = store.turn_scores() if rows is None else rows
         html = render_run_report(
             store.config(),
-            store.items(),
+            store.items() if items is None else items,
             rows,
             store.conversation_records,
             run_dir=store.run_dir,

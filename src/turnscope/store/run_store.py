@@ -304,6 +304,25 @@ def _add_indexes(db: sqlite3.Connection) -> None:
             return
 
 
+_INSERT_TURN = (
+    "INSERT OR REPLACE INTO turns (item_id, condition, sample, turn, role, error, score, record) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _turn_row(record: TurnRecord) -> tuple[Any, ...]:
+    return (
+        record.item_id,
+        record.condition,
+        record.sample,
+        record.turn,
+        record.role,
+        record.error,
+        record.score,
+        record.model_dump_json(),
+    )
+
+
 class RunStore:
     """Read and write one run. Every `commit` is durable when it returns (WAL, one transaction)."""
 
@@ -483,21 +502,16 @@ class RunStore:
             yield Item.model_validate_json(data)
 
     def commit(self, record: TurnRecord) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO turns "
-            "(item_id, condition, sample, turn, role, error, score, record) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.item_id,
-                record.condition,
-                record.sample,
-                record.turn,
-                record.role,
-                record.error,
-                record.score,
-                record.model_dump_json(),
-            ),
-        )
+        self._db.execute(_INSERT_TURN, _turn_row(record))
+
+    def commit_many(self, records: Sequence[TurnRecord]) -> None:
+        """Commit `records` in one transaction: all of them are durable when it returns."""
+        if len(records) == 1:
+            self.commit(records[0])
+            return
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(_INSERT_TURN, [_turn_row(r) for r in records])
 
     def conversation_records(
         self, item_id: str, condition: Condition, sample: int
