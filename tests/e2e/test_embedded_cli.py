@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from helpers.store import committed
 from turnscope.cli._app import HEADLINE_META
 from turnscope.store import RunStore
 from turnscope.suites.builtin import CORE, families
@@ -167,19 +169,65 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
 
 
 def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Path) -> None:
-    """`turnscope run --limit 10` plays the first item of each core family under the suite's
-    conditions with its answer budget: scripted items in own, gold and single, the feedback
-    item in own, the sharded item in full, concat and sharded (scripted user), the compute
-    item with and without the python tool, the hidden rule in env; the conversations a
-    protocol does not play are counted. `--limit 7` has no sharded, compute or hidden-rule
-    item: their conditions fall away."""
+    """`turnscope run` with no argument plays the whole core suite under all its conditions
+    with its answer budget: the header, the stored plan and the first committed turn show it,
+    then the run is stopped (its hundreds of turns at full budget would prove nothing more).
+    `turnscope run --limit 10` (with a small budget) plays the first item of each core family
+    under the suite's conditions: scripted items in own, gold and single, the feedback item in
+    own, the sharded item in full, concat and sharded (scripted user), the compute item with
+    and without the python tool, the hidden rule in env; the conversations a protocol does
+    not play are counted. `--limit 7` has no sharded, compute or hidden-rule item: their
+    conditions fall away."""
     runs = tmp_path / "runs"
-    done = turnscope("run", "--suite", "core", "--limit", "10", runs=runs)
+    default = subprocess.Popen(
+        [sys.executable, "-m", "turnscope.cli", "run"],
+        env={**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        default_dir, done = committed(runs)
+        while done < 1:
+            assert default.poll() is None, "the default run ended before its first turn"
+            assert time.monotonic() < deadline, "no turn committed within 120 s"
+            time.sleep(0.05)
+            default_dir, done = committed(runs)
+    finally:
+        default.kill()
+        _, header = default.communicate(timeout=30)
+    assert default_dir is not None
+    store = RunStore.open(default_dir)
+    config = store.config()
+    planned = list(store.items())
+    first = [r for r in store.records() if r.response is not None]
+    store.close()
+    assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
+    assert config.conditions == (
+        "own",
+        "gold",
+        "single",
+        "full",
+        "concat",
+        "sharded",
+        "tools",
+        "no-tools",
+        "env",
+    )
+    assert {item.category for item in planned} == set(families()) - {"persona"}
+    assert first and all(r.error is None for r in first)
+    conditions = ", ".join(config.conditions)
+    assert f"llamacpp on core: {len(planned)} items × conditions {conditions} × 1" in header
+    assert f"run directory: {default_dir}" in header
+    shutil.rmtree(runs)
+
+    done = turnscope("run", "--limit", "10", "--max-tokens", "8", runs=runs)
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(runs)
     store = RunStore.open(run_dir)
     config = store.config()
-    assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
+    assert config.suite == "core" and config.params.max_tokens == 8
     assert config.conditions == (
         "own",
         "gold",
