@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from helpers.cli import run_cli
 from helpers.store import committed
 from turnscope.cli._app import HEADLINE_META
 from turnscope.store import RunStore
@@ -79,34 +80,31 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     assert {row["condition"] for row in rows} == {"own", "gold", "single"}
     assert all(isinstance(row["scores"], list) and row["scores"] for row in rows)
 
+    # The files, `show` and `runs` only read the store: in-process, sparing a Python start-up
+    # each (the JSONL export above went through a real process and its stdout).
     csv_path = tmp_path / "turns.csv"
-    as_csv = turnscope("export", str(run_dir), "-f", "csv", "-o", str(csv_path), runs=runs)
-    assert as_csv.returncode == 0, as_csv.stderr
+    code, _, err = run_cli("export", str(run_dir), "-f", "csv", "-o", str(csv_path))
+    assert code == 0, err
     with csv_path.open(encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
     # CSV gives each scorer a column of its own instead of the JSON list.
     assert len(table) == 17 and set(table[0]) >= (EXPORT_FIELDS - {"scores"}) | {"score:contains"}
 
     parquet_path = tmp_path / "turns.parquet"
-    as_parquet = turnscope("export", str(run_dir), "-f", "parquet", "-o", str(parquet_path),
-                           runs=runs)  # fmt: skip
-    assert as_parquet.returncode == 0, as_parquet.stderr
+    code, _, err = run_cli("export", str(run_dir), "-f", "parquet", "-o", str(parquet_path))
+    assert code == 0, err
     turns = pq.read_table(parquet_path).to_pylist()
     assert len(turns) == 17 and {r["condition"] for r in turns} == {"own", "gold", "single"}
     assert [r["response"] for r in turns] == [r["response"] for r in rows]
 
-    shown = turnscope("show", str(run_dir), "--item", "mini-recall", runs=runs)
-    assert shown.returncode == 0, shown.stderr
-    assert "My cat is named Pixel" in shown.stdout and "assistant:" in shown.stdout
-    assert "contains=" in shown.stdout
+    code, shown, err = run_cli("show", str(run_dir), "--item", "mini-recall")
+    assert code == 0, err
+    assert "My cat is named Pixel" in shown and "assistant:" in shown
+    assert "contains=" in shown
 
-    listed = turnscope("runs", runs=runs)
-    assert (
-        listed.returncode == 0
-        and run_dir.name in listed.stdout
-        and "starter" not in (listed.stdout)
-    )
-    assert "finished" in listed.stdout
+    code, listed, err = run_cli("runs", "--runs-dir", str(runs))
+    assert code == 0 and run_dir.name in listed and "starter" not in listed, err
+    assert "finished" in listed
 
     again = turnscope("run", "-s", str(mini_suite), "--max-tokens", "8", runs=runs)
     assert again.returncode == 0, again.stderr
