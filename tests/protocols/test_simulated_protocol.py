@@ -126,10 +126,9 @@ def test_llm_user_with_the_embedded_model_in_both_roles(
     embedded: LlamaCppClient, gguf_path: Path, tmp_path: Path
 ) -> None:
     user_client = LlamaCppClient(gguf_path, n_ctx=2048)
-    roles = {"user": RoleSettings(model="llamacpp", params=GenerationParams(max_tokens=12))}
+    roles = {"user": RoleSettings(model="llamacpp", params=GenerationParams(max_tokens=24))}
     items = [sharded_item("trip-a", "llm-user"), sharded_item("trip-b", "llm-user", max_turns=4)]
-    short = GenerationParams(max_tokens=8)
-    store = create_run(config(roles, conditions=("sharded",), params=short), items, tmp_path)
+    store = create_run(config(roles, conditions=("sharded",)), items, tmp_path)
     try:
         outcome = asyncio.run(play(store, embedded, {"user": user_client}))
     finally:
