@@ -170,8 +170,10 @@ def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Pat
     not play are counted. `--limit 7` has no sharded, compute or hidden-rule item: their
     conditions fall away."""
     runs = tmp_path / "runs"
+    # From an empty directory: no project file (turnscope.toml, pyproject.toml) adds defaults.
     default = subprocess.Popen(
         [sys.executable, "-m", "turnscope.cli", "run"],
+        cwd=tmp_path,
         env={**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
