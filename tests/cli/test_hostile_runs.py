@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from helpers.cli import assert_one_error_line, turnscope
+from helpers.cli import assert_clean_failure, assert_one_error_line, run_cli, turnscope
 from helpers.servers import FakeOpenAIServer
 from helpers.suites import write_suite
 from turnscope.report.html import write_atomically
@@ -181,8 +181,11 @@ def test_a_full_disk_mid_run_is_one_error_line_and_keeps_every_committed_turn(
     suite = write_suite(tmp_path / "s.yaml", items(40))
     python = f"{sys.executable} -m turnscope.cli"
     # Long answers fill a 400 kB file system after a few turns; the same shell then lists the
-    # runs and shows one (the tmpfs is gone when bwrap exits).
-    with FakeOpenAIServer(reply=lambda messages, attempt: "word " * 3000) as server:
+    # runs and shows one (the tmpfs is gone when bwrap exits). The answers stream without a
+    # pause between their 3000 pieces: the point is their size, not how long they take.
+    with FakeOpenAIServer(
+        reply=lambda messages, attempt: "word " * 3000, chunk_delay_s=0.0
+    ) as server:
         done = in_bwrap(
             "--size",
             str(400 * 1024),
@@ -246,7 +249,9 @@ def test_resume_is_refused_while_the_run_is_still_being_played(tmp_path: Path) -
         finally:
             player.send_signal(signal.SIGKILL)
             player.wait()
-        # Once the player is gone (even by kill -9) the run resumes.
+        # Once the player is gone (even by kill -9) the run resumes; the answers need no longer
+        # be slow, as nothing is racing them now.
+        server.chunk_delay_s = 0.005
         resumed = turnscope("run", "--resume", str(run_dir), runs=runs)
         assert resumed.returncode == 0, resumed.stderr
     store = RunStore.open(run_dir)
@@ -336,17 +341,22 @@ def test_damaged_stores_are_one_error_line_and_runs_lists_the_rest(tmp_path: Pat
         db.execute("UPDATE meta SET value = 'two' WHERE key = 'schema_version'")
 
     for name, run_dir in damaged.items():
+        # Resuming runs in a process of its own; the read-only commands go through the same
+        # command in-process, which spares a Python start-up each and checks the same line.
+        resumed = turnscope("run", "--resume", str(run_dir), runs=runs, timeout=120)
+        assert_one_error_line(resumed, str(run_dir))
+        messages = [resumed.stderr]
         for command in (
             ("show", str(run_dir)),
             ("show", str(run_dir), "--item", "item-0"),
             ("export", str(run_dir)),
             ("report", str(run_dir)),
-            ("run", "--resume", str(run_dir)),
         ):
-            done = turnscope(*command, runs=runs, timeout=120)
-            assert_one_error_line(done, str(run_dir))
-            if name == "newer":
-                assert "does not know ('a_field_from_the_future')" in done.stderr
+            code, _, stderr = run_cli(*command)
+            assert_clean_failure(code, stderr, str(run_dir), single_line=True)
+            messages.append(stderr)
+        if name == "newer":
+            assert all("does not know ('a_field_from_the_future')" in m for m in messages)
     listed = turnscope("runs", runs=runs)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count("unreadable") == 3 and good.name in listed.stdout

@@ -6,8 +6,8 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +16,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from helpers.cli import run_cli
+from helpers.store import committed
 from turnscope.cli._app import HEADLINE_META
 from turnscope.store import RunStore
 from turnscope.suites.builtin import CORE, families
@@ -78,34 +80,31 @@ def test_run_show_export_runs(tmp_path: Path, mini_suite: Path, gguf_path: Path)
     assert {row["condition"] for row in rows} == {"own", "gold", "single"}
     assert all(isinstance(row["scores"], list) and row["scores"] for row in rows)
 
+    # The files, `show` and `runs` only read the store: in-process, sparing a Python start-up
+    # each (the JSONL export above went through a real process and its stdout).
     csv_path = tmp_path / "turns.csv"
-    as_csv = turnscope("export", str(run_dir), "-f", "csv", "-o", str(csv_path), runs=runs)
-    assert as_csv.returncode == 0, as_csv.stderr
+    code, _, err = run_cli("export", str(run_dir), "-f", "csv", "-o", str(csv_path))
+    assert code == 0, err
     with csv_path.open(encoding="utf-8") as handle:
         table = list(csv.DictReader(handle))
     # CSV gives each scorer a column of its own instead of the JSON list.
     assert len(table) == 17 and set(table[0]) >= (EXPORT_FIELDS - {"scores"}) | {"score:contains"}
 
     parquet_path = tmp_path / "turns.parquet"
-    as_parquet = turnscope("export", str(run_dir), "-f", "parquet", "-o", str(parquet_path),
-                           runs=runs)  # fmt: skip
-    assert as_parquet.returncode == 0, as_parquet.stderr
+    code, _, err = run_cli("export", str(run_dir), "-f", "parquet", "-o", str(parquet_path))
+    assert code == 0, err
     turns = pq.read_table(parquet_path).to_pylist()
     assert len(turns) == 17 and {r["condition"] for r in turns} == {"own", "gold", "single"}
     assert [r["response"] for r in turns] == [r["response"] for r in rows]
 
-    shown = turnscope("show", str(run_dir), "--item", "mini-recall", runs=runs)
-    assert shown.returncode == 0, shown.stderr
-    assert "My cat is named Pixel" in shown.stdout and "assistant:" in shown.stdout
-    assert "contains=" in shown.stdout
+    code, shown, err = run_cli("show", str(run_dir), "--item", "mini-recall")
+    assert code == 0, err
+    assert "My cat is named Pixel" in shown and "assistant:" in shown
+    assert "contains=" in shown
 
-    listed = turnscope("runs", runs=runs)
-    assert (
-        listed.returncode == 0
-        and run_dir.name in listed.stdout
-        and "starter" not in (listed.stdout)
-    )
-    assert "finished" in listed.stdout
+    code, listed, err = run_cli("runs", "--runs-dir", str(runs))
+    assert code == 0 and run_dir.name in listed and "starter" not in listed, err
+    assert "finished" in listed
 
     again = turnscope("run", "-s", str(mini_suite), "--max-tokens", "8", runs=runs)
     assert again.returncode == 0, again.stderr
@@ -122,9 +121,9 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
             "turnscope.cli",
             "run",
             "--limit",
-            "6",
+            "3",
             "--max-tokens",
-            "24",
+            "8",
             "--no-cache",
         ],
         env=env,
@@ -133,17 +132,11 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
         text=True,
     )
     deadline = time.monotonic() + 120
-    committed = 0
-    while time.monotonic() < deadline and committed < 3:
-        time.sleep(0.2)
-        dbs = list(runs.glob("*/run.sqlite"))
-        if dbs:
-            with sqlite3.connect(dbs[0]) as db:
-                try:
-                    committed = db.execute("SELECT COUNT(*) FROM turns").fetchone()[0]
-                except sqlite3.OperationalError:
-                    committed = 0
-    assert committed >= 3, "the run did not get going"
+    _, done = committed(runs)
+    while time.monotonic() < deadline and done < 3:
+        time.sleep(0.05)
+        _, done = committed(runs)
+    assert done >= 3, "the run did not get going"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
@@ -167,19 +160,67 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
 
 
 def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Path) -> None:
-    """`turnscope run --limit 10` plays the first item of each core family under the suite's
-    conditions with its answer budget: scripted items in own, gold and single, the feedback
-    item in own, the sharded item in full, concat and sharded (scripted user), the compute
-    item with and without the python tool, the hidden rule in env; the conversations a
-    protocol does not play are counted. `--limit 7` has no sharded, compute or hidden-rule
-    item: their conditions fall away."""
+    """`turnscope run` with no argument plays the whole core suite under all its conditions
+    with its answer budget: the header, the stored plan and the first committed turn show it,
+    then the run is stopped (its hundreds of turns at full budget would prove nothing more).
+    `turnscope run --limit 10` (with a small budget) plays the first item of each core family
+    under the suite's conditions: scripted items in own, gold and single, the feedback item in
+    own, the sharded item in full, concat and sharded (scripted user), the compute item with
+    and without the python tool, the hidden rule in env; the conversations a protocol does
+    not play are counted. `--limit 7` has no sharded, compute or hidden-rule item: their
+    conditions fall away."""
     runs = tmp_path / "runs"
-    done = turnscope("run", "--suite", "core", "--limit", "10", runs=runs)
+    # From an empty directory: no project file (turnscope.toml, pyproject.toml) adds defaults.
+    default = subprocess.Popen(
+        [sys.executable, "-m", "turnscope.cli", "run"],
+        cwd=tmp_path,
+        env={**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        default_dir, done = committed(runs)
+        while done < 1:
+            assert default.poll() is None, "the default run ended before its first turn"
+            assert time.monotonic() < deadline, "no turn committed within 120 s"
+            time.sleep(0.05)
+            default_dir, done = committed(runs)
+    finally:
+        default.kill()
+        _, header = default.communicate(timeout=30)
+    assert default_dir is not None
+    store = RunStore.open(default_dir)
+    config = store.config()
+    planned = list(store.items())
+    first = [r for r in store.records() if r.response is not None]
+    store.close()
+    assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
+    assert config.conditions == (
+        "own",
+        "gold",
+        "single",
+        "full",
+        "concat",
+        "sharded",
+        "tools",
+        "no-tools",
+        "env",
+    )
+    assert {item.category for item in planned} == set(families()) - {"persona"}
+    assert first and all(r.error is None for r in first)
+    conditions = ", ".join(config.conditions)
+    assert f"llamacpp on core: {len(planned)} items × conditions {conditions} × 1" in header
+    assert f"run directory: {default_dir}" in header
+    shutil.rmtree(runs)
+
+    done = turnscope("run", "--limit", "10", "--max-tokens", "8", runs=runs)
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(runs)
     store = RunStore.open(run_dir)
     config = store.config()
-    assert config.suite == "core" and config.params.max_tokens == CORE.max_tokens
+    assert config.suite == "core" and config.params.max_tokens == 8
     assert config.conditions == (
         "own",
         "gold",

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from helpers.cli import run_cli
 from helpers.suites import write_suite
 from turnscope.core import derive_seed, request_key
 from turnscope.engine.judging import judge_specs, request_history
@@ -133,13 +134,14 @@ def test_embedded_judge_scores_audits_and_caches(tmp_path: Path, gguf_path: Path
         assert judgment.attempts[0].request_hash == expected
     assert errors == sum(j.judgment.verdict is None for j in judgments.values())
 
-    shown = turnscope("show", str(run_dir), "--item", "judge-capital", runs=runs)
-    assert shown.returncode == 0, shown.stderr
-    assert "judge llamacpp (grade)" in shown.stdout and "attempt 1" in shown.stdout
+    # Reading the run back needs no model: in-process, sparing two Python start-ups.
+    code, shown, err = run_cli("show", str(run_dir), "--item", "judge-capital")
+    assert code == 0, err
+    assert "judge llamacpp (grade)" in shown and "attempt 1" in shown
     first_text = judgments[("judge-capital", 1)].judgment.attempts[0].text
-    assert first_text is not None and first_text.split()[0] in shown.stdout
-    listed = turnscope("runs", runs=runs)
-    assert listed.returncode == 0 and "judge errors" in listed.stdout
+    assert first_text is not None and first_text.split()[0] in shown
+    code, listed, err = run_cli("runs", "--runs-dir", str(runs))
+    assert code == 0 and "judge errors" in listed, err
 
     # The same run again: every judge request is answered by the shared cache.
     second = turnscope("run", "-s", str(suite), "--max-tokens", "8", *JUDGE_ARGS, runs=runs)
@@ -197,19 +199,21 @@ def test_embedded_pairwise_swaps_orders_and_leaderboard_reuses_verdicts(
         assert (record.judgment.outcome is not None) == decided
         assert (record.judgment.consistent is not None) == decided
 
-    board = turnscope("leaderboard", str(run_a), str(run_b), *judge_args, runs=runs)
-    # Stored comparisons are reused: the leaderboard makes no judge call.
-    assert "judge requests: 0 sent" in board.stderr
-    as_json = turnscope("leaderboard", str(run_a), str(run_b), *judge_args, "--json", runs=runs)
+    # Stored comparisons are reused: the leaderboard makes no judge call, so it runs
+    # in-process (no model is loaded) instead of paying two Python start-ups.
+    leaderboard = ("leaderboard", str(run_a), str(run_b), *judge_args, "--runs-dir", str(runs))
+    code, board, board_err = run_cli(*leaderboard)
+    assert "judge requests: 0 sent" in board_err
+    json_code, as_json, json_err = run_cli(*leaderboard, "--json")
     if any(r.judgment.outcome is not None for r in records):
-        assert board.returncode == 0, board.stderr
-        assert "leaderboard" in board.stdout
-        assert as_json.returncode == 0, as_json.stderr
-        data = json.loads(as_json.stdout)  # the JSON alone: no table on stdout
+        assert code == 0, board_err
+        assert "leaderboard" in board
+        assert json_code == 0, json_err
+        data = json.loads(as_json)  # the JSON alone: no table on stdout
         assert [r["rank"] for r in data["ratings"]] == [1, 2]
         assert {r["run"] for r in data["ratings"]} == {run_a.name, run_b.name}
         (pair,) = data["pairs"]
         assert pair["a_wins"] + pair["b_wins"] + pair["ties"] + pair["judge_errors"] == len(records)
     else:  # the weak judge decided nothing: no ratings, one clear error line
-        assert board.returncode == 2 and "no ratings" in board.stderr
-        assert as_json.returncode == 2 and "no ratings" in as_json.stderr
+        assert code == 2 and "no ratings" in board_err
+        assert json_code == 2 and "no ratings" in json_err

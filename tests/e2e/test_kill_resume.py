@@ -64,7 +64,7 @@ def test_kill_9_then_resume_repeats_no_finished_turn(
         command = [
             sys.executable, "-m", "turnscope.cli", "run",
             "-m", llama_server.spec(proxy.base_url), "-s", str(suite),
-            "--max-tokens", "24", "-c", str(CONCURRENCY), "--no-cache",
+            "--max-tokens", "8", "-c", str(CONCURRENCY), "--no-cache",
             "--runs-dir", str(runs), "--timeout", "120",
         ]  # fmt: skip
         log_path = tmp_path / "first-run.log"

@@ -82,8 +82,8 @@ def test_kill_9_mid_simulation_then_resume_asks_neither_role_again(
         spec = llama_server.spec(proxy.base_url)
         command = [
             sys.executable, "-m", "turnscope.cli", "run", "-m", spec, "-s", str(suite),
-            "-v", "sharded", "--role", f"user={spec}", "--role-param", "user.max_tokens=16",
-            "--max-tokens", "16", "-c", "1", "--no-cache", "--runs-dir", str(runs),
+            "-v", "sharded", "--role", f"user={spec}", "--role-param", "user.max_tokens=12",
+            "--max-tokens", "8", "-c", "1", "--no-cache", "--runs-dir", str(runs),
             "--timeout", "120",
         ]  # fmt: skip
         log_path = tmp_path / "first-run.log"

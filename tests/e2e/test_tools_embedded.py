@@ -62,7 +62,7 @@ def test_embedded_model_plays_compute_and_hidden_rule(tmp_path: Path, gguf_path:
     runs = tmp_path / "runs"
     done = turnscope(
         "run", "-s", str(suite), "-v", "tools", "-v", "no-tools", "-v", "env",
-        "--max-tokens", "24", "--no-cache", runs=runs,
+        "--max-tokens", "16", "--no-cache", runs=runs,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     store = RunStore.open(only_run_dir(runs))
@@ -94,7 +94,7 @@ def test_embedded_kill_9_mid_conversation_then_resume(tmp_path: Path, gguf_path:
     runs = tmp_path / "runs"
     command = [
         sys.executable, "-m", "turnscope.cli", "run", "-s", str(suite), "-v", "tools",
-        "--max-tokens", "32", "--no-cache", "--runs-dir", str(runs),
+        "--max-tokens", "16", "--no-cache", "--runs-dir", str(runs),
     ]  # fmt: skip
     with (tmp_path / "first.log").open("w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

@@ -99,11 +99,15 @@ class LlamaServer:
 def _launch(model_path: Path, n_ctx: int) -> LlamaServer:
     port = free_port()
     # llama_cpp.server by default ends a stream early (a bare [DONE]) as soon as a second
-    # request arrives; tests that run conversations concurrently need whole answers.
+    # request arrives; tests that run conversations concurrently need whole answers. It also
+    # prefills on every core by default, and llama.cpp's threads spin while they wait for each
+    # other: with the test's own processes on the other core that stalls, so it gets half the
+    # cores for both, as the embedded backend does (turnscope.models.llamacpp.default_threads).
+    threads = str(max(1, len(os.sched_getaffinity(0)) // 2))
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
         "--host", LOOPBACK, "--port", str(port), "--n_ctx", str(n_ctx),
-        "--interrupt_requests", "False",
+        "--interrupt_requests", "False", "--n_threads", threads, "--n_threads_batch", threads,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "CONFIG_FILE"}
     handle, log_name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")

@@ -10,7 +10,12 @@ from turnscope.store import RunStore, StoreError
 
 def committed(runs: Path) -> tuple[Path | None, int]:
     """The run directory (once created) and the number of turns it has committed."""
-    dirs = [p for p in runs.iterdir() if p.is_dir()] if runs.is_dir() else []
+    # The response cache lives in runs/.cache: never mistake it for the run.
+    dirs = (
+        [p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if runs.is_dir()
+        else []
+    )
     if not dirs:
         return None, 0
     try:

@@ -31,7 +31,7 @@ from turnscope.suites import load_suite_file
 
 pytestmark = pytest.mark.timeout(240)
 
-MAX_TOKENS = 16
+MAX_TOKENS = 8
 
 ITEMS: list[dict[str, Any]] = [
     {

@@ -125,7 +125,7 @@ def test_scripted_user_plays_every_condition_with_the_embedded_target(
 def test_llm_user_with_the_embedded_model_in_both_roles(
     embedded: LlamaCppClient, gguf_path: Path, tmp_path: Path
 ) -> None:
-    user_client = LlamaCppClient(gguf_path, n_ctx=2048, n_threads=2)
+    user_client = LlamaCppClient(gguf_path, n_ctx=2048)
     roles = {"user": RoleSettings(model="llamacpp", params=GenerationParams(max_tokens=24))}
     items = [sharded_item("trip-a", "llm-user"), sharded_item("trip-b", "llm-user", max_turns=4)]
     store = create_run(config(roles, conditions=("sharded",)), items, tmp_path)
