@@ -780,7 +780,7 @@ def run(
         typer.Option(
             "--ray",
             metavar="[ADDRESS]",
-            help="Play the conversations on Ray actors (pip install 'turnscope[ray]'): "
+            help="Play the conversations on Ray actors (pip install 'turnscope\\[ray]'): "
             "--ray alone starts Ray on this machine, --ray HOST:PORT joins a cluster's head "
             "(or auto). The run store stays with this process. See docs/ray.md.",
         ),
