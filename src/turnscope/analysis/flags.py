@@ -61,15 +61,24 @@ class FlagReport(BaseModel):
         return sorted({flag for tallies in self.by_condition.values() for flag in tallies})
 
 
+def flag_kind(flag: str) -> str:
+    """What a flag is tallied under: a flag that ends in a measure (`echo-removed:37`, the
+    characters removed) counts as its kind (`echo-removed`); one whose suffix names a kind
+    (`tool:invalid`) stays as it is."""
+    kind, colon, value = flag.rpartition(":")
+    return kind if colon and value.isdigit() else flag
+
+
 def flag_report(
     records: Iterable[FlaggedRecord], conversations: Mapping[Condition, int]
 ) -> FlagReport | None:
-    """The tally of every flag of `records` (all roles); `conversations` counts the played
-    conversations per condition. None when no record carries a flag."""
+    """The tally of every flag of `records` (all roles), by kind (`flag_kind`);
+    `conversations` counts the played conversations per condition. None when no record
+    carries a flag."""
     occurrences: dict[Condition, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     seen: dict[Condition, dict[str, set[tuple[str, int]]]] = defaultdict(lambda: defaultdict(set))
     for record in records:
-        for flag in record.flags:
+        for flag in map(flag_kind, record.flags):
             occurrences[record.condition][flag] += 1
             seen[record.condition][flag].add((record.item_id, record.sample))
     if not occurrences:
