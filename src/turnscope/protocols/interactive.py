@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -410,9 +411,10 @@ def not_solved(detail: str) -> tuple[Score, ...]:
     return (Score(scorer="solution", value=0.0, detail=detail),)
 
 
-class InteractiveProtocol(ProtocolBase):
+class InteractiveProtocol(ProtocolBase, ABC):
     """The loop of an interactive protocol; a subclass says which tools a condition offers,
-    how a tool call is answered, how a solution is checked and what the model is told."""
+    how a tool call is answered, how a solution is checked and what the model is told (the
+    abstract methods: a subclass that leaves one out cannot be made)."""
 
     feedback_conditions: tuple[Condition, ...] = ()
     """Conditions with a feedback model (the `feedback` role)."""
@@ -429,13 +431,13 @@ class InteractiveProtocol(ProtocolBase):
         assert isinstance(setup, InteractiveSetup)
         return setup.interface
 
+    @abstractmethod
     def tools(self, item: Item, condition: Condition) -> tuple[ToolDef, ...]:
         """The tools the model may call under `condition`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def instructions(self, item: Item, condition: Condition) -> str:
         """The system prompt: how to act and how to answer."""
-        raise NotImplementedError
 
     def task_text(self, item: Item, condition: Condition) -> str:
         """The task as the first user message gives it."""
@@ -455,13 +457,17 @@ class InteractiveProtocol(ProtocolBase):
         if action.name == PYTHON:
             result = await (await episode.sandbox()).run(python_code(action))
             return describe_execution(result)
-        raise NotImplementedError
+        # Only offered tools reach here (the loop answers unknown names itself): a subclass
+        # that offers another tool answers it by overriding this method.
+        raise NotImplementedError(
+            f"{type(self).__name__} offers tool {action.name!r} but does not answer it"
+        )
 
+    @abstractmethod
     async def check_solution(
         self, item: Item, solution: str, ctx: PlayContext, request: tuple[Message, ...]
     ) -> tuple[Score, ...]:
         """The scores of a proposed solution; 1.0 (every score) solves the task."""
-        raise NotImplementedError
 
     def reference(self, item: Item) -> str | None:
         """What feedback must not give away (None: nothing to check)."""
