@@ -38,8 +38,9 @@ LAYOUT = "the Lost-in-Conversation layout (task_id, task, shards: [{shard_id, sh
 MAX_TOKENS = 1000
 """The answer budget the authors give a model that is not a reasoning model (their
 simulator_*.py): a whole translated document must fit in it."""
-MAX_SHARDS_LITERAL_CHARS = 1_000_000
-"""The longest `shards` text parsed as a Python list literal."""
+MAX_SHARDS_LITERAL_CHARS = 200_000
+"""The longest `shards` text parsed as a Python list literal (a published translation
+sample's shards take 3,000 characters; parsing costs memory in proportion)."""
 MATH_SYSTEM = "You are an expert problem solver. Solve the user's math problem step by step."
 """Our wording of the authors' math system prompt (theirs lives in their prompts/ folder)."""
 PERSONA = (
