@@ -403,3 +403,36 @@ def test_an_empty_translation_chunk_is_still_sent_with_its_frame(tmp_path: Path)
     math = _write(tmp_path, [MATH, {**MATH, "task_id": "m2", "shards": shards}])
     with pytest.raises(SuiteError, match="shard 2 has no text"):
         resolve_suite(f"lic:{math}")
+
+
+def test_a_translation_played_by_the_embedded_target_gets_bleu_scores(
+    embedded: LlamaCppClient, tmp_path: Path
+) -> None:
+    loaded = resolve_suite(f"lic:{TRANSLATION}")
+    bridge = loaded.suite.items[1]
+    config = RunConfig.model_validate(
+        {
+            "model": "llamacpp",
+            "suite": f"lic:{TRANSLATION}",
+            # sharded only: full and concat add nothing here that the fake-server test lacks.
+            "conditions": ("sharded",),
+            "params": GenerationParams(max_tokens=8),
+            "use_cache": False,
+            "created_at": datetime.now(UTC),
+        }
+    )
+    store = create_run(config, [bridge], tmp_path)
+    asyncio.run(execute_run(store, embedded))
+    records = list(store.records(role=None))
+    store.close()
+    targets = [r for r in records if r.role == "target"]
+    assert [r.turn for r in targets] == [1, 2]
+    for record in targets:
+        (score,) = record.scores
+        assert score.scorer == "bleu" and score.error is None
+        assert score.value is not None and 0.0 <= score.value <= 1.0
+        assert score.detail is not None and score.detail.startswith("BLEU ")
+    users = [r.response or "" for r in records if r.role == "user"]
+    # Each chunk once, in order (after the clarification line if the target asked something).
+    for said, shard in zip(users, bridge.setup["shards"], strict=False):
+        assert said.endswith(shard["text"])
