@@ -11,7 +11,8 @@ information split into shards that the user holds and releases. Three conditions
   capped at `max_turns` target turns. An item without shards is played only here: its user
   pursues the goal from the persona.
 - `full`: the task turn, whole, in one message.
-- `concat`: every shard as one bulleted message (same information as sharded, one turn).
+- `concat`: every shard in one message (same information as sharded, one turn): bulleted,
+  unless the item writes its own (`setup.concat`, for a task with its own way of listing them).
 
 The conversation's score is that of the last attempt (Laban et al. 2025, "LLMs Get Lost in
 Multi-Turn Conversation"). Every user message is a stored `user` record, audited by code
@@ -60,6 +61,7 @@ MAX_SHARDS = 32
 MAX_SHARD_CHARS = 20_000
 """The longest shard (one may hold a whole table, as Lost in Conversation's data2text does)."""
 MAX_CONCAT_CHARS = 200_000
+"""The longest concat message an item may write for itself."""
 MAX_TURNS = 64
 ENDED_AT_LIMIT = "ended:max-turns"
 """Flag of the target's last record when the conversation reached `max_turns` unsolved and
