@@ -312,3 +312,30 @@ def test_shape_of_a_simulated_item() -> None:
                 }
             )
         )
+
+
+def test_the_scripted_user_gives_a_shard_without_markers_once(tmp_path: Path) -> None:
+    # Markers are the audit's evidence about a model's messages; the scripted user knows which
+    # shard it sent, so a shard whose words all appear elsewhere is still given once.
+    shards = [
+        {"text": "Weigh my luggage.", "markers": ["Weigh"]},
+        {"text": "My luggage."},
+        {"text": "The suitcase is 17 kg.", "markers": ["17"]},
+    ]
+    item = sharded_item("no-markers", shards=shards)
+
+    async def run(store: RunStore, spec: str) -> RunOutcome:
+        target = create_client(spec, BackendOptions())
+        try:
+            return await play(store, target)
+        finally:
+            await target.aclose()
+
+    with FakeOpenAIServer(reply=lambda messages, attempt: "Noted.") as srv:
+        store = create_run(config(conditions=("sharded",)), [item], tmp_path)
+        asyncio.run(run(store, f"openai:fake@{srv.base_url}"))
+    users = [
+        r.response for r in by_conversation(store)[("no-markers", "sharded")] if r.role == "user"
+    ]
+    store.close()
+    assert users == [s["text"] for s in shards] + ["<<END>>"]

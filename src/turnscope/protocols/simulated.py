@@ -11,7 +11,8 @@ information split into shards that the user holds and releases. Three conditions
   capped at `max_turns` target turns. An item without shards is played only here: its user
   pursues the goal from the persona.
 - `full`: the task turn, whole, in one message.
-- `concat`: every shard as one bulleted message (same information as sharded, one turn).
+- `concat`: every shard in one message (same information as sharded, one turn): bulleted,
+  unless the item writes its own (`setup.concat`, for a task with its own way of listing them).
 
 The conversation's score is that of the last attempt (Laban et al. 2025, "LLMs Get Lost in
 Multi-Turn Conversation"). Every user message is a stored `user` record, audited by code
@@ -57,6 +58,10 @@ DEFAULT_STOP = "<<END>>"
 DEFAULT_CLARIFY = "I can't tell you more about that yet. Here is what I can add:"
 CONCAT_PREAMBLE = "Here is everything about my request, point by point:"
 MAX_SHARDS = 32
+MAX_SHARD_CHARS = 20_000
+"""The longest shard (one may hold a whole table, as Lost in Conversation's data2text does)."""
+MAX_CONCAT_CHARS = 200_000
+"""The longest concat message an item may write for itself."""
 MAX_TURNS = 64
 ENDED_AT_LIMIT = "ended:max-turns"
 """Flag of the target's last record when the conversation reached `max_turns` unsolved and
@@ -68,7 +73,7 @@ class Shard(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=MAX_SHARD_CHARS)
     """The shard in the user's words (the scripted user sends it as it is)."""
     markers: tuple[str, ...] = ()
     """Words or numbers that all appear in a message that reveals this shard (the audit's
@@ -119,6 +124,9 @@ class SimulatedSpec(BaseModel):
     """The token with which the user ends the conversation (the simulator is told it)."""
     clarify: str = Field(default=DEFAULT_CLARIFY, min_length=1, max_length=500)
     """What the scripted user says, before the next shard, when the target asked a question."""
+    concat: str | None = Field(default=None, min_length=1, max_length=MAX_CONCAT_CHARS)
+    """The concat condition's message, for a task that frames its shards in its own way;
+    default: turnscope's preamble and one bullet per shard."""
 
     @field_validator("persona", "goal")
     @classmethod
@@ -152,7 +160,10 @@ class SimulatedSpec(BaseModel):
 
 
 def concatenated(spec: SimulatedSpec) -> str:
-    """The concat condition's one message: every shard as a bullet, in order."""
+    """The concat condition's one message: the item's own, else every shard as a bullet, in
+    order."""
+    if spec.concat is not None:
+        return spec.concat
     return CONCAT_PREAMBLE + "".join(f"\n- {shard.text}" for shard in spec.shards)
 
 
@@ -286,7 +297,13 @@ class SimulatedProtocol(ProtocolBase):
             audit = audit_message(said.response, view, answer)
             if audit.stop:
                 return
-            revealed_before = (*revealed_before, audit.revealed)
+            # A simulator that knows which shard it wrote says so; a model's message is only
+            # known by its markers.
+            revealed = audit.revealed
+            written = simulator.reveals(view)
+            if written is not None:
+                revealed |= {written}
+            revealed_before = (*revealed_before, revealed)
             user = Message(role="user", content=said.response)
             request = (*system, *transcript, user)
             record = ctx.done(turn)
@@ -296,7 +313,7 @@ class SimulatedProtocol(ProtocolBase):
                 record = await make_record(item, turn, ctx, new, request, outcome, scored_turn=1)
                 if turn == limit and record.response is not None and record.score != 1.0:
                     record = record.model_copy(
-                        update={"flags": (*record.flags, *self._cut_off(spec, audit.revealed))}
+                        update={"flags": (*record.flags, *self._cut_off(spec, revealed))}
                     )
                 yield record
                 if record.response is None:

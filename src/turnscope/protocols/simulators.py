@@ -126,6 +126,11 @@ class UserSimulator(Protocol):
         """Who its records name as the author (a model role, or the simulator itself)."""
         ...
 
+    def reveals(self, view: SimulatorView) -> int | None:
+        """The shard its message `view.turn` reveals by construction (0-based), or None when
+        only the markers can tell (a model wrote it)."""
+        ...
+
     async def write(
         self, view: SimulatorView, ctx: PlayContext
     ) -> tuple[tuple[Message, ...], tuple[Message, ...], CallOutcome]:
@@ -176,6 +181,10 @@ class ScriptedUser:
             params=GenerationParams(),
             complete=_never_called,
         )
+
+    def reveals(self, view: SimulatorView) -> int | None:
+        # Its message is the due shard (so a shard without markers is still given once).
+        return view.next_shard
 
     def message(self, view: SimulatorView) -> str:
         """The message itself: the next shard (after the clarification template if the target
@@ -276,6 +285,9 @@ class LlmUser:
 
     def caller(self, ctx: PlayContext) -> RoleCaller:
         return ctx.roles[USER_ROLE]
+
+    def reveals(self, view: SimulatorView) -> int | None:
+        return None
 
     def system_prompt(self, spec: SimulatedSpec) -> str:
         """The simulator's instructions: persona, goal, the shards in order, the stop rule."""

@@ -14,6 +14,7 @@ from turnscope.scorers.base import (
     scorer_names,
     scorer_params,
 )
+from turnscope.scorers.bleu import bleu
 from turnscope.scorers.reference import extract_numbers, normalise
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ScorerConfigError",
     "ScorerParams",
     "TurnView",
+    "bleu",
     "build_scorer",
     "check_scorer_spec",
     "extract_numbers",

@@ -106,6 +106,7 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     # Importing the modules runs their @register_scorer decorators.
+    import turnscope.scorers.bleu
     import turnscope.scorers.fastchat
     import turnscope.scorers.instructions
     import turnscope.scorers.judged

@@ -43,9 +43,10 @@ register_suite(
 )(load_mint)
 register_suite(
     "lic",
-    summary="LLMs Get Lost in Multi-Turn Conversation: sharded math tasks released one shard per "
-    "turn by a simulated user (sharded, full, concat; the paper's other tasks are left out): "
-    "the authors' sharded_instructions_600.json.",
+    summary="LLMs Get Lost in Multi-Turn Conversation: sharded math, data2text and translation "
+    "tasks released one shard per turn by a simulated user (sharded, full, concat; the paper's "
+    "other tasks are left out): the authors' sharded_instructions_600.json and "
+    "sharded_translation.json, or their folder.",
     usage="lic:PATH",
 )(load_lic)
 register_suite(
