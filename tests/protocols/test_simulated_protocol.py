@@ -16,13 +16,16 @@ from turnscope.analysis import analyse
 from turnscope.core import GenerationParams, Item, Message, RoleSettings, RunConfig, TurnRecord
 from turnscope.models import BackendOptions, create_client
 from turnscope.models.llamacpp import LlamaCppClient
-from turnscope.protocols import SPOILT, SimulatedProtocol, SimulatorView
+from turnscope.protocols import SPOILT, SimulatedProtocol, SimulatorView, simulators
+from turnscope.protocols.base import PlayContext, RoleCaller
 from turnscope.protocols.simulated import ENDED_AT_LIMIT
 from turnscope.protocols.simulators import (
     LLM_USER_OPENING,
     SIM_ERROR,
     UNREVEALED,
     LlmUser,
+    ScriptedUser,
+    register_simulator,
 )
 from turnscope.run import RunOutcome, create_run, execute_run
 from turnscope.store import RunStore
@@ -339,3 +342,47 @@ def test_the_scripted_user_gives_a_shard_without_markers_once(tmp_path: Path) ->
     ]
     store.close()
     assert users == [s["text"] for s in shards] + ["<<END>>"]
+
+
+class UserWithoutReveals:
+    """A plugin simulator written before `reveals` existed: the scripted user's messages,
+    without the method."""
+
+    name = "test-user-without-reveals"
+
+    def __init__(self) -> None:
+        self._scripted = ScriptedUser()
+
+    def required_roles(self) -> tuple[str, ...]:
+        return ()
+
+    def caller(self, ctx: PlayContext) -> RoleCaller:
+        return self._scripted.caller(ctx)
+
+    async def write(self, view: SimulatorView, ctx: PlayContext) -> Any:
+        return await self._scripted.write(view, ctx)
+
+
+def test_a_simulator_without_reveals_is_audited_by_markers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Registered for this test only.
+    monkeypatch.setattr(simulators, "_SIMULATORS", dict(simulators._SIMULATORS))
+    register_simulator(UserWithoutReveals())  # type: ignore[arg-type]
+    item = sharded_item("legacy", simulator=UserWithoutReveals.name)
+
+    async def run(store: RunStore, spec: str) -> RunOutcome:
+        target = create_client(spec, BackendOptions())
+        try:
+            return await play(store, target)
+        finally:
+            await target.aclose()
+
+    with FakeOpenAIServer(reply=lambda messages, attempt: "Noted.") as srv:
+        store = create_run(config(conditions=("sharded",)), [item], tmp_path)
+        asyncio.run(run(store, f"openai:fake@{srv.base_url}"))
+    records = by_conversation(store)[("legacy", "sharded")]
+    store.close()
+    users = [r.response for r in records if r.role == "user"]
+    assert users == [s["text"] for s in SHARDS] + ["<<END>>"]
+    assert not any(UNREVEALED in f for r in records for f in r.flags)

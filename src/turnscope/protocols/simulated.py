@@ -298,9 +298,11 @@ class SimulatedProtocol(ProtocolBase):
             if audit.stop:
                 return
             # A simulator that knows which shard it wrote says so; a model's message is only
-            # known by its markers.
+            # known by its markers. A plugin simulator written before `reveals` existed has
+            # none: its messages are audited by markers alone, as they were.
             revealed = audit.revealed
-            written = simulator.reveals(view)
+            reveals = getattr(simulator, "reveals", None)
+            written = reveals(view) if reveals is not None else None
             if written is not None:
                 revealed |= {written}
             revealed_before = (*revealed_before, revealed)

@@ -128,7 +128,8 @@ class UserSimulator(Protocol):
 
     def reveals(self, view: SimulatorView) -> int | None:
         """The shard its message `view.turn` reveals by construction (0-based), or None when
-        only the markers can tell (a model wrote it)."""
+        only the markers can tell (a model wrote it). Optional: a simulator without it is
+        audited by the markers alone."""
         ...
 
     async def write(
