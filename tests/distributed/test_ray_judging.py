@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,7 +129,8 @@ async def kill_when_hung(judge: FakeOpenAIServer, store: RunStore, hung: int) ->
     """Kill judge actor 0 once `hung` judge requests hang at the server: with every first try
     hanging, the fewest-in-flight choice has dealt them 0, 1, 0, 1 ..., so actor 0 holds
     half of them."""
-    for _ in range(1000):
+    deadline = time.monotonic() + 240  # actors start slowly on a loaded machine
+    while time.monotonic() < deadline:
         if sum(e.outcome == "hang" for e in judge.exchanges) >= hung:
             ray.kill(judge_actor(store, 0), no_restart=True)
             return
