@@ -161,12 +161,21 @@ def judge_actor_count(options: RayOptions, cluster: Mapping[str, float], nodes: 
     wanted = options.judge_actors or max(room, 1)
     if room < wanted:
         each = ", ".join(f"{k}={v:g}" for k, v in asked.items())
+        beside = f" beside {players} play actors" if shared else ""
         raise RayUnavailable(
-            f"the Ray cluster has room for {max(room, 0)} judge actors asking for {each} each "
-            f"(beside {players} play actors), not {wanted}: add nodes, or ask for fewer actors "
-            "or resources"
+            f"the Ray cluster has room for {max(room, 0)} judge actors asking for {each} "
+            f"each{beside}, not {wanted}: add nodes, or ask for fewer actors or resources"
         )
     return wanted
+
+
+def check_judge_room(options: RayOptions) -> None:
+    """RayUnavailable now, before anything is played, if the connected cluster cannot hold
+    the judge actors `options` ask for."""
+    if options.judge_actors != 0:
+        ray = _ray()
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        judge_actor_count(options, ray.cluster_resources(), nodes)
 
 
 class RayJudgeClient:
@@ -283,7 +292,7 @@ class JudgeActors:
     ) -> Completion:
         """Send one judge request to the actor with the fewest in flight; again to a live one
         while the actor holding it is lost."""
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayActorError, RayTaskError
 
         await self._ready.wait()
         first = True
@@ -303,6 +312,12 @@ class JudgeActors:
             except RayActorError:
                 self._lose(actor)
                 continue
+            except RayTaskError as exc:
+                # A backend bug on the actor fails this request, as it would in one process,
+                # with the bug's own line rather than Ray's remote traceback.
+                cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+                line = (str(cause).strip().splitlines() or [""])[0][:300]
+                raise PermanentModelError(f"{type(cause).__name__}: {line}") from None
             except asyncio.CancelledError:
                 # A timeout or a stopped run: the actor need not go on asking the judge.
                 with contextlib.suppress(Exception):

@@ -219,7 +219,8 @@ async def execute_run(
 
     With `ray`, the conversations are played by Ray actors (Ray started or joined for the
     pass unless this process is connected already) and this process commits what they send
-    back; everything else is the same."""
+    back; the judge requests go to Ray judge actors (unless `ray.judge_actors` is 0) while the
+    judge pass stays here; everything else is the same."""
     store.claim()
     config = store.config()
     items = store.items() if items is None else items

@@ -240,10 +240,24 @@ def test_judge_actors_are_counted_and_placed_beside_the_play_actors() -> None:
     assert judge_actor_count(beside, cluster, nodes=3) == 2
     with pytest.raises(RayUnavailable, match="give --ray-actors N"):
         judge_actor_count(RayOptions(judge_resources={"CPU": 1.0}), cluster, nodes=3)
-    with pytest.raises(RayUnavailable, match="room for 0 judge actors asking for CPU=1"):
+    with pytest.raises(RayUnavailable, match="for CPU=1 each beside 4 play actors, not 1"):
         judge_actor_count(RayOptions(actors=4, judge_resources={"CPU": 1.0}), cluster, nodes=3)
-    with pytest.raises(RayUnavailable, match=r"room for 2 judge actors .* not 3"):
+    with pytest.raises(RayUnavailable, match="for 2 judge actors asking for GPU=1 each, not 3"):
         judge_actor_count(RayOptions(judge_actors=3, judge_resources={"GPU": 1}), cluster, 3)
+
+
+def test_judge_actors_the_cluster_cannot_hold_are_one_error_line_before_any_run(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    code, _, err = run_cli(
+        "run", "-m", "openai:fake@http://127.0.0.1:9/v1", "--runs-dir", str(runs),
+        "--ray", ray_cluster, "--ray-judge-resource", "GPU=1",
+    )  # fmt: skip
+    assert_clean_failure(
+        code, err, "room for 0 judge actors asking for GPU=1 each, not 1", single_line=True
+    )
+    assert not runs.exists()
 
 
 @pytest.mark.parametrize(

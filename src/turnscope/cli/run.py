@@ -85,7 +85,7 @@ from turnscope.distributed import (
     connect,
     disconnect,
 )
-from turnscope.distributed_judging import JudgeActorCounts
+from turnscope.distributed_judging import JudgeActorCounts, check_judge_room
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.models.pool import EndpointPool
@@ -370,6 +370,7 @@ def _ray_connected(options: RayOptions | None) -> Iterator[None]:
         try:
             made = connect(options.address)
             check_room(options)
+            check_judge_room(options)
         except RayUnavailable as exc:
             refused: RayUnavailable | None = exc
             if made:
