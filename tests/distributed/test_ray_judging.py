@@ -143,35 +143,48 @@ async def test_judge_requests_on_ray_give_the_one_process_judgments_on_both_node
 ) -> None:
     suite = items(6, 2)
     cache = tmp_path / "cache.sqlite"
+    down = {"on": True}
+
+    def outage(messages: list[dict[str, Any]]) -> tuple[int, str] | None:
+        return (400, "judge down") if down["on"] else None
+
     with (
         FakeOpenAIServer(reply=answer_for) as target,
-        FakeOpenAIServer(reply=rating_for) as judge,
+        FakeOpenAIServer(reply=rating_for, refuse=outage) as judge,
     ):
+        # A one-process run whose judge was down: resumed on Ray, its judge actors judge it.
+        failed, _ = await judged_run(config(target, judge, cache), suite, tmp_path / "failed")
+        unjudged = [r for r in failed.records() if r.scores[1].error is not None]
+        down["on"] = False
+        asked_before = len(judge.exchanges)
+        _, resumed = await judged_run(
+            config(target, judge, cache), suite, tmp_path, failed, ray=RayOptions(ray_cluster)
+        )
+        asked_on_ray = judge_requests(judge, asked_before)
+        asked_before = len(judge.exchanges)
         alone, _ = await judged_run(config(target, judge, None), suite, tmp_path / "one")
-        asked_alone = len(judge.exchanges)
+        asked_alone = len(judge.exchanges) - asked_before
+        # A whole run on Ray over the same cache: every judgment is found there, so no judge
+        # request reaches an actor.
         spread, outcome = await judged_run(
             config(target, judge, cache), suite, tmp_path / "ray", ray=RayOptions(ray_cluster)
         )
-        asked_on_ray = judge_requests(judge, asked_alone)
-        # The same run again: every judgment is in the cache, nothing reaches an actor.
-        again, repeated = await judged_run(
-            config(target, judge, cache), suite, tmp_path / "again", ray=RayOptions(ray_cluster)
-        )
-        asked_again = len(judge.exchanges) - asked_alone - sum(asked_on_ray.values())
+        asked_again = len(judge.exchanges) - asked_before - asked_alone
+    assert len(unjudged) == 12 and resumed.engine.turns_recorded == 0
     assert asked_alone == 12 and alone.meta("status") == "finished"
     assert all(len(r.scores) == 2 and r.scores[1].value for r in alone.records())
-    assert judged(spread) == judged(alone)
-    assert judged(again) == judged(alone)
+    assert judged(failed) == judged(alone) and failed.meta("status") == "finished"
     # Each judgment asked once, by the actors: one on each node.
     assert len(asked_on_ray) == 12 and set(asked_on_ray.values()) == {1}
-    counts = outcome.judge_actors
+    counts = resumed.judge_actors
     assert counts.actors == 2 and sum(counts.served_by.values()) == 12
-    assert outcome.judge_requests_sent == 12 and outcome.judging.judgments_made == 12
+    assert resumed.judge_requests_sent == 12 and resumed.judging.judgments_made == 12
     assert len({label.split("@")[1] for label in counts.served_by}) == 2
     assert counts.lost == 0 and counts.resent == 0
-    assert asked_again == 0 and repeated.judge_cache_hits == 12
-    assert sum(repeated.judge_actors.served_by.values()) == 0
-    for store in (alone, spread, again):
+    assert judged(spread) == judged(alone) and spread.meta("status") == "finished"
+    assert asked_again == 0 and outcome.judge_cache_hits == 12
+    assert outcome.judge_actors.actors == 2 and not outcome.judge_actors.served_by
+    for store in (alone, spread, failed):
         store.close()
 
 
