@@ -132,11 +132,15 @@ class _Actor:
     """The driver's view of one judge actor."""
 
     handle: Any
+    """Its Ray actor handle."""
     label: str = ""
+    """Its `ray-judge:INDEX@NODE` label, once its check answered."""
     in_flight: int = 0
+    """Requests sent to it and not answered yet."""
     sent: int = 0
     """Requests sent to it so far: of two actors equally busy, the one that served fewer."""
     alive: bool = True
+    """False once it is lost (and killed): nothing is sent to it any more."""
 
 
 def judge_actor_count(options: RayOptions, cluster: Mapping[str, float], nodes: int) -> int:
