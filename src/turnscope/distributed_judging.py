@@ -43,6 +43,9 @@ from turnscope.models import (
 )
 from turnscope.run import judge_clients_for
 
+CLOSE_TIMEOUT_S = 10.0
+"""How long the judge actors may take to release their clients at the end of a run."""
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -374,8 +377,14 @@ class JudgeActors:
         if not self._actors and not self._made:
             return
         ray = _ray()
-        closing = [a.handle.close.remote() for a in self._actors if a.alive]
-        await asyncio.gather(*closing, return_exceptions=True)
+        closing = [asyncio.ensure_future(a.handle.close.remote()) for a in self._actors if a.alive]
+        # An actor still waiting for room (or stuck loading) would hold the run open: killed
+        # below all the same.
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=CLOSE_TIMEOUT_S)
+            for future in late:
+                future.cancel()
+            await asyncio.gather(*closing, return_exceptions=True)
         for actor in self._actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor.handle)
