@@ -56,6 +56,12 @@ class RayOptions:
     resources: Mapping[str, float] = field(default_factory=lambda: {"CPU": 1.0})
     """What each actor asks Ray for: CPU, GPU, memory or a custom resource its nodes declare
     (so that one actor lands beside each local model server, say)."""
+    judge_actors: int | None = None
+    """Actors that serve the run's judge requests (distributed_judging.py); None: one per node,
+    or as many as `judge_resources` hold beside the play actors; 0: the driver judges."""
+    judge_resources: Mapping[str, float] = field(default_factory=dict)
+    """What each judge actor asks Ray for (e.g. GPU=1 for a judge model on each GPU); nothing
+    by default, as an HTTP judge's actor only waits on its server."""
     linger_s: float = 0.1
     """How long an actor lets finished records gather before it sends them back together
     (fewer, larger messages: the driver's CPU per record falls)."""

@@ -4,6 +4,7 @@ This is the Python API behind `turnscope run`; tests and benchmarks use it direc
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,7 @@ from turnscope.store import RunStore, new_run_dir
 
 if TYPE_CHECKING:
     from turnscope.distributed import RayOptions
+    from turnscope.distributed_judging import JudgeActorCounts, JudgeActors
 
 DEFAULT_RUNS_ROOT = Path("turnscope-runs")
 CACHE_FILE = "responses.sqlite"
@@ -188,6 +190,8 @@ class RunOutcome:
     """On Ray: target turns committed in this pass, by the actor that played them."""
     actors_lost: int = 0
     """On Ray: actors lost mid-run, whose conversations the others finished."""
+    judge_actors: JudgeActorCounts | None = None
+    """On Ray with judges: the requests each judge actor served, actors lost, requests resent."""
 
 
 async def execute_run(
@@ -215,7 +219,8 @@ async def execute_run(
 
     With `ray`, the conversations are played by Ray actors (Ray started or joined for the
     pass unless this process is connected already) and this process commits what they send
-    back; everything else is the same."""
+    back; the judge requests go to Ray judge actors (unless `ray.judge_actors` is 0) while the
+    judge pass stays here; everything else is the same."""
     store.claim()
     config = store.config()
     items = store.items() if items is None else items
@@ -228,6 +233,13 @@ async def execute_run(
     )
     policy = retry_policy(config)
     callers = make_callers(config, client, role_clients or {}, cache)
+    judge_actors: JudgeActors | None = None
+    if ray is not None and judge_clients and ray.judge_actors != 0:
+        from turnscope.distributed_judging import JudgeActors
+
+        # The judge pass stays here; only its requests go to Ray actors.
+        judge_actors = JudgeActors(ray, config, judge_clients, store.run_dir.name)
+        judge_clients = judge_actors.clients
     judges = make_judges(config.judging, judge_clients, policy, cache)
     store.set_meta("status", "running")
     # Who plays it: `turnscope runs` tells a live run from one whose process died (kill -9).
@@ -249,6 +261,8 @@ async def execute_run(
     served_by: dict[str, int] = {}
     actors_lost = 0
     try:
+        if judge_actors is not None:
+            await judge_actors.start()
         if ray is None:
             result = await play_conversations(
                 plan,
@@ -275,7 +289,16 @@ async def execute_run(
             result, requests = played.engine, played.requests
             served_by, actors_lost = dict(played.served_by), played.lost
         judged = await judge_pass.finish() if judge_pass is not None else None
+    except asyncio.CancelledError:
+        # The judge actors cancel the run when a judge model refuses on one of them or the
+        # last of them is lost: say why in one line.
+        failure = judge_actors.failure() if judge_actors is not None else None
+        if failure is None:
+            raise
+        raise failure from None
     finally:
+        if judge_actors is not None:
+            await judge_actors.stop()
         if judge_pass is not None:
             await judge_pass.cancel()
         if cache is not None:
@@ -296,4 +319,5 @@ async def execute_run(
         {name: counts[0] for name, counts in requests.items() if name != TARGET_ROLE},
         served_by,
         actors_lost,
+        judge_actors.counts if judge_actors is not None else None,
     )

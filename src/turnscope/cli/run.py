@@ -85,6 +85,7 @@ from turnscope.distributed import (
     connect,
     disconnect,
 )
+from turnscope.distributed_judging import JudgeActorCounts, check_judge_room
 from turnscope.engine import RunPlan, plan_run
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.models.pool import EndpointPool
@@ -220,6 +221,8 @@ def _play(
             )
             if outcome.served_by:
                 _print_served(outcome)
+            if outcome.judge_actors is not None:
+                _print_judged_by(outcome.judge_actors)
             if judge_clients:
                 print_judge_calls(outcome.judge_requests_sent, outcome.judge_cache_hits)
             if isinstance(client, EndpointPool | WorkerPool):
@@ -269,31 +272,56 @@ def _print_served(outcome: RunOutcome) -> None:
     err_console.print(f"served by: {'; '.join(parts)}{lost}", highlight=False)
 
 
+def _print_judged_by(counts: JudgeActorCounts) -> None:
+    """Judge requests each Ray judge actor served, and the actors lost on the way."""
+    parts = [f"{markup(label)} {n} requests" for label, n in sorted(counts.served_by.items())]
+    lost = (
+        f"; {counts.lost} judge actors lost, {counts.resent} requests sent again"
+        if counts.lost
+        else ""
+    )
+    err_console.print(f"judged by: {'; '.join(parts) or 'no request'}{lost}", highlight=False)
+
+
 LOCAL_RAY = "local"
 """What `--ray` without an address stands for: start Ray on this machine."""
 
 
 def _ray_options(
-    address: str | None, actors: int | None, resources: Sequence[str]
+    address: str | None,
+    actors: int | None,
+    resources: Sequence[str],
+    judge_actors: int | None = None,
+    judge_resources: Sequence[str] = (),
 ) -> RayOptions | None:
-    """The Ray settings of --ray, --ray-actors and --ray-resource; one-line errors."""
+    """The Ray settings of --ray, --ray-actors, --ray-resource and their --ray-judge-*
+    counterparts; one-line errors."""
     if address is None:
-        if actors is not None or resources:
-            fail("--ray-actors and --ray-resource need --ray")
+        if actors is not None or resources or judge_actors is not None or judge_resources:
+            fail("--ray-actors, --ray-resource and --ray-judge-* need --ray")
         return None
-    asked: dict[str, float] = {"CPU": 1.0}
-    for entry in resources:
+    return RayOptions(
+        address=None if address == LOCAL_RAY else address,
+        actors=actors,
+        resources=_ray_resources("--ray-resource", resources, {"CPU": 1.0}),
+        judge_actors=judge_actors,
+        judge_resources=_ray_resources("--ray-judge-resource", judge_resources, {}),
+    )
+
+
+def _ray_resources(option: str, entries: Sequence[str], base: dict[str, float]) -> dict[str, float]:
+    """`base` with each NAME=AMOUNT of `option` set; one-line errors."""
+    asked = dict(base)
+    for entry in entries:
         name, sep, amount = entry.partition("=")
         try:
             value = float(amount)
         except ValueError:
             value = -1.0
         if not sep or not name.strip() or not 0 <= value < 1e9:
-            fail(f"--ray-resource {entry[:100]!r}: expected NAME=AMOUNT, e.g. GPU=1 or CPU=0.5")
+            fail(f"{option} {entry[:100]!r}: expected NAME=AMOUNT, e.g. GPU=1 or CPU=0.5")
         asked[name.strip()] = value
-    return RayOptions(
-        address=None if address == LOCAL_RAY else address, actors=actors, resources=asked
-    )
+    return asked
 
 
 RAY_CONNECT_TIMEOUT_S = 60.0
@@ -342,6 +370,7 @@ def _ray_connected(options: RayOptions | None) -> Iterator[None]:
         try:
             made = connect(options.address)
             check_room(options)
+            check_judge_room(options)
         except RayUnavailable as exc:
             refused: RayUnavailable | None = exc
             if made:
@@ -804,6 +833,25 @@ def run(
             "resource of the nodes, e.g. --ray-resource GPU=1. Repeatable.",
         ),
     ] = None,
+    ray_judge_actors: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=4096,
+            help="Ray actors serving the judge requests (default: one per node, or as many as "
+            "--ray-judge-resource holds beside the play actors; 0: judge in this process).",
+            metavar="N",
+        ),
+    ] = None,
+    ray_judge_resource: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ray-judge-resource",
+            metavar="NAME=AMOUNT",
+            help="What each Ray judge actor asks for (default nothing), e.g. GPU=1 for an "
+            "embedded judge on each GPU. Repeatable.",
+        ),
+    ] = None,
     judge: JudgeOption = None,
     judge_concurrency: JudgeConcurrencyOption = 4,
     jury: JuryOption = Jury.MEAN,
@@ -814,7 +862,9 @@ def run(
     """Play a suite against a model, score every turn, print a summary and the run directory.
 
     Turns scored `type: judge` are judged by the --judge models while the run plays."""
-    on_ray = _ray_options(ray, ray_actors, ray_resource or [])
+    on_ray = _ray_options(
+        ray, ray_actors, ray_resource or [], ray_judge_actors, ray_judge_resource or []
+    )
     if resume is not None:
         with open_run(resume) as store:
             store.claim()
