@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from turnscope.core import Item, Message, content_text, has_images
+from turnscope.core import Item, Message, content_text, gc_paused, has_images
 from turnscope.protocols import ConversationProtocol, get_protocol
 from turnscope.scorers import TurnView, is_deferred, score_turn, scorer_params
 from turnscope.scorers.ifeval import describe
@@ -64,6 +64,13 @@ class Finding(BaseModel):
 def validate_suite(loaded: LoadedSuite) -> list[Finding]:
     """Every finding in a loaded suite, items that failed to load included (load the suite
     with skip_invalid=True to get them), in item order."""
+    # The checks build many short-lived objects beside a suite's long-lived ones: paused, the
+    # cycle collector does not traverse the suite again and again.
+    with gc_paused():
+        return _findings(loaded)
+
+
+def _findings(loaded: LoadedSuite) -> list[Finding]:
     findings = [Finding(kind="invalid", where="", item_id=None, message=m) for m in loaded.skipped]
     items = loaded.suite.items
     places = [loaded.origins.get(item.id, loaded.suite.name) for item in items]
