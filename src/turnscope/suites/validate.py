@@ -9,6 +9,7 @@ the file and line of its item (docs/validate.md lists the kinds with examples).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zlib
@@ -91,9 +92,11 @@ Problem = tuple[str, int | None, str]
 
 def _item_problems(item: Item) -> Iterator[Problem]:
     protocol = get_protocol(item.protocol)
-    answered = _answered_turns(item, protocol)
+    # How many turns each condition records, asked once for both checks that need it.
+    lengths = {c: protocol.max_turns(item, c) for c in protocol.item_conditions(item)}
+    answered = _answered_turns(item, protocol, lengths)
     yield from _empty_turns(item)
-    yield from _missing_turns(item, protocol)
+    yield from _missing_turns(item, protocol, lengths)
     for number, turn in enumerate(item.turns, start=1):
         if turn.scorers and number not in answered:
             names = ", ".join(dict.fromkeys(s.type for s in turn.scorers))
@@ -106,18 +109,21 @@ def _item_problems(item: Item) -> Iterator[Problem]:
     yield from _instruction_problems(item)
 
 
-def _answered_turns(item: Item, protocol: ConversationProtocol) -> set[int]:
-    """The item turns whose scorers judge some recorded answer, under any playable condition."""
+def _answered_turns(
+    item: Item, protocol: ConversationProtocol, lengths: Mapping[str, int]
+) -> set[int]:
+    """The item turns whose scorers judge some recorded answer, under any playable condition
+    (`lengths`: the item's conditions and how many turns each records)."""
     answered: set[int] = set()
     every = set(range(1, len(item.turns) + 1))
     # Fixed assistant turns are never asked and leave no record: the recorded turns keep the
     # numbers of the turns that are asked.
     asked = [n for n, turn in enumerate(item.turns, start=1) if not turn.fixed]
     numbering = asked if len(asked) < len(item.turns) else None
-    for condition in protocol.item_conditions(item):
+    for condition, length in lengths.items():
         if protocol.skip_reason(item, condition) is not None:
             continue
-        for recorded in range(1, protocol.max_turns(item, condition) + 1):
+        for recorded in range(1, length + 1):
             if numbering is not None and recorded <= len(numbering):
                 recorded = numbering[recorded - 1]
             answered.add(protocol.scored_turn(item, condition, recorded))
@@ -134,12 +140,14 @@ def _empty_turns(item: Item) -> Iterator[Problem]:
             yield "empty", number, "the reference answer has no text"
 
 
-def _missing_turns(item: Item, protocol: ConversationProtocol) -> Iterator[Problem]:
+def _missing_turns(
+    item: Item, protocol: ConversationProtocol, lengths: Mapping[str, int]
+) -> Iterator[Problem]:
     beyond: dict[int, list[str]] = {}
-    for condition in protocol.item_conditions(item):
+    for condition, length in lengths.items():
         # Recorded turns are numbered as the protocol numbers them: at most the longer of the
         # item's turns (the single-turn twin is recorded at the last) and what it records.
-        last = max(len(item.turns), protocol.max_turns(item, condition))
+        last = max(len(item.turns), length)
         for key in protocol.key_turns(item, condition) or ():
             if not 1 <= key <= last:
                 beyond.setdefault(key, []).append(f"{condition} (turns 1-{last})")
@@ -236,6 +244,8 @@ _UNIT_PATTERNS = {
 }
 
 
+# Prompts repeat their words: a word is read once (the cache is bounded).
+@functools.lru_cache(maxsize=16384)
 def _number(word: str) -> int | None:
     word = word.strip("([{\"'").lower().replace(",", "")
     if word.isascii() and word.isdigit():
