@@ -83,7 +83,13 @@ def _build(instruction_id: str, given: dict[str, Any]) -> Instruction:
         raise InstructionError(f"{instruction_id}: {problems}") from None
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def _frozen(value: Any) -> Hashable:
+    kind = type(value)
+    if kind in _SCALARS:  # most arguments: hashable, and no isinstance against an ABC
+        return (kind.__name__, value)
     if isinstance(value, list | tuple):
         return (type(value).__name__, tuple(_frozen(v) for v in value))
     if isinstance(value, Mapping):
