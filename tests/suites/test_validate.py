@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from turnscope.core import Item, Suite
 from turnscope.suites import LoadedSuite, resolve_suite
 from turnscope.suites.validate import FINDING_KINDS, Finding, prompt_counts, validate_suite
 
@@ -101,6 +102,34 @@ def test_duplicate_and_near_duplicate_items() -> None:
         ("near-duplicate", "nearly-same", None),
     ]
     assert "item 'original'" in found[0].message and "duplicates.yaml:2" in found[0].message
+
+
+def test_duplicates_among_short_punctuated_and_non_ascii_texts() -> None:
+    # Words are runs of \\w: punctuation and spacing aside, an underscore joins two words;
+    # a text of fewer than three words is compared whole.
+    story = " ".join(f"word{n} of the story" for n in range(30))
+    texts = {
+        "short": "Hello there",
+        "short-again": "hello, THERE!",
+        "short-accented": "héllo there",
+        "short-accented-again": "Héllo -- there?",
+        "joined": "snake_case names here",
+        "split": "snake case names here",
+        "story": story,
+        "story-edited": story.replace("word29", "chapter29"),
+        "story-tabbed": story.replace(" ", "\t"),
+    }
+    items = tuple(
+        Item.model_validate({"id": key, "turns": [{"user": text}]}) for key, text in texts.items()
+    )
+    found = validate_suite(LoadedSuite(Suite(name="mixed", items=items)))
+    assert summary(found) == [
+        ("duplicate", "short-again", None),
+        ("duplicate", "short-accented-again", None),
+        ("near-duplicate", "story-edited", None),
+        ("duplicate", "story-tabbed", None),
+    ]
+    assert "item 'story'" in found[2].message
 
 
 def test_empty_turns_and_references() -> None:

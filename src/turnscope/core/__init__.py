@@ -1,5 +1,6 @@
 """The data model: messages, items, suites, records and run configuration."""
 
+from turnscope.core.collector import gc_paused
 from turnscope.core.hashing import derive_seed, message_json, request_key, stable_hash
 from turnscope.core.items import Item, ScorerSpec, Suite, Turn
 from turnscope.core.judgments import JudgeAttempt, Judgment, PairJudgment, Verdict, Winner
@@ -77,6 +78,7 @@ __all__ = [
     "content_text",
     "derive_seed",
     "error_text",
+    "gc_paused",
     "has_images",
     "has_lone_surrogates",
     "judge_prompts_of",

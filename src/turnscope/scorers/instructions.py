@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from turnscope.core import Check, Item, Score, content_text
 from turnscope.scorers.base import ScorerParams, TurnView, register_scorer, scorer_params
-from turnscope.scorers.ifeval import check_both, describe, validate
+from turnscope.scorers.ifeval import Instruction, build, check_built, validate
 
 SCORER_TYPE = "instructions"
 
@@ -60,6 +60,8 @@ class InForce:
 
     spec: InstructionSpec
     since_turn: int
+    instruction: Instruction
+    """The spec built (validated when it loaded): checked against every later answer."""
 
 
 def _progression(item: Item) -> list[list[InForce]]:
@@ -81,7 +83,9 @@ def _progression(item: Item) -> list[list[InForce]]:
                 for e in active
                 if e.spec.id not in removed and (e.spec.id not in renewed or e.since_turn == index)
             ]
-            active.extend(InForce(added, index) for added in params.add)
+            active.extend(
+                InForce(added, index, build(added.id, added.kwargs)) for added in params.add
+            )
         by_turn.append(active)
     return by_turn
 
@@ -128,8 +132,8 @@ class InstructionsScorer:
         checks = []
         for entry in in_force:
             prompt = content_text(view.item.turns[entry.since_turn - 1].user)
-            strict, loose = check_both(
-                entry.spec.id, entry.spec.kwargs, view.response, prompt=prompt, language=language
+            strict, loose = check_built(
+                entry.instruction, view.response, prompt=prompt, language=language
             )
             checks.append(
                 Check(
@@ -145,7 +149,7 @@ class InstructionsScorer:
         failed = [e for e, c in zip(in_force, checks, strict=True) if not c.passed]
         if failed:
             detail += "; failed: " + "; ".join(
-                f"{e.spec.id}: {describe(e.spec.id, e.spec.kwargs)}" for e in failed
+                f"{e.spec.id}: {e.instruction.describe()}" for e in failed
             )
         return Score(
             scorer=self.name, value=followed / len(checks), detail=detail, checks=tuple(checks)
@@ -165,7 +169,7 @@ def make_instructions(params: InstructionsParams, reference: str | None) -> Inst
 def restated_instructions(item: Item, turn: int) -> str:
     """The instructions in force at `turn`, described in words and joined ("" when none is):
     what the `restated` condition appends to a user turn."""
-    return "; ".join(describe(e.spec.id, e.spec.kwargs) for e in instructions_in_force(item, turn))
+    return "; ".join(e.instruction.describe() for e in instructions_in_force(item, turn))
 
 
 def gives_instructions(item: Item) -> bool:

@@ -1,5 +1,6 @@
 """Run store (SQLite, one file per run directory)."""
 
+from turnscope.core import gc_paused
 from turnscope.store.pairwise_store import PAIRWISE_FILE, PairRecord, PairwiseStore
 from turnscope.store.run_store import (
     STORE_FILE,
@@ -11,7 +12,6 @@ from turnscope.store.run_store import (
     TurnFlags,
     TurnScores,
     TurnTotals,
-    gc_paused,
     new_run_dir,
     private_file,
 )

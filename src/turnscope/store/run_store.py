@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import os
 import re
 import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +23,7 @@ from turnscope.core import (
     RunConfig,
     Score,
     TurnRecord,
+    gc_paused,
     turn_score,
 )
 
@@ -220,22 +219,6 @@ class TurnFlags(BaseModel):
 
 
 _TURN_FLAGS = TypeAdapter(list[TurnFlags])
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a block builds many acyclic objects.
-
-    Decoding 100,000 turns allocates millions of objects, and every allocation threshold
-    crossed would traverse all of them again: a measured 2 s of 3 s. Reference counting
-    still frees everything; only the cycle search waits until the block ends."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class StoreError(ValueError):

@@ -66,24 +66,33 @@ def _within_limits(data: Any) -> bool:
     stack: list[tuple[Any, int]] = [(data, 1)]
     while stack:
         value, depth = stack.pop()
-        # Exact types first: parsed JSON holds only these, and isinstance costs more.
-        kind = type(value)
-        if kind is int or kind is bool or value is None:
-            continue
-        if kind is str or isinstance(value, str):
-            if not _text_fits(value):
-                return False
-        elif isinstance(value, dict):
+        if isinstance(value, dict):
             if depth >= MAX_DEPTH:
                 return False
             for key, child in value.items():
                 if isinstance(key, str) and not _text_fits(key):
                     return False
-                stack.append((child, depth + 1))
+                # Exact types first: parsed JSON holds only these, and isinstance costs more.
+                # Texts, whole numbers and None are checked here, not put on the stack.
+                kind = type(child)
+                if kind is str:
+                    if not _text_fits(child):
+                        return False
+                elif not (kind is int or kind is bool or child is None):
+                    stack.append((child, depth + 1))
         elif isinstance(value, list | tuple):
             if depth >= MAX_DEPTH:
                 return False
-            stack.extend((child, depth + 1) for child in value)
+            for child in value:
+                kind = type(child)
+                if kind is str:
+                    if not _text_fits(child):
+                        return False
+                elif not (kind is int or kind is bool or child is None):
+                    stack.append((child, depth + 1))
+        elif isinstance(value, str):
+            if not _text_fits(value):
+                return False
         elif isinstance(value, float) and not math.isfinite(value):
             return False
     return True

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from turnscope.core import gc_paused
 from turnscope.suites.loader import (
     LoadedSuite,
     SuiteError,
@@ -119,6 +120,13 @@ def suites() -> list[SuiteInfo]:
 def resolve_suite(ref: str, *, skip_invalid: bool = False) -> LoadedSuite:
     """A suite by name (`name` or `name:argument`), from a .jsonl/.yaml path, or from a Python
     file's `@turnscope.suite` function (`file.py` or `file.py:NAME`)."""
+    # A suite is thousands of small objects that all stay alive: the cycle collector would
+    # only traverse them again and again while they are built.
+    with gc_paused():
+        return _resolve(ref, skip_invalid)
+
+
+def _resolve(ref: str, skip_invalid: bool) -> LoadedSuite:
     _load_plugins()
     python_file, dotpy, suite_name = ref.partition(".py")
     if dotpy and (not suite_name or suite_name.startswith(":")):

@@ -9,6 +9,7 @@ the file and line of its item (docs/validate.md lists the kinds with examples).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import zlib
@@ -19,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
 
-from turnscope.core import Item, Message, content_text, has_images
+from turnscope.core import Item, Message, content_text, gc_paused, has_images
 from turnscope.protocols import ConversationProtocol, get_protocol
 from turnscope.scorers import TurnView, is_deferred, score_turn, scorer_params
 from turnscope.scorers.ifeval import describe
@@ -64,6 +65,13 @@ class Finding(BaseModel):
 def validate_suite(loaded: LoadedSuite) -> list[Finding]:
     """Every finding in a loaded suite, items that failed to load included (load the suite
     with skip_invalid=True to get them), in item order."""
+    # The checks build many short-lived objects beside a suite's long-lived ones: paused, the
+    # cycle collector does not traverse the suite again and again.
+    with gc_paused():
+        return _findings(loaded)
+
+
+def _findings(loaded: LoadedSuite) -> list[Finding]:
     findings = [Finding(kind="invalid", where="", item_id=None, message=m) for m in loaded.skipped]
     items = loaded.suite.items
     places = [loaded.origins.get(item.id, loaded.suite.name) for item in items]
@@ -84,9 +92,11 @@ Problem = tuple[str, int | None, str]
 
 def _item_problems(item: Item) -> Iterator[Problem]:
     protocol = get_protocol(item.protocol)
-    answered = _answered_turns(item, protocol)
+    # How many turns each condition records, asked once for both checks that need it.
+    lengths = {c: protocol.max_turns(item, c) for c in protocol.item_conditions(item)}
+    answered = _answered_turns(item, protocol, lengths)
     yield from _empty_turns(item)
-    yield from _missing_turns(item, protocol)
+    yield from _missing_turns(item, protocol, lengths)
     for number, turn in enumerate(item.turns, start=1):
         if turn.scorers and number not in answered:
             names = ", ".join(dict.fromkeys(s.type for s in turn.scorers))
@@ -99,18 +109,21 @@ def _item_problems(item: Item) -> Iterator[Problem]:
     yield from _instruction_problems(item)
 
 
-def _answered_turns(item: Item, protocol: ConversationProtocol) -> set[int]:
-    """The item turns whose scorers judge some recorded answer, under any playable condition."""
+def _answered_turns(
+    item: Item, protocol: ConversationProtocol, lengths: Mapping[str, int]
+) -> set[int]:
+    """The item turns whose scorers judge some recorded answer, under any playable condition
+    (`lengths`: the item's conditions and how many turns each records)."""
     answered: set[int] = set()
     every = set(range(1, len(item.turns) + 1))
     # Fixed assistant turns are never asked and leave no record: the recorded turns keep the
     # numbers of the turns that are asked.
     asked = [n for n, turn in enumerate(item.turns, start=1) if not turn.fixed]
     numbering = asked if len(asked) < len(item.turns) else None
-    for condition in protocol.item_conditions(item):
+    for condition, length in lengths.items():
         if protocol.skip_reason(item, condition) is not None:
             continue
-        for recorded in range(1, protocol.max_turns(item, condition) + 1):
+        for recorded in range(1, length + 1):
             if numbering is not None and recorded <= len(numbering):
                 recorded = numbering[recorded - 1]
             answered.add(protocol.scored_turn(item, condition, recorded))
@@ -127,12 +140,14 @@ def _empty_turns(item: Item) -> Iterator[Problem]:
             yield "empty", number, "the reference answer has no text"
 
 
-def _missing_turns(item: Item, protocol: ConversationProtocol) -> Iterator[Problem]:
+def _missing_turns(
+    item: Item, protocol: ConversationProtocol, lengths: Mapping[str, int]
+) -> Iterator[Problem]:
     beyond: dict[int, list[str]] = {}
-    for condition in protocol.item_conditions(item):
+    for condition, length in lengths.items():
         # Recorded turns are numbered as the protocol numbers them: at most the longer of the
         # item's turns (the single-turn twin is recorded at the last) and what it records.
-        last = max(len(item.turns), protocol.max_turns(item, condition))
+        last = max(len(item.turns), length)
         for key in protocol.key_turns(item, condition) or ():
             if not 1 <= key <= last:
                 beyond.setdefault(key, []).append(f"{condition} (turns 1-{last})")
@@ -141,7 +156,7 @@ def _missing_turns(item: Item, protocol: ConversationProtocol) -> Iterator[Probl
     for number, turn in enumerate(item.turns, start=1):
         for spec in turn.scorers:
             # A scorer parameter named `turn` names the earlier turn it reads (own_answer).
-            if "turn" not in spec.params:
+            if "turn" not in (spec.model_extra or ()):
                 continue
             named = getattr(scorer_params(spec), "turn", None)
             if isinstance(named, int) and not 1 <= named < number:
@@ -229,6 +244,8 @@ _UNIT_PATTERNS = {
 }
 
 
+# Prompts repeat their words: a word is read once (the cache is bounded).
+@functools.lru_cache(maxsize=16384)
 def _number(word: str) -> int | None:
     word = word.strip("([{\"'").lower().replace(",", "")
     if word.isascii() and word.isdigit():
@@ -252,11 +269,10 @@ def _given_instructions(item: Item) -> list[tuple[int, str, dict[str, Any]]]:
     given: list[tuple[int, str, dict[str, Any]]] = []
     for number, turn in enumerate(item.turns, start=1):
         for spec in turn.scorers:
-            if spec.type == INSTRUCTIONS and spec.params.get("add"):
-                # Already validated when the suite loaded: read as given, not validated again.
-                given.extend(
-                    (number, added["id"], added.get("kwargs") or {}) for added in spec.params["add"]
-                )
+            # Parameters read in place (spec.params copies them): validated when the suite
+            # loaded, read as given.
+            added = (spec.model_extra or {}).get("add") if spec.type == INSTRUCTIONS else None
+            given.extend((number, entry["id"], entry.get("kwargs") or {}) for entry in added or ())
     return given
 
 
@@ -406,6 +422,10 @@ def _pair_conflicts(first: Instruction, second: Instruction) -> bool:
 # --- duplicates -----------------------------------------------------------------------------
 
 _WORDS = re.compile(r"\w+")
+_ASCII_NON_WORD = str.maketrans(
+    {code: " " for code in range(128) if not (chr(code).isalnum() or chr(code) == "_")}
+)
+"""Every ASCII character that \\w does not match, made a space."""
 _BANDS = 5
 _ROWS = 4
 Shingles = npt.NDArray[np.uint64]
@@ -422,62 +442,92 @@ def _text(item: Item) -> str:
         parts.append(turn.reference or "")
         # Parameters in key order: a duplicate written with its keys in another order is
         # still found.
-        parts.extend(f"{s.type} {sorted(s.params.items())!r}" for s in turn.scorers)
+        parts.extend(f"{s.type} {sorted((s.model_extra or {}).items())!r}" for s in turn.scorers)
     if item.setup:
         parts.append(json.dumps(item.setup, sort_keys=True, default=str))
     return "\n".join(parts)
 
 
+def _words(text: str) -> tuple[str, ...]:
+    """The words (runs of \\w) of a lower-cased text."""
+    if text.isascii():
+        # The same words, twice as fast: every other ASCII character is a space for split().
+        return tuple(text.translate(_ASCII_NON_WORD).split())
+    return tuple(_WORDS.findall(text))
+
+
 def _word_hashes(texts: Sequence[Sequence[str]]) -> npt.NDArray[np.uint64]:
     """The CRC-32 of every word of every text, all texts end to end."""
     # CRC-32, not hash(): str hashes change from one process to the next, and so would the
-    # near-duplicates found.
+    # near-duplicates found. Each distinct word is hashed once: suites repeat their words.
     words = [word for text in texts for word in text]
-    return np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
+    crc = {word: zlib.crc32(word.encode()) for word in dict.fromkeys(words)}
+    return np.fromiter(map(crc.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
-def _all_shingles(texts: Sequence[Sequence[str]]) -> list[Shingles]:
-    """For each text, the sorted distinct hashes of its word trigrams (of the text itself
-    when it has fewer than three words), worked out for all texts at once."""
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    hashes = _word_hashes(texts)
-    # Unsigned overflow wraps, which is what a multiplicative hash wants.
-    trigrams = hashes[:-2] * _MIX[0] ^ hashes[1:-1] * _MIX[1] ^ hashes[2:] * _MIX[2]
-    # A trigram belongs to the text its first word is in, if its last word is in it too.
-    owner = np.repeat(np.arange(len(texts)), lengths)
-    keep = owner[:-2] == owner[2:] if owner.size >= 3 else np.zeros(0, dtype=bool)
-    owners, values = owner[: trigrams.size][keep], trigrams[keep]
-    order = np.lexsort((values, owners))
-    owners, values = owners[order], values[order]
-    distinct = np.ones(values.size, dtype=bool)
-    distinct[1:] = (owners[1:] != owners[:-1]) | (values[1:] != values[:-1])
-    owners, values = owners[distinct], values[distinct]
-    bounds = np.searchsorted(owners, np.arange(len(texts) + 1))
-    shingles: list[Shingles] = []
-    for index, text in enumerate(texts):
-        if len(text) < 3:
-            shingles.append(np.array([zlib.crc32(" ".join(text).encode())], dtype=np.uint64))
-        else:
-            shingles.append(values[bounds[index] : bounds[index + 1]])
-    return shingles
+class _Shingled:
+    """The word trigrams of many texts, hashed, each text's end to end (repeats kept)."""
 
+    def __init__(self, texts: Sequence[Sequence[str]]) -> None:
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        hashes = _word_hashes(texts)
+        # Unsigned overflow wraps, which is what a multiplicative hash wants.
+        trigrams = hashes[:-2] * _MIX[0] ^ hashes[1:-1] * _MIX[1] ^ hashes[2:] * _MIX[2]
+        # A trigram belongs to the text its first word is in, if its last word is in it too.
+        owner = np.repeat(np.arange(len(texts)), lengths)
+        keep = owner[:-2] == owner[2:] if owner.size >= 3 else np.zeros(0, dtype=bool)
+        owners, values = owner[: trigrams.size][keep], trigrams[keep]
+        # A text of fewer than three words is one shingle: the hash of the whole text.
+        short = [i for i, text in enumerate(texts) if len(text) < 3]
+        if short:
+            whole = [zlib.crc32(" ".join(texts[i]).encode()) for i in short]
+            owners = np.concatenate((owners, short))
+            values = np.concatenate((values, np.array(whole, dtype=np.uint64)))
+            order = np.argsort(owners, kind="stable")
+            owners, values = owners[order], values[order]
+        self.values = values
+        """Every text's shingle hashes, text after text."""
+        self.starts = np.searchsorted(owners, np.arange(len(texts) + 1))
+        """Where each text's hashes start in `values` (and, last, where they all end)."""
+        self._sets: dict[int, Shingles] = {}
 
-def _signatures(shingles: Sequence[Shingles]) -> list[list[int]]:
-    """The MinHash signature of each shingle set: per salt, the least salted hash."""
-    sizes = np.fromiter(map(len, shingles), dtype=np.int64, count=len(shingles))
-    if not shingles:
-        return []
-    values = np.concatenate(shingles)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    rows = np.empty((len(shingles), _SALTS.size), dtype=np.uint64)
-    for column, salt in enumerate(_SALTS):
-        rows[:, column] = np.minimum.reduceat((values ^ salt) * _MIX[0], starts)
-    return rows.tolist()
+    def shingles(self, index: int) -> Shingles:
+        """The sorted distinct shingle hashes of text `index`."""
+        found = self._sets.get(index)
+        if found is None:
+            found = np.unique(self.values[self.starts[index] : self.starts[index + 1]])
+            self._sets[index] = found
+        return found
+
+    def signatures(self) -> npt.NDArray[np.uint64]:
+        """The MinHash signature of each text, one row per text: per salt, the least salted
+        hash of its shingles (a repeated shingle cannot change a least value)."""
+        count = self.starts.size - 1
+        rows = np.empty((count, _SALTS.size), dtype=np.uint64)
+        if count:
+            for column, salt in enumerate(_SALTS):
+                rows[:, column] = np.minimum.reduceat(
+                    (self.values ^ salt) * _MIX[0], self.starts[:-1]
+                )
+        return rows
 
 
 def _jaccard(a: Shingles, b: Shingles) -> float:
     common = np.intersect1d(a, b, assume_unique=True).size
     return common / (a.size + b.size - common)
+
+
+def _band_firsts(signatures: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """For each band and text, the first text whose signature has the same values in that
+    band (the text itself when no earlier one has): one row per band."""
+    firsts = np.empty((_BANDS, signatures.shape[0]), dtype=np.int64)
+    for band in range(_BANDS):
+        values = np.ascontiguousarray(signatures[:, band * _ROWS : (band + 1) * _ROWS])
+        keys = values.view(np.dtype((np.void, values.itemsize * _ROWS))).ravel()
+        # return_index gives each distinct key's first occurrence.
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        firsts[band] = first[inverse.ravel()]
+    return firsts
 
 
 def _duplicates(items: Sequence[Item], places: Sequence[str]) -> list[tuple[str, str] | None]:
@@ -486,14 +536,15 @@ def _duplicates(items: Sequence[Item], places: Sequence[str]) -> list[tuple[str,
     Exact matches by the text's normalised words; near matches by MinHash banding (a band of
     _ROWS signature values that two items share makes them candidates), confirmed by the
     Jaccard similarity of their word trigrams. Each item is compared with the first item of
-    each band bucket it falls in, so the work grows linearly with the suite; the hashing and
-    signatures are worked out for all items at once."""
+    each band bucket it falls in, so the work grows linearly with the suite; the hashing,
+    signatures and buckets are worked out for all items at once, and the distinct trigrams
+    only of the items compared."""
     found: list[tuple[str, str] | None] = [None] * len(items)
     first_with: dict[tuple[str, ...], int] = {}
     fresh: list[int] = []
     texts: list[tuple[str, ...]] = []
     for index, item in enumerate(items):
-        words = tuple(_WORDS.findall(_text(item).lower()))
+        words = _words(_text(item).lower())
         earlier = first_with.setdefault(words, index)
         if earlier != index:
             found[index] = (
@@ -503,16 +554,16 @@ def _duplicates(items: Sequence[Item], places: Sequence[str]) -> list[tuple[str,
         else:
             fresh.append(index)
             texts.append(words)
-    shingles = _all_shingles(texts)
-    buckets: dict[tuple[int, ...], int] = {}
-    for position, signature in enumerate(_signatures(shingles)):
+    shingled = _Shingled(texts)
+    firsts = _band_firsts(shingled.signatures())
+    positions = np.arange(len(texts))
+    for position in np.flatnonzero((firsts != positions).any(axis=0)).tolist():
         best: tuple[int, float] | None = None
         for band in range(_BANDS):
-            key = (band, *signature[band * _ROWS : (band + 1) * _ROWS])
-            first = buckets.setdefault(key, position)
+            first = int(firsts[band, position])
             if first == position:
                 continue
-            similarity = _jaccard(shingles[position], shingles[first])
+            similarity = _jaccard(shingled.shingles(position), shingled.shingles(first))
             if similarity >= NEAR_DUPLICATE_SIMILARITY and (best is None or similarity > best[1]):
                 best = first, similarity
         if best is not None:

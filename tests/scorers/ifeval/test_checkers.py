@@ -12,6 +12,7 @@ from turnscope.scorers.ifeval import (
     build,
     check,
     check_both,
+    check_built,
     describe,
     loose_variants,
     validate,
@@ -513,7 +514,7 @@ def test_unhashable_kwargs_still_validate() -> None:
     assert check("keywords:existence", {"keywords": {"river"}}, "the river")
 
 
-def test_check_both_matches_separate_calls() -> None:
+def test_check_both_and_check_built_match_separate_calls() -> None:
     for instruction_id, kwargs, response, _ in CASES:
         for text in (response, "Intro line\n" + response, "*" + response + "*\nBye"):
             expected = (
@@ -521,3 +522,4 @@ def test_check_both_matches_separate_calls() -> None:
                 check(instruction_id, kwargs, text, loose=True),
             )
             assert check_both(instruction_id, kwargs, text) == expected
+            assert check_built(build(instruction_id, kwargs), text) == expected

@@ -83,7 +83,13 @@ def _build(instruction_id: str, given: dict[str, Any]) -> Instruction:
         raise InstructionError(f"{instruction_id}: {problems}") from None
 
 
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def _frozen(value: Any) -> Hashable:
+    kind = type(value)
+    if kind in _SCALARS:  # most arguments: hashable, and no isinstance against an ABC
+        return (kind.__name__, value)
     if isinstance(value, list | tuple):
         return (type(value).__name__, tuple(_frozen(v) for v in value))
     if isinstance(value, Mapping):
@@ -198,7 +204,21 @@ def check_both(
 ) -> tuple[bool, bool]:
     """(strict, loose) verdicts at once: the response itself is checked only once, and a
     strict pass settles the loose verdict without trying the other variants."""
-    instruction, context = _prepared(instruction_id, kwargs, response, prompt, language)
+    return check_built(build(instruction_id, kwargs), response, prompt=prompt, language=language)
+
+
+def check_built(
+    instruction: Instruction,
+    response: str,
+    *,
+    prompt: str | None = None,
+    language: str | None = None,
+) -> tuple[bool, bool]:
+    """check_both for an instruction `build` returned: what checks the same instruction
+    against many answers calls, so its arguments are not looked up again for each one."""
+    if not isinstance(response, str):
+        raise TypeError(f"response must be a str, got {type(response).__name__}")
+    context = CheckContext(prompt=prompt, dense=is_dense_language(language))
     if _follows(instruction, response, context):
         return True, True
     return False, _follows_other_variant(instruction, response, context)

@@ -156,8 +156,8 @@ class _Profiles:
 def profiles() -> _Profiles:
     """Load the profile files shipped with langdetect, as its DetectorFactory does."""
     languages: list[str] = []
-    rows: dict[str, int] = {}
-    entries: tuple[list[int], list[int], list[float]] = ([], [], [])
+    grams: list[list[str]] = []
+    probabilities: list[FloatArray] = []
     # langdetect numbers the languages in os.listdir order, and that order decides ties.
     for filename in os.listdir(PROFILES_DIRECTORY):
         path = os.path.join(PROFILES_DIRECTORY, filename)
@@ -165,25 +165,27 @@ def profiles() -> _Profiles:
             continue
         with open(path, encoding="utf-8") as handle:
             profile = json.load(handle)
-        column = len(languages)
         languages.append(profile["name"])
-        totals = profile["n_words"]
-        for gram, count in profile["freq"].items():
-            if not 1 <= len(gram) <= 3:
-                continue
-            row = rows.setdefault(gram, len(rows))
-            entries[0].append(row)
-            entries[1].append(column)
-            entries[2].append(float(count) / totals[len(gram) - 1])
-    table = np.zeros((len(rows), len(languages)))
-    table[entries[0], entries[1]] = entries[2]
+        kept = [gram for gram in profile["freq"] if 1 <= len(gram) <= 3]
+        counts = np.fromiter(map(profile["freq"].__getitem__, kept), dtype=np.float64)
+        # Each count is divided by the language's total of n-grams of the same length.
+        totals = np.array([0, *profile["n_words"][:3]], dtype=np.float64)
+        sizes = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
+        grams.append(kept)
+        probabilities.append(counts / totals[sizes])
+    # Rows are numbered in the order the n-grams are first met, language after language.
+    numbered = {gram: row for row, gram in enumerate(dict.fromkeys(itertools.chain(*grams)))}
+    table = np.zeros((len(numbered), len(languages)))
+    for column, (kept, values) in enumerate(zip(grams, probabilities, strict=True)):
+        rows_of = np.fromiter(map(numbered.__getitem__, kept), dtype=np.int64, count=len(kept))
+        table[rows_of, column] = values
     # Common n-grams first, so that those most texts use share memory pages and cache lines.
     order = np.argsort(-table.sum(axis=1), kind="stable")
     matrix = table[order]
     matrix.setflags(write=False)
     position = np.empty_like(order)
     position[order] = np.arange(len(order))
-    rows = {gram: int(position[row]) for gram, row in rows.items()}
+    rows = dict(zip(numbered, position.tolist(), strict=True))
     return _Profiles(tuple(languages), rows, matrix, np.ones(len(languages)))
 
 
