@@ -554,6 +554,10 @@ def register_protocol(protocol: ConversationProtocol) -> ConversationProtocol:
 
 def _load_protocols() -> None:
     global _plugins_loaded
+    # Once per process: get_protocol runs for every conversation and every analysed item,
+    # and six import statements each time were a measurable share of a run's summary.
+    if _plugins_loaded:
+        return
     # Importing the modules runs their register_protocol calls.
     import turnscope.protocols.environment
     import turnscope.protocols.feedback
@@ -562,10 +566,9 @@ def _load_protocols() -> None:
     import turnscope.protocols.simulated
     import turnscope.protocols.tools  # noqa: F401
 
-    if not _plugins_loaded:
-        _plugins_loaded = True
-        for ep in entry_points(group=_ENTRY_POINT_GROUP):
-            ep.load()
+    _plugins_loaded = True
+    for ep in entry_points(group=_ENTRY_POINT_GROUP):
+        ep.load()
 
 
 def protocols() -> list[ConversationProtocol]:
