@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import sqlite3
@@ -85,7 +84,7 @@ from turnscope.distributed import (
     connect,
     disconnect,
 )
-from turnscope.engine import RunPlan, plan_run
+from turnscope.engine import EventLoopError, RunPlan, plan_run, run_loop
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.models.pool import EndpointPool
 from turnscope.models.workers import WorkerPool
@@ -234,8 +233,8 @@ def _play(
                 await served.aclose()
 
     try:
-        asyncio.run(go())
-    except (ModelConfigError, StoreError, RayUnavailable) as exc:
+        run_loop(go())
+    except (ModelConfigError, StoreError, RayUnavailable, EventLoopError) as exc:
         fail(str(exc))
     except (sqlite3.OperationalError, OSError) as exc:
         # The disk filled up, or the run or cache directory became read-only, mid-run: every
