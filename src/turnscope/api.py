@@ -14,7 +14,6 @@ on it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from turnscope.core import (
     Suite,
     judge_prompts_of,
 )
+from turnscope.engine import run_loop
 from turnscope.models import ModelClient
 from turnscope.protocols import check_conditions
 from turnscope.run import (
@@ -147,7 +147,7 @@ def evaluate(
     client = client_for(config)
     role_clients = role_clients_for(config)
     judge_clients = judge_clients_for(config.judging, config.timeout_s)
-    store, outcome = asyncio.run(_play(config, items, root, client, role_clients, judge_clients))
+    store, outcome = run_loop(_play(config, items, root, client, role_clients, judge_clients))
     try:
         return Evaluation(
             run_dir=store.run_dir,

@@ -260,6 +260,9 @@ class _RunTable:
         self.column = {item_id: i for i, item_id in enumerate(order)}
         recorded = {i for cells in self.cells.values() for i in cells}
         self.recorded_items = len(recorded)
+        # The figures ask for the same item's scores again and again (overall, by family, by
+        # distance, gaps, spread): each is worked out once, the cells being complete here.
+        self._known: dict[tuple[str, str], list[float]] = {}
 
     def protocol(self, item_id: str) -> ConversationProtocol:
         return get_protocol(self.items[item_id].protocol)
@@ -272,14 +275,18 @@ class _RunTable:
         return self.protocol(item_id).key_turns(self.items[item_id], condition)
 
     def conversation_scores(self, condition: str, item_id: str, cell: _Cell) -> list[float]:
-        """The known scores of the item's played conversations, one per sample."""
-        item = self.items[item_id]
-        protocol = self.protocol(item_id)
-        return [
-            score
-            for turns in cell.samples.values()
-            if (score := protocol.conversation_score(item, condition, turns)) is not None
-        ]
+        """The known scores of the item's played conversations, one per sample (`cell` is the
+        table's own cell of the condition and item). Read them, never change them."""
+        known = self._known.get((condition, item_id))
+        if known is None:
+            item = self.items[item_id]
+            protocol = self.protocol(item_id)
+            known = self._known[condition, item_id] = [
+                score
+                for turns in cell.samples.values()
+                if (score := protocol.conversation_score(item, condition, turns)) is not None
+            ]
+        return known
 
     def item_score(self, condition: str, item_id: str, cell: _Cell) -> float | None:
         """Mean over samples of the known conversation scores (None when none is known)."""
@@ -327,6 +334,7 @@ class _Analyser:
     def __init__(self, table: _RunTable, resampler: ItemResampler) -> None:
         self.t = table
         self.r = resampler
+        self._item_scores: dict[str, dict[str, float]] = {}
 
     def estimate(self, pairs: list[tuple[str, float]], errors: int = 0) -> Estimate:
         return self.r.estimate(
@@ -334,11 +342,16 @@ class _Analyser:
         )
 
     def item_scores(self, condition: str) -> dict[str, float]:
-        return {
-            item_id: score
-            for item_id, cell in self.t.cells[condition].items()
-            if (score := self.t.item_score(condition, item_id, cell)) is not None
-        }
+        """Item id -> item score under `condition`; worked out once (read it, never change
+        it)."""
+        scores = self._item_scores.get(condition)
+        if scores is None:
+            scores = self._item_scores[condition] = {
+                item_id: score
+                for item_id, cell in self.t.cells[condition].items()
+                if (score := self.t.item_score(condition, item_id, cell)) is not None
+            }
+        return scores
 
     def overall(self, condition: str) -> Estimate:
         cells = self.t.cells[condition]

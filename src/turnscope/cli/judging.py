@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -40,7 +39,7 @@ from turnscope.cli._options import (
 from turnscope.core import (
     JudgeSettings,
 )
-from turnscope.engine import Judge, ResponseCache, RetryPolicy
+from turnscope.engine import EventLoopError, Judge, ResponseCache, RetryPolicy, run_loop
 from turnscope.models import ModelConfigError
 from turnscope.pairwise import PairwiseResult, compare_all, judge_runs, rate, run_name
 from turnscope.report import (
@@ -126,8 +125,8 @@ def _judge_pairs(
                     await client.aclose()
 
         try:
-            return asyncio.run(go())
-        except ModelConfigError as exc:
+            return run_loop(go())
+        except (ModelConfigError, EventLoopError) as exc:
             fail(str(exc))
         except KeyboardInterrupt:
             err_console.print(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import sqlite3
@@ -86,12 +85,13 @@ from turnscope.distributed import (
     disconnect,
 )
 from turnscope.distributed_judging import JudgeActorCounts, check_judge_room
-from turnscope.engine import RunPlan, plan_run
+from turnscope.engine import EventLoopError, RunPlan, plan_run, run_loop
 from turnscope.models import ModelClient, ModelConfigError
 from turnscope.models.pool import EndpointPool
 from turnscope.models.workers import WorkerPool
 from turnscope.protocols import check_conditions, check_protocols, get_protocol
 from turnscope.report import (
+    RunTallies,
     render_flag_report,
     render_instruction_report,
     render_judge_report,
@@ -237,8 +237,8 @@ def _play(
                 await served.aclose()
 
     try:
-        asyncio.run(go())
-    except (ModelConfigError, StoreError, RayUnavailable) as exc:
+        run_loop(go())
+    except (ModelConfigError, StoreError, RayUnavailable, EventLoopError) as exc:
         fail(str(exc))
     except (sqlite3.OperationalError, OSError) as exc:
         # The disk filled up, or the run or cache directory became read-only, mid-run: every
@@ -486,9 +486,12 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     instructions = instruction_report(rows)
     if instructions is not None:
         render_instruction_report(instructions, console)
-    judges = judge_report(store.all_judgments())
-    if judges is not None:
-        render_judge_report(judges, console)
+    tallies = RunTallies(
+        judges=judge_report(store.all_judgments()),
+        flags=flag_report(store.turn_flags(), played_conversations(rows)),
+    )
+    if tallies.judges is not None:
+        render_judge_report(tallies.judges, console)
     skipped = store.meta("skipped_invalid") or 0
     if skipped:
         console.print(f"[yellow]{skipped} invalid items were skipped (--skip-invalid)[/yellow]")
@@ -499,10 +502,9 @@ def _print_summary(store: RunStore, items: Sequence[Item] | None = None) -> None
     for line in left_out_lines(left_out if isinstance(left_out, dict) else {}):
         console.print(f"[yellow]{markup(line)}[/yellow]")
     render_multiturn(analysis, console)
-    flags = flag_report(store.turn_flags(), played_conversations(rows))
-    if flags is not None:
-        render_flag_report(flags, console)
-    _write_report(store, rows, analysis, items)
+    if tallies.flags is not None:
+        render_flag_report(tallies.flags, console)
+    _write_report(store, rows, analysis, items, tallies)
     render_run_location(store.run_dir, console)
     failed, outages = store.failed_count(), store.judge_outage_count()
     if failed or outages:
@@ -552,10 +554,11 @@ def _write_report(
     rows: Sequence[ScoredTurn] | None = None,
     analysis: MultiTurnAnalysis | None = None,
     items: Sequence[Item] | None = None,
+    tallies: RunTallies | None = None,
 ) -> None:
     """Keep the run's headline in its meta (what `turnscope runs` lists) and write
-    RUN_DIR/report.html (from the summary's rows, analysis and items when it has them); a
-    failure to write the report never loses the run."""
+    RUN_DIR/report.html (from the summary's rows, analysis, items and tallies when it has
+    them); a failure to write the report never loses the run."""
     if rows is None or analysis is None:
         with gc_paused():
             rows = store.turn_scores()
@@ -565,7 +568,7 @@ def _write_report(
         {c: h.model_dump() for c, h in headline_scores(analysis).items()},
     )
     try:
-        path = write_run_report(store, rows=rows, analysis=analysis, items=items)
+        path = write_run_report(store, rows=rows, analysis=analysis, items=items, tallies=tallies)
     except OSError as exc:
         err_console.print(f"[yellow]could not write the HTML report: {markup(exc)}[/yellow]")
         return

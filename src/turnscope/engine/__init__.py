@@ -8,6 +8,7 @@ from turnscope.engine.judging import (
     JudgePassResult,
     judge_pair,
 )
+from turnscope.engine.loop import EventLoopError, run_loop
 from turnscope.engine.runner import (
     Conversation,
     EngineResult,
@@ -21,6 +22,7 @@ from turnscope.engine.runner import (
 __all__ = [
     "Conversation",
     "EngineResult",
+    "EventLoopError",
     "Judge",
     "JudgePass",
     "JudgePassResult",
@@ -33,4 +35,5 @@ __all__ = [
     "missing_roles",
     "plan_run",
     "play_conversations",
+    "run_loop",
 ]

@@ -2,6 +2,7 @@
 
 from turnscope.report.html import (
     REPORT_FILE,
+    RunTallies,
     render_comparison_report,
     render_run_report,
     write_run_report,
@@ -18,6 +19,7 @@ from turnscope.report.terminal import (
 
 __all__ = [
     "REPORT_FILE",
+    "RunTallies",
     "render_comparison",
     "render_comparison_report",
     "render_flag_report",

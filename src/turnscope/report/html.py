@@ -467,6 +467,17 @@ def render_run_report(
     )
 
 
+@dataclass(frozen=True)
+class RunTallies:
+    """A run's judge and flag tallies, from its store: the terminal summary shows them and
+    hands them on, so the report does not read every record's flags a second time."""
+
+    judges: JudgeReport | None
+    """`judge_report` of the run's judgments (None: no judgments)."""
+    flags: FlagReport | None
+    """`flag_report` of the run's flagged records (None: no flags)."""
+
+
 def write_run_report(
     store: RunStore,
     path: Path | None = None,
@@ -474,15 +485,22 @@ def write_run_report(
     rows: Sequence[ScoredTurn] | None = None,
     analysis: MultiTurnAnalysis | None = None,
     items: Sequence[Item] | None = None,
+    tallies: RunTallies | None = None,
 ) -> Path:
     """Write the report of the run in `store` (default: RUN_DIR/report.html); returns the path.
 
     Reads every turn's scores once (no transcripts; `rows` when the caller has read them
-    already, `analysis` when it has analysed them with the default resamples and seed, and
-    `items` when it holds the run's items), then the transcripts of the conversations the
+    already, `analysis` when it has analysed them with the default resamples and seed,
+    `items` when it holds the run's items, and `tallies` when it has tallied the run's
+    judgments and flags from the same store), then the transcripts of the conversations the
     report shows."""
     with gc_paused():
         rows = store.turn_scores() if rows is None else rows
+        if tallies is None:
+            tallies = RunTallies(
+                judges=judge_report(store.all_judgments()),
+                flags=flag_report(store.turn_flags(), played_conversations(rows)),
+            )
         html = render_run_report(
             store.config(),
             store.items() if items is None else items,
@@ -490,10 +508,10 @@ def write_run_report(
             store.conversation_records,
             run_dir=store.run_dir,
             status=store.status(),
-            judges=judge_report(store.all_judgments()),
+            judges=tallies.judges,
             analysis=analysis,
             serving=store.serving_scores(),
-            flags=flag_report(store.turn_flags(), played_conversations(rows)),
+            flags=tallies.flags,
         )
     target = path or store.run_dir / REPORT_FILE
     write_atomically(target, html)
