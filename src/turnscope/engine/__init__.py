@@ -7,6 +7,7 @@ from turnscope.engine.judging import (
     JudgePass,
     JudgePassResult,
     judge_pair,
+    needs_judging,
 )
 from turnscope.engine.runner import (
     Conversation,
@@ -31,6 +32,7 @@ __all__ = [
     "RunPlan",
     "judge_pair",
     "missing_roles",
+    "needs_judging",
     "plan_run",
     "play_conversations",
 ]
