@@ -44,20 +44,28 @@ class Measured:
     cpu_s: float
     turns: int
     breakdown: dict[str, float]
+    daemons: dict[str, float]
+    """Ray's own processes by name (ray::IDLE are workers not holding an actor)."""
 
 
-def _kind(pid: int) -> str | None:
-    """What a process is, for the breakdown: the turnscope process, an actor, or Ray's own
-    (None: it is gone)."""
+def _kind(pid: int) -> tuple[str, str] | None:
+    """What a process is, for the breakdown: the turnscope process, an actor, or Ray's own,
+    and for Ray's own which one (None: it is gone)."""
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return None
-    if not command:
+    if not command[0]:
         return None  # exiting: its name is gone with its memory
-    if "turnscope.cli" in command:
-        return "turnscope"
-    return "actors" if command.startswith("ray::ConversationPlayer") else "ray daemons"
+    if b"turnscope.cli" in command:
+        return "turnscope", "turnscope"
+    if command[0].startswith(b"ray::ConversationPlayer"):
+        return "actors", "actors"
+    # Ray's Python daemons are scripts (monitor.py, log_monitor.py ...) or name themselves
+    # (ray::IDLE, ray::DashboardAgent); its native ones are executables (raylet, gcs_server).
+    script = [a for a in command[:3] if a.endswith(b".py")]
+    name = command[0] if command[0].startswith(b"ray::") or not script else script[0]
+    return "ray daemons", Path(name.decode(errors="replace").split()[0]).name
 
 
 def _tree() -> dict[int, float]:
@@ -90,7 +98,7 @@ class TreeCpu:
         self.exclude = exclude
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
-        self.kinds: dict[int, str] = {}
+        self.kinds: dict[int, tuple[str, str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -100,7 +108,7 @@ class TreeCpu:
                 self.first.setdefault(pid, cpu if not self.last else 0.0)
                 self.last[pid] = cpu
                 # Last seen wins: a Ray worker takes its actor's name once it holds one.
-                self.kinds[pid] = _kind(pid) or self.kinds.get(pid, "ray daemons")
+                self.kinds[pid] = _kind(pid) or self.kinds.get(pid, ("ray daemons", "?"))
 
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
@@ -119,10 +127,11 @@ class TreeCpu:
     def seconds(self) -> float:
         return sum(cpu - self.first[pid] for pid, cpu in self.last.items())
 
-    def by_kind(self) -> dict[str, float]:
+    def by_kind(self, detail: bool = False) -> dict[str, float]:
+        """CPU seconds by kind of process, or with `detail` by process name."""
         kinds: dict[str, float] = {}
         for pid, cpu in self.last.items():
-            kind = self.kinds[pid]
+            kind = self.kinds[pid][detail]
             kinds[kind] = kinds.get(kind, 0.0) + cpu - self.first[pid]
         return kinds
 
@@ -146,7 +155,9 @@ def play(label: str, suite: Path, port: int, runs: Path, extra: list[str], serve
     store = RunStore.open(run_dir)
     turns = store.answered_count()
     store.close()
-    return Measured(label, wall, tree.seconds, turns, tree.by_kind())
+    by_name = tree.by_kind(detail=True)
+    daemons = {name: cpu for name, cpu in by_name.items() if name not in ("turnscope", "actors")}
+    return Measured(label, wall, tree.seconds, turns, tree.by_kind(), daemons)
 
 
 def ray_command(*args: str) -> float:
@@ -167,6 +178,7 @@ def main() -> None:
     # stay in its tree, where the samples find them.
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    os.environ["RAY_enable_metrics_collection"] = "0"  # noqa: SIM112 (Ray spells it so)
     # `ray start --head` turns token authentication on by default; a driver given an explicit
     # address sends the token only when told to.
     os.environ["RAY_AUTH_MODE"] = "token"
@@ -177,8 +189,11 @@ def main() -> None:
             suite = Path(tmp) / "ray-overhead.jsonl"
             write_jsonl(conversations(args.conversations, TURNS), suite)
             measured.append(play("one process", suite, port, Path(tmp) / "one", [], server.pid))
+            # A lean head, as docs/ray.md shows: no dashboard, log monitor, autoscaler monitor
+            # or metrics (RAY_enable_metrics_collection=0 above).
             head = ray_command(
                 "start", "--head", f"--port={RAY_PORT}", "--include-dashboard=false",
+                "--include-log-monitor=false", "--no-monitor",
                 f"--num-cpus={os.cpu_count()}", "--disable-usage-stats",
             )  # fmt: skip
             try:
@@ -204,6 +219,9 @@ def main() -> None:
             + ", ".join(f"{kind} {cpu:.1f} s" for kind, cpu in sorted(m.breakdown.items()))
             + ")"
         )
+        if m.daemons:
+            busiest = sorted(m.daemons.items(), key=lambda kv: -kv[1])
+            print("  ray daemons: " + ", ".join(f"{name} {cpu:.1f} s" for name, cpu in busiest))
     print(f"ray start --head: {head:.1f} s wall")
     alone, ray = measured[0], measured[1]
     print(f"RESULT ray_wall_ratio={ray.wall_s / alone.wall_s:.3f}")

@@ -56,7 +56,7 @@ class RayOptions:
     resources: Mapping[str, float] = field(default_factory=lambda: {"CPU": 1.0})
     """What each actor asks Ray for: CPU, GPU, memory or a custom resource its nodes declare
     (so that one actor lands beside each local model server, say)."""
-    linger_s: float = 0.1
+    linger_s: float = 0.25
     """How long an actor lets finished records gather before it sends them back together
     (fewer, larger messages: the driver's CPU per record falls)."""
 
@@ -162,7 +162,10 @@ def connect(address: str | None) -> bool:
         return False
     # Ray's usage statistics report to the internet; a run sends nothing anywhere unasked.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    local: dict[str, Any] = {} if address else {"include_dashboard": False}
+    # A Ray started for one run is seen by nobody else: no dashboard, and no metrics, which
+    # every Ray process would otherwise record and export for a scraper that is not there.
+    lean = {"include_dashboard": False, "_system_config": {"enable_metrics_collection": False}}
+    local: dict[str, Any] = {} if address else lean
     try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, **local)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ... here
