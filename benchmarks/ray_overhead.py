@@ -3,9 +3,10 @@
 Both play the same 2,000 conversations x 10 turns (`--no-cache`, `-c 32`) against the instant
 OpenAI-compatible server of benchmarks/harness.py (a process of its own, not counted). The Ray
 run joins a local Ray started beforehand with `ray start --head` (as a cluster is, before
-runs are sent to it). CPU is that of the whole process tree below this script (the server
+runs are sent to it), lean as docs/ray.md shows (no dashboard, log monitor, autoscaler
+monitor or metrics). CPU is that of the whole process tree below this script (the server
 excepted), sampled from /proc: the `turnscope` process, and for the Ray run its actors and
-every Ray daemon (GCS, raylet, agents) while the run lasts.
+every Ray daemon (GCS, raylet, agents), each by name, while the run lasts.
 
 Prints the wall time and CPU of both runs and their ratios (target: Ray adds at most 15 %),
 and, for reference, the wall time of a run that starts Ray itself (`--ray` alone) and of
@@ -107,8 +108,10 @@ class TreeCpu:
             if pid not in self.exclude:
                 self.first.setdefault(pid, cpu if not self.last else 0.0)
                 self.last[pid] = cpu
-                # Last seen wins: a Ray worker takes its actor's name once it holds one.
-                self.kinds[pid] = _kind(pid) or self.kinds.get(pid, ("ray daemons", "?"))
+                # Last seen wins: a Ray worker takes its actor's name once it holds one. A
+                # process never seen alive (it started and ended between two samples of a busy
+                # machine, and waits unreaped for this subreaper) stays unnamed.
+                self.kinds[pid] = _kind(pid) or self.kinds.get(pid, ("ray daemons", "unnamed"))
 
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_S):
