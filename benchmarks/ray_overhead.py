@@ -16,8 +16,10 @@ and, for reference, the wall time of a run that starts Ray itself (`--ray` alone
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -172,6 +174,35 @@ def ray_command(*args: str) -> float:
     return time.perf_counter() - started
 
 
+def _running(pids: list[int]) -> bool:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                return True
+    return False
+
+
+def _reap() -> None:
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+
+
+def stop_head(server: int) -> None:
+    """Stop the Ray processes `ray start` left below this process, by their ids: `ray stop`
+    would stop every Ray on the machine, another user's too."""
+    ours = [pid for pid in _tree() if pid != server]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in ours:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + 10
+        while _running(ours) and time.monotonic() < deadline:
+            _reap()  # as the subreaper, this process inherits them
+            time.sleep(0.1)
+    _reap()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=2000)
@@ -204,7 +235,7 @@ def main() -> None:
                 extra = ["--ray", address]
                 measured.append(play("ray", suite, port, Path(tmp) / "ray", extra, server.pid))
             finally:
-                ray_command("stop", "--force")
+                stop_head(server.pid)
             if not args.skip_local_start:
                 runs = Path(tmp) / "local"
                 measured.append(
