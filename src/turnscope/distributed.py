@@ -21,18 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from turnscope.core import TARGET_ROLE, RunConfig, TurnRecord
+from turnscope.core import TARGET_ROLE, Item, RunConfig, TurnRecord
 from turnscope.engine import (
     Conversation,
     EngineResult,
     ModelCaller,
-    RecordSink,
     ResponseCache,
     RunPlan,
+    needs_judging,
     play_conversations,
 )
 from turnscope.run import client_for, make_callers, role_clients_for
-from turnscope.store import ConversationKey
+from turnscope.store import ConversationKey, RunStore, TurnRow, turn_row
 
 PROBE_TIMEOUT_S = 5.0
 """How long the driver waits for a TCP connection to the cluster's head before it gives up."""
@@ -62,17 +62,50 @@ class RayOptions:
     judge_resources: Mapping[str, float] = field(default_factory=dict)
     """What each judge actor asks Ray for (e.g. GPU=1 for a judge model on each GPU); nothing
     by default, as an HTTP judge's actor only waits on its server."""
-    linger_s: float = 0.1
+    linger_s: float = 0.25
     """How long an actor lets finished records gather before it sends them back together
     (fewer, larger messages: the driver's CPU per record falls)."""
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """What an actor sends back at a time."""
+class Batch:
+    """Conversations the driver gives an actor to play, as text: Ray would pickle models
+    object by object, at a measured quarter of the driver's CPU."""
 
-    records: list[TurnRecord]
-    """Finished records, in the order they were played (served_by set)."""
+    items: dict[str, str]
+    """Item id -> the item's JSON, once however many of its conversations the batch holds."""
+    conversations: list[ConversationKey]
+    """The conversations to play."""
+    prior: dict[ConversationKey, list[str]]
+    """The records committed for a conversation already (a resumed run, or a lost actor's),
+    as JSON."""
+
+
+def _batch(
+    conversations: Sequence[Conversation], prior: Mapping[ConversationKey, list[TurnRecord]]
+) -> Batch:
+    items: dict[str, str] = {}
+    keys: list[ConversationKey] = []
+    for c in conversations:
+        if c.item.id not in items:
+            items[c.item.id] = c.item.model_dump_json()
+        keys.append((c.item.id, c.condition, c.sample))
+    texts = {key: [r.model_dump_json() for r in records] for key, records in prior.items()}
+    return Batch(items, keys, texts)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What an actor sends back at a time: its records already encoded as the run store's
+    rows, which the driver inserts as they are (it decodes only those it must hand on)."""
+
+    rows: list[TurnRow]
+    """Finished records as `turn_row` encodes them, in the order they were played (served_by
+    set)."""
+    judge: list[int]
+    """Positions in `rows` of the records a judge still has to score (a run with judges)."""
+    served_by: str
+    """The actor that played them (what their served_by says)."""
     finished: list[tuple[ConversationKey, int]]
     """Conversations played to their end, each with the planned target turns it did not
     record (it ended early: solved, stopped by its user, or by an error)."""
@@ -135,7 +168,10 @@ def connect(address: str | None) -> bool:
         return False
     # Ray's usage statistics report to the internet; a run sends nothing anywhere unasked.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    local: dict[str, Any] = {} if address else {"include_dashboard": False}
+    # A Ray started for one run is seen by nobody else: no dashboard, and no metrics, which
+    # every Ray process would otherwise record and export for a scraper that is not there.
+    lean = {"include_dashboard": False, "_system_config": {"enable_metrics_collection": False}}
+    local: dict[str, Any] = {} if address else lean
     try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, **local)
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ... here
@@ -189,18 +225,19 @@ class ConversationPlayer:
     def counts(self) -> dict[str, tuple[int, int]]:
         return {name: (c.requests_sent, c.cache_hits) for name, c in self.callers.items()}
 
-    async def play(
-        self,
-        conversations: list[Conversation],
-        prior: dict[ConversationKey, list[TurnRecord]],
-        linger_s: float,
-    ) -> AsyncIterator[Delivery]:
-        """Play `conversations` (from their records in `prior`, as a resumed run does) and
-        yield what finishes, a few records at a time, until every one has ended."""
-        outbox: list[TurnRecord] = []
+    async def play(self, batch: Batch, linger_s: float) -> AsyncIterator[Delivery]:
+        """Play the batch's conversations (from their prior records, as a resumed run does)
+        and yield what finishes, a few records at a time, until every one has ended."""
+        items = {key: Item.model_validate_json(text) for key, text in batch.items.items()}
+        conversations = [Conversation(items[i], c, s) for i, c, s in batch.conversations]
+        prior = {
+            key: [TurnRecord.model_validate_json(text) for text in texts]
+            for key, texts in batch.prior.items()
+        }
         finished: list[tuple[ConversationKey, int]] = []
         ready = asyncio.Event()
-        sink = _Forwarder(prior, outbox, ready, self.label)
+        judged = items if self.config.judging.judges else None
+        sink = _Forwarder(prior, ready, self.label, judged)
 
         async def one(conversation: Conversation) -> None:
             try:
@@ -223,11 +260,13 @@ class ConversationPlayer:
                 for task in tasks:
                     if task.done() and task.exception() is not None:
                         raise task.exception()  # type: ignore[misc]
-                delivery = Delivery(list(outbox), list(finished), self.counts())
-                outbox.clear()
+                delivery = Delivery(
+                    sink.rows, sink.judge, self.label, list(finished), self.counts()
+                )
+                sink.rows, sink.judge = [], []
                 finished.clear()
                 yield delivery
-                if all(task.done() for task in tasks) and not outbox and not finished:
+                if all(task.done() for task in tasks) and not sink.rows and not finished:
                     return
         finally:
             for task in tasks:
@@ -243,19 +282,24 @@ class ConversationPlayer:
 
 class _Forwarder:
     """The RecordSink inside an actor: earlier records come from the driver, finished ones
-    go to the outbox the actor streams back."""
+    are encoded as store rows into the outbox the actor streams back."""
 
     def __init__(
         self,
         prior: dict[ConversationKey, list[TurnRecord]],
-        outbox: list[TurnRecord],
         ready: asyncio.Event,
         label: str,
+        judged: Mapping[str, Item] | None,
     ) -> None:
         self.prior = prior
-        self.outbox = outbox
         self.ready = ready
         self.label = label
+        self.judged = judged
+        """The batch's items by id when the run has judges (None: nothing is judged)."""
+        self.rows: list[TurnRow] = []
+        """The outbox: rows not sent yet."""
+        self.judge: list[int] = []
+        """Positions in `rows` of the records that need judging."""
 
     def conversation_records(self, item_id: str, condition: str, sample: int) -> list[TurnRecord]:
         return self.prior.pop((item_id, condition, sample), [])
@@ -264,7 +308,11 @@ class _Forwarder:
         self.commit_many((record,))
 
     def commit_many(self, records: Sequence[TurnRecord]) -> None:
-        self.outbox.extend(r.model_copy(update={"served_by": self.label}) for r in records)
+        for record in records:
+            stamped = record.model_copy(update={"served_by": self.label})
+            if self.judged is not None and needs_judging(self.judged[record.item_id], stamped):
+                self.judge.append(len(self.rows))
+            self.rows.append(turn_row(stamped))
         self.ready.set()
 
 
@@ -307,17 +355,23 @@ def _actor_options(resources: Mapping[str, float]) -> dict[str, Any]:
 async def play_on_ray(
     plan: RunPlan,
     config: RunConfig,
-    sink: RecordSink,
+    sink: RunStore,
     options: RayOptions,
     *,
     name: str,
+    on_turn: Callable[[str, bool], None] | None = None,
+    on_judge: Callable[[TurnRecord], None] | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
     on_turns_left_out: Callable[[int], None] | None = None,
 ) -> RayOutcome:
     """Play the plan's unfinished conversations on Ray actors (Ray connected already) and
     commit every record they send back to `sink`, the only writer. A lost actor's unfinished
     conversations are played again by the live ones from their committed records, so no
-    committed turn is asked again. `name` (the run directory's) names the actors."""
+    committed turn is asked again. `name` (the run directory's) names the actors.
+
+    Once committed, each record's role and failure go to `on_turn`; the records that need
+    judging are decoded for `on_judge`, and every record is decoded for `on_record` (given
+    only when a caller needs them all: the driver's CPU per record is its decoding)."""
     ray = _ray()
     from ray.exceptions import RayActorError
 
@@ -358,19 +412,32 @@ async def play_on_ray(
         # Records played by an actor that has since been written off for their conversation
         # are dropped: another actor plays it. The rest are committed in one transaction
         # before any of them is counted or shown.
-        accepted = [r for r in delivery.records if (r.item_id, r.condition, r.sample) in mine]
+        judge = set(delivery.judge)
+        accepted = [
+            (position, row)
+            for position, row in enumerate(delivery.rows)
+            if (row[0], row[1], row[2]) in mine
+        ]
         if accepted:
-            sink.commit_many(accepted)
-        for record in accepted:
-            if record.role == TARGET_ROLE:
+            sink.commit_rows([row for _, row in accepted])
+        for position, row in accepted:
+            role, failed = row[4], row[5] is not None
+            if role == TARGET_ROLE:
                 result.turns_recorded += 1
-                result.turn_errors += record.error is not None
-                outcome.served_by[record.served_by or ""] += 1
+                result.turn_errors += failed
+                outcome.served_by[delivery.served_by] += 1
             else:
-                result.role_records[record.role] += 1
-                result.role_errors[record.role] += record.error is not None
-            if on_record is not None:
-                on_record(record)
+                result.role_records[role] += 1
+                result.role_errors[role] += failed
+            if on_turn is not None:
+                on_turn(role, failed)
+            judged = on_judge is not None and position in judge
+            if judged or on_record is not None:
+                record = TurnRecord.model_validate_json(row[7])
+                if judged and on_judge is not None:
+                    on_judge(record)
+                if on_record is not None:
+                    on_record(record)
         for key, left in delivery.finished:
             if mine.pop(key, None) is not None and left and on_turns_left_out is not None:
                 on_turns_left_out(left)
@@ -383,8 +450,8 @@ async def play_on_ray(
             owned[index][key] = c
             if records:
                 prior[key] = records
-        conversations = [c for c, _ in batch]
-        deliveries = actors[index].play.remote(conversations, prior, options.linger_s)
+        batched = _batch([c for c, _ in batch], prior)
+        deliveries = actors[index].play.remote(batched, options.linger_s)
         streams.add(asyncio.create_task(stream(index, deliveries)))
 
     async def stream(index: int, deliveries: Any) -> None:

@@ -201,6 +201,7 @@ async def execute_run(
     role_clients: Mapping[str, ModelClient] | None = None,
     judge_clients: Sequence[ModelClient] = (),
     on_plan: Callable[[RunPlan, int], None] | None = None,
+    on_turn: Callable[[str, bool], None] | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
     on_turns_left_out: Callable[[int], None] | None = None,
     on_judged: Callable[[TurnRecord], None] | None = None,
@@ -215,7 +216,10 @@ async def execute_run(
     With judges (one client per spec in `config.judging.judges`), the judge pass runs beside
     the play: each answered turn with `type: judge` specs is judged as soon as it is committed,
     and turns left unjudged by an earlier, killed pass are judged too.
-    `on_plan(plan, already_done)` is called once before playing, for progress display.
+    `on_plan(plan, already_done)` is called once before playing, for progress display;
+    `on_turn(role, failed)` for each committed record, and `on_record(record)` too. On Ray,
+    records arrive encoded as the store's rows and `on_record` decodes every one of them: a
+    progress display needs only `on_turn`.
 
     With `ray`, the conversations are played by Ray actors (Ray started or joined for the
     pass unless this process is connected already) and this process commits what they send
@@ -255,6 +259,8 @@ async def execute_run(
     def committed(record: TurnRecord) -> None:
         if judge_pass is not None:
             judge_pass.submit(record)
+        if on_turn is not None:
+            on_turn(record.role, record.error is not None)
         if on_record is not None:
             on_record(record)
 
@@ -283,7 +289,9 @@ async def execute_run(
                     store,
                     ray,
                     name=store.run_dir.name,
-                    on_record=committed,
+                    on_turn=on_turn,
+                    on_judge=judge_pass.submit if judge_pass is not None else None,
+                    on_record=on_record,
                     on_turns_left_out=on_turns_left_out,
                 )
             result, requests = played.engine, played.requests

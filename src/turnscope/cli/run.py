@@ -146,10 +146,10 @@ class _ProgressDisplay:
             _print_header(self.store, plan, already_done)
         self.progress.update(self.task, total=plan.total_turns, completed=already_done)
 
-    def on_record(self, record: TurnRecord) -> None:
-        if record.role != TARGET_ROLE:
+    def on_turn(self, role: str, failed: bool) -> None:
+        if role != TARGET_ROLE:
             return  # the bar counts the target's turns; a simulated user's are not in its total
-        self.errors += record.error is not None
+        self.errors += failed
         self._unshown += 1
         now = time.monotonic()
         if now - self._pushed >= PROGRESS_PUSH_S:
@@ -213,7 +213,7 @@ def _play(
                 role_clients=roles,
                 judge_clients=judge_clients,
                 on_plan=display.on_plan,
-                on_record=display.on_record,
+                on_turn=display.on_turn,
                 on_turns_left_out=display.on_turns_left_out,
                 on_judged=display.on_judged,
                 items=items,

@@ -7,6 +7,7 @@ from turnscope.engine.judging import (
     JudgePass,
     JudgePassResult,
     judge_pair,
+    needs_judging,
 )
 from turnscope.engine.loop import EventLoopError, run_loop
 from turnscope.engine.runner import (
@@ -33,6 +34,7 @@ __all__ = [
     "RunPlan",
     "judge_pair",
     "missing_roles",
+    "needs_judging",
     "plan_run",
     "play_conversations",
     "run_loop",

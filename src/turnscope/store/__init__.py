@@ -10,10 +10,12 @@ from turnscope.store.run_store import (
     StoredJudgment,
     StoreError,
     TurnFlags,
+    TurnRow,
     TurnScores,
     TurnTotals,
     new_run_dir,
     private_file,
+    turn_row,
 )
 
 __all__ = [
@@ -27,9 +29,11 @@ __all__ = [
     "StoreError",
     "StoredJudgment",
     "TurnFlags",
+    "TurnRow",
     "TurnScores",
     "TurnTotals",
     "gc_paused",
     "new_run_dir",
     "private_file",
+    "turn_row",
 ]

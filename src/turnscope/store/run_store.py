@@ -293,7 +293,14 @@ _INSERT_TURN = (
 )
 
 
-def _turn_row(record: TurnRecord) -> tuple[Any, ...]:
+TurnRow = tuple[str, Condition, int, int, str, str | None, float | None, str]
+"""A record as the turns table holds it: item id, condition, sample, turn, role, error,
+score, and the record's JSON."""
+
+
+def turn_row(record: TurnRecord) -> TurnRow:
+    """`record` as `RunStore.commit_rows` writes it; made where the record is (a Ray actor),
+    so that the process writing the store neither decodes nor encodes it again."""
     return (
         record.item_id,
         record.condition,
@@ -485,16 +492,21 @@ class RunStore:
             yield Item.model_validate_json(data)
 
     def commit(self, record: TurnRecord) -> None:
-        self._db.execute(_INSERT_TURN, _turn_row(record))
+        self._db.execute(_INSERT_TURN, turn_row(record))
 
     def commit_many(self, records: Sequence[TurnRecord]) -> None:
         """Commit `records` in one transaction: all of them are durable when it returns."""
         if len(records) == 1:
             self.commit(records[0])
             return
+        self.commit_rows([turn_row(r) for r in records])
+
+    def commit_rows(self, rows: Sequence[TurnRow]) -> None:
+        """Commit records encoded by `turn_row` in one transaction: all of them are durable
+        when it returns."""
         with self._db:
             self._db.execute("BEGIN")
-            self._db.executemany(_INSERT_TURN, [_turn_row(r) for r in records])
+            self._db.executemany(_INSERT_TURN, rows)
 
     def conversation_records(
         self, item_id: str, condition: Condition, sample: int
