@@ -59,6 +59,10 @@ MAX_LINE_BYTES = 1 << 20
 """Longest line of a streamed answer (one event); a longer one is a broken response."""
 MAX_BODY_BYTES = 8 << 20
 """Largest whole (non-streamed) answer or error body read."""
+MAX_STREAM_BYTES = 64 << 20
+"""Largest streamed answer read (some 300,000 tokens with their event framing): a server that
+streams without end (ignoring max_tokens, or sending keep-alives or empty events forever) is
+cut off there instead of holding the turn and growing memory until the run is killed."""
 MAX_DRAIN_BYTES = 65_536
 """Bytes read after a stream's [DONE] to reach the end of the body (so the connection is
 reused); a server that sends more is cut off and its connection dropped."""
@@ -100,7 +104,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def _error_text(body: bytes) -> str:
     try:
-        data = json.loads(body)
+        data = _parsed_json(body)
     except ValueError:
         return body[:300].decode("utf-8", "replace")
     if isinstance(data, dict):
@@ -505,16 +509,38 @@ def _from_json_body(body: bytes, started: float) -> Completion:
         raise TransientModelError(f"invalid JSON response: {body[:200]!r}") from exc
     if not isinstance(text, str):
         raise TransientModelError(f"invalid JSON response: content is not text: {_excerpt(text)}")
-    usage = data.get("usage") or {}
+    usage = _usage(data.get("usage"))
     elapsed = time.perf_counter() - started
     return Completion(
         text=text,
         tool_calls=_whole_tool_calls(message.get("tool_calls")),
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=_tokens(usage.get("prompt_tokens")),
+        completion_tokens=_tokens(usage.get("completion_tokens")),
+        finish_reason=_finish_reason(choice.get("finish_reason")),
         latency_s=elapsed,
     )
+
+
+def _usage(value: Any) -> dict[str, Any]:
+    """A response's `usage`, or nothing when it is absent or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
+def _tokens(value: Any) -> int | None:
+    """A token count the server reported; None unless it is a count (usage is informative: a
+    server that writes nonsense there does not lose the answer)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _finish_reason(value: Any) -> str | None:
+    """The finish reason a server sent, checked: text of at most MAX_TOOL_FIELD_CHARS."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TransientModelError(f"malformed finish_reason: {_excerpt(value)}")
+    if len(value) > MAX_TOOL_FIELD_CHARS:
+        raise PermanentModelError(f"finish_reason longer than {MAX_TOOL_FIELD_CHARS} characters")
+    return value
 
 
 def _parsed_json(data: bytes) -> Any:
@@ -525,7 +551,11 @@ def _parsed_json(data: bytes) -> Any:
     try:
         return from_json(data)
     except ValueError:
+        pass
+    try:
         return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _snippet(data: bytes) -> str:
@@ -565,7 +595,7 @@ class _StreamedAnswer:
             raise TransientModelError(f"unexpected stream event: {_snippet(data)}")
         if "error" in event:
             raise TransientModelError(f"error in stream: {str(event['error'])[:300]}")
-        self.usage = event.get("usage") or self.usage
+        self.usage = _usage(event.get("usage")) or self.usage
         try:
             for choice in event.get("choices") or ():
                 delta = choice.get("delta") or {}
@@ -581,7 +611,7 @@ class _StreamedAnswer:
                         self.chunks += 1
                     if tool_deltas:
                         _add_tool_deltas(self.calls, tool_deltas)
-                self.finish = choice.get("finish_reason") or self.finish
+                self.finish = _finish_reason(choice.get("finish_reason")) or self.finish
         except (AttributeError, TypeError) as exc:
             raise TransientModelError(f"malformed stream event: {_snippet(data)}") from exc
 
@@ -599,8 +629,8 @@ class _StreamedAnswer:
         return Completion(
             text="".join(self.pieces),
             tool_calls=tuple(calls[i].call(i) for i in sorted(calls)) if calls else None,
-            prompt_tokens=self.usage.get("prompt_tokens"),
-            completion_tokens=self.usage.get("completion_tokens", self.chunks),
+            prompt_tokens=_tokens(self.usage.get("prompt_tokens")),
+            completion_tokens=_tokens(self.usage.get("completion_tokens", self.chunks)),
             finish_reason=self.finish,
             latency_s=time.perf_counter() - self.started,
             ttft_s=self.ttft,
@@ -614,7 +644,11 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
     answer = _StreamedAnswer(started)
     pending = bytearray()  # the start of a line whose end has not arrived yet
     after_done = 0
+    read = 0
     async for data in response.content.iter_any():
+        read += len(data)
+        if read > MAX_STREAM_BYTES:
+            raise PermanentModelError(f"streamed answer longer than {MAX_STREAM_BYTES} bytes")
         if answer.done:
             # Read past [DONE] to the end of the body (usually nothing but the closing
             # chunk), so the connection returns to the pool; not forever, though.
