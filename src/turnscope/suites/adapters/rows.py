@@ -80,9 +80,9 @@ def raw_items(files: Sequence[Path], convert: RowConverter) -> list[RawItem]:
             except ValidationError as exc:
                 # A part the adapter validates itself (a tools setup ...) refused a value
                 # the row's checks let through, such as a lone surrogate.
-                error = exc.errors()[0]
-                field = ".".join(map(str, error["loc"]))
-                message = f"{exc.title}, field {field!r}: {error_text(error)}"
+                first = exc.errors()[0]
+                field = ".".join(map(str, first["loc"]))
+                message = f"{exc.title}, field {field!r}: {error_text(first)}"
                 raws.append(RawItem(None, path, line, parse_error=message))
     return raws
 
