@@ -362,6 +362,33 @@ def test_damaged_stores_are_one_error_line_and_runs_lists_the_rest(tmp_path: Pat
     assert listed.stdout.count("unreadable") == 3 and good.name in listed.stdout
 
 
+def test_records_edited_apart_from_their_rows_are_one_error_line(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    suite = write_suite(tmp_path / "s.yaml", items(2))
+    with FakeOpenAIServer() as server:
+        assert turnscope("run", "-s", str(suite), "-m", spec(server), runs=runs).returncode == 0
+    good = the_run(runs)
+    edited = {name: runs / f"zz-{name}" for name in ("other-item", "far-turn")}
+    for copy in edited.values():
+        shutil.copytree(good, copy)
+    # a record that names another item than its row: export crashed on an assert
+    with sqlite3.connect(edited["other-item"] / STORE_FILE) as db:
+        db.execute("UPDATE turns SET record = json_set(record, '$.item_id', 'x') WHERE rowid = 1")
+    # a turn the item does not have, row and record agreeing: show --item raised IndexError
+    with sqlite3.connect(edited["far-turn"] / STORE_FILE) as db:
+        db.execute(
+            "UPDATE turns SET turn = 99, record = json_set(record, '$.turn', 99) WHERE rowid = 1"
+        )
+    run_dir = edited["other-item"]
+    for command in (("export", str(run_dir)), ("export", "-f", "csv", str(run_dir))):
+        code, _, stderr = run_cli(*command)
+        assert_clean_failure(code, stderr, "the run store is damaged", single_line=True)
+        assert "says it is of item 'x'" in stderr
+    code, stdout, stderr = run_cli("show", str(edited["far-turn"]), "--item", "item-0")
+    assert code == 0, stderr
+    assert "turn 99" in stdout
+
+
 # --- 13. honest status, and a retry budget that outlasts a restart --------------------------------
 
 
