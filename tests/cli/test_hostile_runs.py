@@ -33,6 +33,7 @@ pytestmark = pytest.mark.timeout(600)
 
 OSC_AND_ANSI = "\x1b]0;pwned\x07 \x1b[31mred\x1b[0m \x1b]52;c;ZXZpbA==\x07 \u202eevil"
 MARKUP = "[/bold] [bold red]not mine[/bold red] [link=x]"
+DEAD = "http://127.0.0.1:9/v1"
 
 
 def items(n: int = 2, category: str = "general") -> list[dict[str, Any]]:
@@ -273,6 +274,10 @@ def test_resume_is_refused_while_the_run_is_still_being_played(tmp_path: Path) -
         (("-m", "openai:m@http://[::1"), "invalid base URL"),
         (("-v", "sideways"), "unknown condition 'sideways'"),
         (("--no-such-option",), "No such option"),
+        # backend options that said only "invalid literal for int()", or nothing at all
+        (("-M", "n_ctx=abc"), "-M n_ctx=abc: expected a whole number of context tokens"),
+        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=abc"), "-M max_concurrency=abc"),
+        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=-3"), "-M max_concurrency=-3"),
     ],
 )
 def test_bad_option_values_are_one_error_line(

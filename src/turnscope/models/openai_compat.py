@@ -738,6 +738,10 @@ def _check_url(base_url: str) -> None:
 def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient | EndpointPool:
     model, base_urls = parse_openai_spec(rest, options)
     limit = options.extra.get("max_concurrency")
+    if limit is not None and (not str(limit).isdigit() or int(limit) < 1):
+        raise ModelConfigError(
+            f"-M max_concurrency={limit}: expected a whole number of requests, 1 or more"
+        )
     clients = [
         OpenAICompatClient(
             model,
