@@ -288,6 +288,32 @@ def test_bad_option_values_are_one_error_line(
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("show", "{long}"),
+        ("report", "{long}"),
+        ("export", "{long}"),
+        ("compare", "{long}", "{long}"),
+        ("runs", "--runs-dir", "{long}"),
+        ("run", "--resume", "{long}"),
+        ("validate", "{long}.jsonl"),
+    ],
+)
+def test_a_path_longer_than_the_file_system_allows_is_one_error_line(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # every command raised OSError (ENAMETOOLONG) with a traceback
+    long = str(tmp_path / ("x" * 300))
+    code, _, stderr = run_cli(*(part.format(long=long) for part in command))
+    assert_clean_failure(code, stderr, "File name too long", single_line=True)
+
+
+def test_a_built_in_suite_with_a_very_long_argument_is_not_taken_for_a_path() -> None:
+    code, _, stderr = run_cli("validate", "core:" + "x" * 300)
+    assert_clean_failure(code, stderr, "the seed must be a whole number", single_line=True)
+
+
 # --- 11. judgments lost to an outage are asked again --------------------------------------------
 
 
