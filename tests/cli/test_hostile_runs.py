@@ -309,6 +309,13 @@ def test_a_path_longer_than_the_file_system_allows_is_one_error_line(
     assert_clean_failure(code, stderr, "File name too long", single_line=True)
 
 
+def test_an_api_key_with_a_line_break_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTILE_KEY", "sk-secret\nX-Injected: 1")
+    code, _, stderr = run_cli("run", "-m", f"openai:m@{DEAD}", "--api-key-env", "HOSTILE_KEY")
+    assert_clean_failure(code, stderr, "HOSTILE_KEY does not hold an API key", single_line=True)
+    assert "sk-secret" not in stderr
+
+
 def test_a_built_in_suite_with_a_very_long_argument_is_not_taken_for_a_path() -> None:
     code, _, stderr = run_cli("validate", "core:" + "x" * 300)
     assert_clean_failure(code, stderr, "the seed must be a whole number", single_line=True)

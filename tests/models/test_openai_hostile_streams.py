@@ -2,7 +2,8 @@
 exactly the bytes of each case: a stream without end, a usage block or finish reason of the
 wrong type, an event nested past the JSON parser's recursion limit. Each is one bounded model
 error (or, for usage, which is only informative, the answer without the nonsense), never a
-hang, unbounded memory or an exception from outside the backend's error types."""
+hang, unbounded memory or an exception from outside the backend's error types. Also API keys
+that cannot go into a header."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ import pytest
 
 from helpers.servers import ThreadedServer, read_request
 from turnscope.core import GenerationParams, Message
-from turnscope.models import PermanentModelError, TransientModelError, openai_compat
-from turnscope.models.openai_compat import OpenAICompatClient
+from turnscope.models import (
+    ModelConfigError,
+    PermanentModelError,
+    TransientModelError,
+    openai_compat,
+)
+from turnscope.models.openai_compat import OpenAICompatClient, resolve_api_key
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -132,3 +138,21 @@ async def test_malformed_answers_are_bounded_model_errors(
     with pytest.raises(error) as raised:
         await answer(server, case)
     assert str(raised.value).startswith(message) and len(str(raised.value)) < 400
+
+
+@pytest.mark.parametrize("key", ["sk-abc\ndef", "sk-\x1b[31m", "  \n"])
+def test_an_api_key_that_cannot_go_into_a_header_is_a_config_error(
+    key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiohttp refused it mid-run with a "header injection" ValueError and a traceback
+    monkeypatch.setenv("HOSTILE_KEY", key)
+    with pytest.raises(ModelConfigError, match="HOSTILE_KEY does not hold an API key") as raised:
+        resolve_api_key("HOSTILE_KEY", "http://127.0.0.1:9/v1")
+    assert key.strip() == "" or key not in str(raised.value)
+
+
+def test_an_api_key_read_with_its_final_newline_is_used_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOSTILE_KEY", "sk-abc\n")
+    assert resolve_api_key("HOSTILE_KEY", "http://127.0.0.1:9/v1") == "sk-abc"

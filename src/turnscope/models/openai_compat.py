@@ -683,15 +683,28 @@ def resolve_api_key(key_env: str | None, base_url: str) -> str | None:
             raise ModelConfigError(
                 f"environment variable {key_env} (named by --api-key-env) is not set"
             )
-        return value
+        return _header_safe(value, key_env)
     value = os.environ.get(DEFAULT_KEY_ENV)
     if value:
-        return value
+        return _header_safe(value, DEFAULT_KEY_ENV)
     if (urlparse(base_url).hostname or "") in _LOOPBACK_HOSTS:
         return None
     raise ModelConfigError(
         f"no API key: set {DEFAULT_KEY_ENV}, or name the variable that holds it with --api-key-env"
     )
+
+
+def _header_safe(key: str, variable: str) -> str:
+    """The API key without the spaces and line ends around it (a key file read with its final
+    newline); one with a control character inside cannot go into a header: ModelConfigError
+    naming the variable, never the key."""
+    key = key.strip()
+    if not key or any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise ModelConfigError(
+            f"environment variable {variable} does not hold an API key: it is blank or has a "
+            "control character (a line break?) inside"
+        )
+    return key
 
 
 def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
