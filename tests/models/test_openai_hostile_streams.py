@@ -81,6 +81,10 @@ CASES: dict[str, Writer] = {
     "finish-object": once(delta("hi", {"x": 1}) + DONE),
     "finish-huge": once(delta("hi", "x" * 100_000) + DONE),
     "deep-event": once(b"data: " + b"[" * 100_000 + b"]" * 100_000 + b"\n\n"),
+    "html-page": once(
+        b"<html><body>Sign in to continue</body></html>",
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n",
+    ),
     "deep-error": once(
         b"[" * 100_000 + b"]" * 100_000,
         b"HTTP/1.1 500 Oops\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
@@ -130,6 +134,8 @@ async def test_a_usage_block_of_the_wrong_type_keeps_the_answer(
         ("finish-huge", PermanentModelError, "finish_reason longer than 256 characters"),
         ("deep-event", TransientModelError, "invalid JSON in stream: '[[[["),
         ("deep-error", TransientModelError, "HTTP 500: [[[["),
+        # a login page said "answer incomplete (a llama.cpp server cuts running streams ...)"
+        ("html-page", TransientModelError, "the answer (text/html) held no server-sent event"),
     ],
 )
 async def test_malformed_answers_are_bounded_model_errors(

@@ -576,11 +576,14 @@ class _StreamedAnswer:
         self.chunks = 0
         self.done = False
         """Whether the stream said data: [DONE]."""
+        self.events = False
+        """Whether the stream held any `data:` line at all."""
 
     def feed(self, line: bytes) -> None:
         """Take one line of the stream (other than event data, lines are ignored)."""
         if not line.startswith(b"data:"):
             return
+        self.events = True
         data = line[5:].strip()
         if data == b"[DONE]":
             self.done = True
@@ -669,6 +672,12 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
                 break
     if not answer.done:
         answer.feed(bytes(pending))
+    if not answer.events:
+        # An HTML page, a proxy's error text: no hint about cut streams would help.
+        raise TransientModelError(
+            f"the answer ({response.content_type or 'no content type'}) held no server-sent "
+            "event: not an OpenAI-compatible chat completions stream"
+        )
     return answer.completion()
 
 
