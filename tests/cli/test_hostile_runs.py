@@ -274,10 +274,6 @@ def test_resume_is_refused_while_the_run_is_still_being_played(tmp_path: Path) -
         (("-m", "openai:m@http://[::1"), "invalid base URL"),
         (("-v", "sideways"), "unknown condition 'sideways'"),
         (("--no-such-option",), "No such option"),
-        # backend options that said only "invalid literal for int()", or nothing at all
-        (("-M", "n_ctx=abc"), "-M n_ctx=abc: expected a whole number of context tokens"),
-        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=abc"), "-M max_concurrency=abc"),
-        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=-3"), "-M max_concurrency=-3"),
     ],
 )
 def test_bad_option_values_are_one_error_line(
@@ -285,6 +281,23 @@ def test_bad_option_values_are_one_error_line(
 ) -> None:
     done = turnscope("run", *args, runs=tmp_path / "runs", timeout=60)
     assert_one_error_line(done, fragment)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        # backend options that said only "invalid literal for int()", or nothing at all
+        (("-M", "n_ctx=abc"), "-M n_ctx=abc: expected a whole number of context tokens"),
+        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=abc"), "-M max_concurrency=abc"),
+        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=-3"), "-M max_concurrency=-3"),
+    ],
+)
+def test_bad_backend_options_are_one_error_line(
+    tmp_path: Path, args: tuple[str, ...], fragment: str
+) -> None:
+    code, _, stderr = run_cli("run", "--runs-dir", str(tmp_path / "runs"), *args)
+    assert_clean_failure(code, stderr, fragment, single_line=True)
     assert not (tmp_path / "runs").exists()
 
 
