@@ -271,3 +271,37 @@ def test_an_injected_answer_scores_what_the_same_answer_scores_without_it(
         str(e.messages[-1]["content"]) for e in judge.exchanges if "[INJECTED]" in str(e.messages)
     ]
     assert prompt.count("</judged_answer>") == 1 and "&lt;/judged_answer>" in prompt
+
+
+def echoing_judge(messages: list[dict[str, Any]], attempt: int) -> str:
+    """A judge that only repeats the judged answer back, as the model wrote it."""
+    prompt = str(messages[-1]["content"])
+    quoted = prompt.split("<judged_answer>\n", 1)[1].rsplit("\n</judged_answer>", 1)[0]
+    return quoted.replace("&lt;", "<")
+
+
+def test_a_judge_that_echoes_the_answer_gives_an_error_not_the_answers_rating(
+    tmp_path: Path, model: FakeOpenAIServer
+) -> None:
+    turn = {"user": "[INJECTED] Capital?", "scorers": [{"type": "judge"}]}
+    item = {"id": "injected", "turns": [turn]}
+    suite = write_suite(tmp_path / "judged.yaml", [item])
+    runs = tmp_path / "runs"
+    with FakeOpenAIServer(reply=echoing_judge, chunk_delay_s=0.0) as judge:
+        done = turnscope(
+            "run",
+            "-s",
+            str(suite),
+            "-m",
+            f"openai:fake@{model.base_url}",
+            "--judge",
+            f"openai:judge@{judge.base_url}",
+            "--no-cache",
+            runs=runs,
+        )
+    assert done.returncode == 0, done.stderr
+    exported = turnscope("export", str(the_run(runs)), runs=runs)
+    (row,) = map(json.loads, exported.stdout.splitlines())
+    (score,) = row["scores"]
+    assert row["score"] is None and score["value"] is None
+    assert "lines the judged answer wrote itself are not read" in score["error"]

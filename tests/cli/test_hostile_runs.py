@@ -33,6 +33,7 @@ pytestmark = pytest.mark.timeout(600)
 
 OSC_AND_ANSI = "\x1b]0;pwned\x07 \x1b[31mred\x1b[0m \x1b]52;c;ZXZpbA==\x07 \u202eevil"
 MARKUP = "[/bold] [bold red]not mine[/bold red] [link=x]"
+DEAD = "http://127.0.0.1:9/v1"
 
 
 def items(n: int = 2, category: str = "general") -> list[dict[str, Any]]:
@@ -283,6 +284,56 @@ def test_bad_option_values_are_one_error_line(
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        # backend options that said only "invalid literal for int()", or nothing at all
+        (("-M", "n_ctx=abc"), "-M n_ctx=abc: expected a whole number of context tokens"),
+        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=abc"), "-M max_concurrency=abc"),
+        (("-m", f"openai:m@{DEAD}", "-M", "max_concurrency=-3"), "-M max_concurrency=-3"),
+    ],
+)
+def test_bad_backend_options_are_one_error_line(
+    tmp_path: Path, args: tuple[str, ...], fragment: str
+) -> None:
+    code, _, stderr = run_cli("run", "--runs-dir", str(tmp_path / "runs"), *args)
+    assert_clean_failure(code, stderr, fragment, single_line=True)
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("show", "{long}"),
+        ("report", "{long}"),
+        ("export", "{long}"),
+        ("compare", "{long}", "{long}"),
+        ("runs", "--runs-dir", "{long}"),
+        ("run", "--resume", "{long}"),
+        ("validate", "{long}.jsonl"),
+    ],
+)
+def test_a_path_longer_than_the_file_system_allows_is_one_error_line(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # every command raised OSError (ENAMETOOLONG) with a traceback
+    long = str(tmp_path / ("x" * 300))
+    code, _, stderr = run_cli(*(part.format(long=long) for part in command))
+    assert_clean_failure(code, stderr, "File name too long", single_line=True)
+
+
+def test_an_api_key_with_a_line_break_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTILE_KEY", "sk-secret\nX-Injected: 1")
+    code, _, stderr = run_cli("run", "-m", f"openai:m@{DEAD}", "--api-key-env", "HOSTILE_KEY")
+    assert_clean_failure(code, stderr, "HOSTILE_KEY does not hold an API key", single_line=True)
+    assert "sk-secret" not in stderr
+
+
+def test_a_built_in_suite_with_a_very_long_argument_is_not_taken_for_a_path() -> None:
+    code, _, stderr = run_cli("validate", "core:" + "x" * 300)
+    assert_clean_failure(code, stderr, "the seed must be a whole number", single_line=True)
+
+
 # --- 11. judgments lost to an outage are asked again --------------------------------------------
 
 
@@ -360,6 +411,33 @@ def test_damaged_stores_are_one_error_line_and_runs_lists_the_rest(tmp_path: Pat
     listed = turnscope("runs", runs=runs)
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.count("unreadable") == 3 and good.name in listed.stdout
+
+
+def test_records_edited_apart_from_their_rows_are_one_error_line(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    suite = write_suite(tmp_path / "s.yaml", items(2))
+    with FakeOpenAIServer() as server:
+        assert turnscope("run", "-s", str(suite), "-m", spec(server), runs=runs).returncode == 0
+    good = the_run(runs)
+    edited = {name: runs / f"zz-{name}" for name in ("other-item", "far-turn")}
+    for copy in edited.values():
+        shutil.copytree(good, copy)
+    # a record that names another item than its row: export crashed on an assert
+    with sqlite3.connect(edited["other-item"] / STORE_FILE) as db:
+        db.execute("UPDATE turns SET record = json_set(record, '$.item_id', 'x') WHERE rowid = 1")
+    # a turn the item does not have, row and record agreeing: show --item raised IndexError
+    with sqlite3.connect(edited["far-turn"] / STORE_FILE) as db:
+        db.execute(
+            "UPDATE turns SET turn = 99, record = json_set(record, '$.turn', 99) WHERE rowid = 1"
+        )
+    run_dir = edited["other-item"]
+    for command in (("export", str(run_dir)), ("export", "-f", "csv", str(run_dir))):
+        code, _, stderr = run_cli(*command)
+        assert_clean_failure(code, stderr, "the run store is damaged", single_line=True)
+        assert "says it is of item 'x'" in stderr
+    code, stdout, stderr = run_cli("show", str(edited["far-turn"]), "--item", "item-0")
+    assert code == 0, stderr
+    assert "turn 99" in stdout
 
 
 # --- 13. honest status, and a retry budget that outlasts a restart --------------------------------

@@ -233,3 +233,19 @@ def test_a_file_over_the_size_limit_is_not_read(
     monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
     message = load_error(tmp_path / "big.jsonl", ITEM % json.dumps("x" * 200))
     assert "the file has 261 bytes (a suite file may have at most 100)" in message
+
+
+def test_a_value_an_adapter_validates_itself_is_one_line_too(tmp_path: Path) -> None:
+    # MINT puts a code task's tests in the tools setup, whose own model refused a lone
+    # surrogate with a pydantic traceback
+    folder = tmp_path / "mint" / "humaneval"
+    folder.mkdir(parents=True)
+    row = {"id": 1, "prompt": "def f():", "reference": "assert f() == \udc80"}
+    text = json.dumps(row) + "\n"
+    (folder / "test_prompts.json").write_text(text, encoding="utf-8")
+    with pytest.raises(SuiteError) as raised:
+        resolve_suite(f"mint:{tmp_path / 'mint'}")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{folder / 'test_prompts.json'}:1: ")
+    assert "field 'tests'" in message and "unicode" in message

@@ -3,6 +3,7 @@ runs directory, opening a run."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -100,6 +101,13 @@ class _OneLineErrors(_QuietHelp, typer.core.TyperGroup):
         except typer.Abort:
             err_console.print("aborted")
             sys.exit(1)
+        except OSError as exc:
+            # A path the user gave that the file system refuses before any command can look
+            # at it (a name longer than the file system allows, a symlink loop ...).
+            if exc.filename is None or exc.errno not in _PATH_ERRNOS:
+                raise
+            _print_error(f"{exc.strerror}: {exc.filename}")
+            sys.exit(2)
         except ValueError as exc:
             # A run or suite naming a protocol no installed package registers, met by a
             # command that did not check for it (show or report on a plugin's run).
@@ -140,6 +148,10 @@ DEFAULT_MAX_TOKENS = 192
 DEFAULT_ROLE_N_CTX = 4096
 MAX_ERROR_CHARS = 2000
 """An error line longer than this (a server that sends a whole page back) is cut."""
+
+
+_PATH_ERRNOS = frozenset({errno.ENAMETOOLONG, errno.ELOOP, errno.ENOTDIR})
+"""Errors of a path itself, whichever command meets it: the user's input, not a bug."""
 
 
 def _print_error(message: str) -> None:

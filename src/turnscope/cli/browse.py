@@ -299,6 +299,8 @@ def _judgment_pending(item: Item, record: TurnRecord) -> bool:
     if record.role != TARGET_ROLE or record.response is None:
         return False
     turn = get_protocol(item.protocol).scored_turn(item, record.condition, record.turn)
+    if not 1 <= turn <= len(item.turns):
+        return False  # a turn the item does not have (an edited store): no spec waits for it
     return len(record.scores) < len(item.turns[turn - 1].scorers)
 
 

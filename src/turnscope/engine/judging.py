@@ -50,6 +50,7 @@ from turnscope.scorers.judges import (
     aggregate,
     judge_kind,
     parse_failure_text,
+    parse_verdict,
     resolve_swap,
 )
 
@@ -129,7 +130,7 @@ class Judge:
                 return self._judgment(kind, attempts, error=error)
             text = outcome.completion.text
             try:
-                verdict = kind.parse(text)
+                verdict = parse_verdict(kind, text, inp)
             except VerdictParseError as exc:
                 failures.append(exc)
                 attempts.append(

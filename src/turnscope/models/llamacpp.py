@@ -463,7 +463,7 @@ def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient | Worker
             )
     else:
         path = Path(rest).expanduser()
-    n_ctx = int(options.extra.get("n_ctx", DEFAULT_N_CTX))
+    n_ctx = _count_option(options, "n_ctx", "context tokens") or DEFAULT_N_CTX
     workers = _count_option(options, "workers", "worker processes") or 1
     if workers > 1:
         if not path.is_file():

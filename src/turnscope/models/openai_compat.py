@@ -59,6 +59,10 @@ MAX_LINE_BYTES = 1 << 20
 """Longest line of a streamed answer (one event); a longer one is a broken response."""
 MAX_BODY_BYTES = 8 << 20
 """Largest whole (non-streamed) answer or error body read."""
+MAX_STREAM_BYTES = 64 << 20
+"""Largest streamed answer read (some 300,000 tokens with their event framing): a server that
+streams without end (ignoring max_tokens, or sending keep-alives or empty events forever) is
+cut off there instead of holding the turn and growing memory until the run is killed."""
 MAX_DRAIN_BYTES = 65_536
 """Bytes read after a stream's [DONE] to reach the end of the body (so the connection is
 reused); a server that sends more is cut off and its connection dropped."""
@@ -100,7 +104,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def _error_text(body: bytes) -> str:
     try:
-        data = json.loads(body)
+        data = _parsed_json(body)
     except ValueError:
         return body[:300].decode("utf-8", "replace")
     if isinstance(data, dict):
@@ -525,16 +529,38 @@ def _from_json_body(body: bytes, started: float) -> Completion:
         raise TransientModelError(f"invalid JSON response: {body[:200]!r}") from exc
     if not isinstance(text, str):
         raise TransientModelError(f"invalid JSON response: content is not text: {_excerpt(text)}")
-    usage = data.get("usage") or {}
+    usage = _usage(data.get("usage"))
     elapsed = time.perf_counter() - started
     return Completion(
         text=text,
         tool_calls=_whole_tool_calls(message.get("tool_calls")),
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-        finish_reason=choice.get("finish_reason"),
+        prompt_tokens=_tokens(usage.get("prompt_tokens")),
+        completion_tokens=_tokens(usage.get("completion_tokens")),
+        finish_reason=_finish_reason(choice.get("finish_reason")),
         latency_s=elapsed,
     )
+
+
+def _usage(value: Any) -> dict[str, Any]:
+    """A response's `usage`, or nothing when it is absent or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
+def _tokens(value: Any) -> int | None:
+    """A token count the server reported; None unless it is a count (usage is informative: a
+    server that writes nonsense there does not lose the answer)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _finish_reason(value: Any) -> str | None:
+    """The finish reason a server sent, checked: text of at most MAX_TOOL_FIELD_CHARS."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TransientModelError(f"malformed finish_reason: {_excerpt(value)}")
+    if len(value) > MAX_TOOL_FIELD_CHARS:
+        raise PermanentModelError(f"finish_reason longer than {MAX_TOOL_FIELD_CHARS} characters")
+    return value
 
 
 def _parsed_json(data: bytes) -> Any:
@@ -545,7 +571,11 @@ def _parsed_json(data: bytes) -> Any:
     try:
         return from_json(data)
     except ValueError:
+        pass
+    try:
         return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def _snippet(data: bytes) -> str:
@@ -566,6 +596,8 @@ class _StreamedAnswer:
         self.chunks = 0
         self.done = False
         """Whether the stream said data: [DONE]."""
+        self.events = False
+        """Whether the stream held any `data:` line at all."""
 
     def feed(self, lines: list[bytes]) -> None:
         """Take complete lines of the stream, in order, up to data: [DONE] (lines other than
@@ -573,6 +605,7 @@ class _StreamedAnswer:
         events: list[bytes] = []
         for line in lines:
             if line.startswith(b"data:"):
+                self.events = True
                 data = line[5:].strip()
                 if data == b"[DONE]":
                     self._take_all(events)
@@ -613,7 +646,7 @@ class _StreamedAnswer:
             raise TransientModelError(f"unexpected stream event: {_snippet(data)}")
         if "error" in event:
             raise TransientModelError(f"error in stream: {str(event['error'])[:300]}")
-        self.usage = event.get("usage") or self.usage
+        self.usage = _usage(event.get("usage")) or self.usage
         try:
             for choice in event.get("choices") or ():
                 delta = choice.get("delta") or {}
@@ -629,7 +662,7 @@ class _StreamedAnswer:
                         self.chunks += 1
                     if tool_deltas:
                         _add_tool_deltas(self.calls, tool_deltas)
-                self.finish = choice.get("finish_reason") or self.finish
+                self.finish = _finish_reason(choice.get("finish_reason")) or self.finish
         except (AttributeError, TypeError) as exc:
             raise TransientModelError(f"malformed stream event: {_snippet(data)}") from exc
 
@@ -647,8 +680,8 @@ class _StreamedAnswer:
         return Completion(
             text="".join(self.pieces),
             tool_calls=tuple(calls[i].call(i) for i in sorted(calls)) if calls else None,
-            prompt_tokens=self.usage.get("prompt_tokens"),
-            completion_tokens=self.usage.get("completion_tokens", self.chunks),
+            prompt_tokens=_tokens(self.usage.get("prompt_tokens")),
+            completion_tokens=_tokens(self.usage.get("completion_tokens", self.chunks)),
             finish_reason=self.finish,
             latency_s=time.perf_counter() - self.started,
             ttft_s=self.ttft,
@@ -662,7 +695,11 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
     answer = _StreamedAnswer(started)
     pending = bytearray()  # the start of a line whose end has not arrived yet
     after_done = 0
+    read = 0
     async for data in response.content.iter_any():
+        read += len(data)
+        if read > MAX_STREAM_BYTES:
+            raise PermanentModelError(f"streamed answer longer than {MAX_STREAM_BYTES} bytes")
         if answer.done:
             # Read past [DONE] to the end of the body (usually nothing but the closing
             # chunk), so the connection returns to the pool; not forever, though.
@@ -680,6 +717,12 @@ async def _read_stream(response: aiohttp.ClientResponse, started: float) -> Comp
         answer.feed(lines)
     if not answer.done:
         answer.feed([bytes(pending)])
+    if not answer.events:
+        # An HTML page, a proxy's error text: no hint about cut streams would help.
+        raise TransientModelError(
+            f"the answer ({response.content_type or 'no content type'}) held no server-sent "
+            "event: not an OpenAI-compatible chat completions stream"
+        )
     return answer.completion()
 
 
@@ -694,15 +737,28 @@ def resolve_api_key(key_env: str | None, base_url: str) -> str | None:
             raise ModelConfigError(
                 f"environment variable {key_env} (named by --api-key-env) is not set"
             )
-        return value
+        return _header_safe(value, key_env)
     value = os.environ.get(DEFAULT_KEY_ENV)
     if value:
-        return value
+        return _header_safe(value, DEFAULT_KEY_ENV)
     if (urlparse(base_url).hostname or "") in _LOOPBACK_HOSTS:
         return None
     raise ModelConfigError(
         f"no API key: set {DEFAULT_KEY_ENV}, or name the variable that holds it with --api-key-env"
     )
+
+
+def _header_safe(key: str, variable: str) -> str:
+    """The API key without the spaces and line ends around it (a key file read with its final
+    newline); one with a control character inside cannot go into a header: ModelConfigError
+    naming the variable, never the key."""
+    key = key.strip()
+    if not key or any(ord(c) < 0x20 or ord(c) == 0x7F for c in key):
+        raise ModelConfigError(
+            f"environment variable {variable} does not hold an API key: it is blank or has a "
+            "control character (a line break?) inside"
+        )
+    return key
 
 
 def parse_openai_spec(rest: str, options: BackendOptions) -> tuple[str, str]:
@@ -749,6 +805,10 @@ def _check_url(base_url: str) -> None:
 def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient | EndpointPool:
     model, base_urls = parse_openai_spec(rest, options)
     limit = options.extra.get("max_concurrency")
+    if limit is not None and (not str(limit).isdigit() or int(limit) < 1):
+        raise ModelConfigError(
+            f"-M max_concurrency={limit}: expected a whole number of requests, 1 or more"
+        )
     clients = [
         OpenAICompatClient(
             model,

@@ -542,12 +542,22 @@ class RunStore:
         ]
         args = tuple(a for a in (item_id, role) if a is not None)
         query = (
-            "SELECT t.record FROM turns t JOIN items i ON i.id = t.item_id "
+            "SELECT t.record, t.item_id, t.condition, t.sample, t.turn, t.role "
+            "FROM turns t JOIN items i ON i.id = t.item_id "
             + (f"WHERE {' AND '.join(where)} " if where else "")
             + "ORDER BY i.position, t.condition, t.sample, t.turn, t.role = 'target'"
         )
-        for (raw,) in self._db.execute(query, args):
-            yield TurnRecord.model_validate_json(raw)
+        for raw, *key in self._db.execute(query, args):
+            record = TurnRecord.model_validate_json(raw)
+            # Readers find a record's item and turn through its own fields: a record edited
+            # apart from its row would name an item or turn the run does not have.
+            if [record.item_id, record.condition, record.sample, record.turn, record.role] != key:
+                raise StoreError(
+                    f"{self.run_dir}: the run store is damaged (a record of item "
+                    f"{str(key[0])[:80]!r} says it is of item {record.item_id[:80]!r}, "
+                    f"turn {record.turn}); its other runs are unaffected"
+                )
+            yield record
 
     def turn_scores(self) -> list[TurnScores]:
         """Every target turn's scores and error, in the order of `records`, without decoding

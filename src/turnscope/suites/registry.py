@@ -117,6 +117,15 @@ def suites() -> list[SuiteInfo]:
     return list(_SUITES.values())
 
 
+def _is_path(ref: str) -> bool:
+    """Whether `ref` names an existing file or directory; a name the file system refuses
+    (longer than it allows, such as a built-in suite with a very long argument) does not."""
+    try:
+        return Path(ref).exists()
+    except OSError:
+        return False
+
+
 def resolve_suite(ref: str, *, skip_invalid: bool = False) -> LoadedSuite:
     """A suite by name (`name` or `name:argument`), from a .jsonl/.yaml path, or from a Python
     file's `@turnscope.suite` function (`file.py` or `file.py:NAME`)."""
@@ -136,7 +145,7 @@ def _resolve(ref: str, skip_invalid: bool) -> LoadedSuite:
         return load_python_suite(path, suite_name[1:] or None, skip_invalid=skip_invalid)
     name, colon, argument = ref.partition(":")
     info = _SUITES.get(name)
-    if info is not None and not Path(ref).exists():
+    if info is not None and not _is_path(ref):
         return info.load(argument if colon else None, skip_invalid)
     path = Path(ref).expanduser()
     if not path.exists() and path.suffix == "":

@@ -25,7 +25,7 @@ from turnscope.scorers.judges._retry import (
     parse_failure_text,
 )
 from turnscope.scorers.judges._swap import PairwiseResult, resolve_swap
-from turnscope.scorers.judges._text import render_history
+from turnscope.scorers.judges._text import parse_verdict, render_history
 
 __all__ = [
     "JUDGE_MAX_PARSE_ATTEMPTS",
@@ -50,6 +50,7 @@ __all__ = [
     "judge_kind",
     "judge_kind_names",
     "parse_failure_text",
+    "parse_verdict",
     "register_judge_kind",
     "render_history",
     "resolve_swap",

@@ -9,8 +9,10 @@ gen_judgment.py fills them: `{question}`/`{answer}` for turn 1, `{question_1}`, 
 `{question_2}`, `{answer_2}` for turn 2, `{ref_answer_1}` (and `{ref_answer_2}` at turn 2)
 where the question has reference answers; the pairwise prompts `{answer_a}`/`{answer_b}` for
 turn 1 and `{answer_a_1}` ... `{answer_b_2}` for turn 2, where each run's conversation shows
-its own first answer. Like FastChat, texts are put in as they are: the prompt has no tags to
-escape them from."""
+its own first answer. Texts are put in as FastChat puts them, with one exception: a template's
+delimiter lines ("[The End of Assistant's Answer]", "<|The Start of ...|>", "### User:") written
+on a line of a filled text are defused, so an answer cannot close its own block and speak as the
+prompt."""
 
 from __future__ import annotations
 
@@ -113,6 +115,34 @@ class FastChatParams(JudgeParams):
         return FASTCHAT_PAIR_KIND if self.pairwise is not None else super().pairwise_kind()
 
 
+# What a delimiter line of a template starts with; its defused form inside a filled text.
+_DEFUSED = {"[": "(", "<": "&lt;", "#": "\\#"}
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """`template` filled with `values`, where a line of a value that is one of the template's
+    delimiter lines (a line with no field that starts with `[`, `<` or `#`) is defused by a
+    changed first character: "[The End of Assistant's Answer]" on a line of an answer is
+    written "(The End of Assistant's Answer]", so where the answer ends is never in doubt."""
+    fences = {
+        line.strip()
+        for line in template.splitlines()
+        if "{" not in line and line.strip()[:1] in _DEFUSED
+    }
+
+    def defuse(line: str) -> str:
+        bare = line.strip()
+        if bare not in fences:
+            return line
+        return line.replace(bare, _DEFUSED[bare[0]] + bare[1:], 1)
+
+    defused = {
+        name: "".join(defuse(line) for line in value.splitlines(keepends=True))
+        for name, value in values.items()
+    }
+    return template.format(**defused)
+
+
 def check_template(template: str, *, pairwise: bool = False) -> set[str]:
     """The fields a FastChat template fills; ValueError for a field FastChat never fills or a
     broken brace."""
@@ -157,7 +187,7 @@ class FastChatKind:
                 f"FastChat prompt {self.params.template!r} needs {', '.join(missing)}, which "
                 "this turn does not have"
             )
-        prompt = self.params.prompt_template.format(**{k: values[k] for k in needed})
+        prompt = fill(self.params.prompt_template, {k: values[k] for k in needed})
         return [
             Message(role="system", content=self.params.system_prompt),
             Message(role="user", content=prompt),
@@ -216,7 +246,7 @@ class FastChatPairKind:
                 f"FastChat prompt {self.prompt.name!r} needs {', '.join(missing)}, which this "
                 "turn does not have"
             )
-        prompt = self.prompt.prompt_template.format(**{k: values[k] for k in needed})
+        prompt = fill(self.prompt.prompt_template, {k: values[k] for k in needed})
         return [
             Message(role="system", content=self.prompt.system_prompt),
             Message(role="user", content=prompt),

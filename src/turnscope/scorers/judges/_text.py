@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from turnscope.core import Message, OutputConstraint, content_text, has_images
-from turnscope.scorers.judges._base import JudgeInput, VerdictParseError
+from turnscope.core import Message, OutputConstraint, Verdict, content_text, has_images
+from turnscope.scorers.judges._base import JudgeInput, JudgeKind, VerdictParseError
 
 JUDGE_SYSTEM = (
     "You are an impartial judge of the answers an AI assistant gives in a conversation with "
@@ -170,3 +170,37 @@ def bracket_verdict(
 def verdict_lines(label: str, tokens: tuple[str, ...]) -> OutputConstraint:
     """The constraint of a `Label: [[token]]` verdict: free reasoning, then one verdict line."""
     return OutputConstraint(choices=tuple(f"{label}: [[{t}]]" for t in tokens), preamble=True)
+
+
+# A line that could carry a verdict: a bracket marker, or a checklist answer such as "2. yes".
+_VERDICT_LIKE = re.compile(r"\[\[|^\W*\d{1,3}\s*[.):]\s*(?:yes|no)\b", re.IGNORECASE)
+
+
+def _judged_lines(inp: JudgeInput) -> set[str]:
+    """The verdict-like lines the judged model wrote: in the judged answers and in every
+    assistant message of the histories the judge is shown."""
+    histories = [inp.history, *(inp.own_histories or ())]
+    texts = [inp.answer, inp.answer_b or ""]
+    texts += [content_text(m.content) for h in histories for m in h if m.role == "assistant"]
+    lines = (clean(line).strip() for text in texts for line in text.splitlines())
+    return {line for line in lines if _VERDICT_LIKE.search(line)}
+
+
+def parse_verdict(kind: JudgeKind, text: str, inp: JudgeInput) -> Verdict:
+    """`kind`'s verdict in the judge's text, read without the lines the judged model wrote.
+
+    A judge that echoes the answer (a weak model, a broken server, a judge talked into it)
+    would otherwise hand the answer's own "Rating: [[10]]" or "1. yes" lines in as its
+    verdict. A line of the judge's text that is, but for markdown, a verdict-like line of a
+    judged answer is not read: a judge that only repeats the answer has no verdict (an
+    error, never the answer's score), one that quotes it and then judges keeps its own."""
+    judged = _judged_lines(inp)
+    kept = [line for line in text.splitlines() if clean(line).strip() not in judged]
+    if len(kept) == len(text.splitlines()):
+        return kind.parse(text)
+    try:
+        return kind.parse("\n".join(kept))
+    except VerdictParseError as exc:
+        raise VerdictParseError(
+            f"{exc} (lines the judged answer wrote itself are not read as the verdict)", raw=text
+        ) from None

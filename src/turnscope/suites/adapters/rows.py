@@ -7,6 +7,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from turnscope.core import error_text
 from turnscope.suites.limits import MAX_LINE_CHARS, LimitError, parse_json
 from turnscope.suites.loader import RawItem, SuiteError, check_file_size
 
@@ -74,6 +77,13 @@ def raw_items(files: Sequence[Path], convert: RowConverter) -> list[RawItem]:
                 raws.append(RawItem(convert(row, where), path, line))
             except SuiteError as exc:
                 raws.append(RawItem(None, path, line, parse_error=_local(str(exc), where)))
+            except ValidationError as exc:
+                # A part the adapter validates itself (a tools setup ...) refused a value
+                # the row's checks let through, such as a lone surrogate.
+                first = exc.errors()[0]
+                field = ".".join(map(str, first["loc"]))
+                message = f"{exc.title}, field {field!r}: {error_text(first)}"
+                raws.append(RawItem(None, path, line, parse_error=message))
     return raws
 
 
