@@ -122,8 +122,9 @@ MAX_SAMPLES = 1000
 """Plays per conversation at most: more is a mistake (a typo of 100), and it is planned up front."""
 MAX_RETRY_FOR_S = 86400.0
 MAX_WORKERS = 256
-WORKERS_ENV = "TURNSCOPE_WORKERS"
 """Embedded worker processes at most: each loads the model, so more is a typo."""
+WORKERS_ENV = "TURNSCOPE_WORKERS"
+"""The environment variable that sets --workers for every run (the test suite pins 1)."""
 
 
 PROGRESS_PUSH_S = 0.1
