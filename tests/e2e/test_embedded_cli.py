@@ -170,11 +170,13 @@ def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Pat
     not play are counted. `--limit 7` has no sharded, compute or hidden-rule item: their
     conditions fall away."""
     runs = tmp_path / "runs"
-    # From an empty directory: no project file (turnscope.toml, pyproject.toml) adds defaults.
+    # From an empty directory: no project file (turnscope.toml, pyproject.toml) adds defaults;
+    # and without the suite's TURNSCOPE_WORKERS: the quick start's own count of workers.
+    plain = {k: v for k, v in os.environ.items() if k != "TURNSCOPE_WORKERS"}
     default = subprocess.Popen(
         [sys.executable, "-m", "turnscope.cli", "run"],
         cwd=tmp_path,
-        env={**os.environ, "TURNSCOPE_RUNS_DIR": str(runs)},
+        env={**plain, "TURNSCOPE_RUNS_DIR": str(runs)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -213,6 +215,7 @@ def test_default_run_plays_core_with_its_variants(tmp_path: Path, gguf_path: Pat
     conditions = ", ".join(config.conditions)
     assert f"llamacpp on core: {len(planned)} items × conditions {conditions} × 1" in header
     assert f"run directory: {default_dir}" in header
+    assert re.search(r"embedded model: (in this process|\d+ worker processes) \(", header)
     shutil.rmtree(runs)
 
     done = turnscope("run", "--limit", "10", "--max-tokens", "8", runs=runs)

@@ -84,6 +84,9 @@ def test_eee_files_count_what_the_store_holds(store: RunStore, tmp_path: Path) -
     assert third["answer_attribution"][0]["turn_idx"] == 5
     assert [j["judge"] for j in third["metadata"]["judgments"]] == [JUDGE_A, JUDGE_B]
     assert third["metadata"]["key_turn"] is True
+    # The replicas that answered (EEE has no field for it: the row's metadata).
+    assert third["metadata"]["served_by"] == "worker-1"
+    assert whole["metadata"]["served_by"] == ["worker-1"]
     # Tool-call arguments are model output: nested past the parser's depth they are kept raw,
     # and values that are not strings become JSON text, as EEE wants.
     evil = next(r for r in rows if r["sample_id"] == "=evil#turn-1")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from helpers.export_runs import CONVERSATIONS, HOSTILE, JUDGE_A, JUDGE_B, RECORDS
+from helpers.export_runs import CONVERSATIONS, HOSTILE, JUDGE_A, JUDGE_B, RECORDS, SERVER
 from turnscope.analysis import item_scores
 from turnscope.export import NUL_STAND_IN, csv_cell, write_csv, write_jsonl, write_parquet
 from turnscope.store import RunStore
@@ -49,6 +49,25 @@ def test_turn_jsonl_holds_every_record_with_judgments_family_and_key_turns(
     assert user["flags"] == ["sim:drift"] and user["judgments"] == []
     evil = next(r for r in rows if r["item_id"] == "=evil")
     assert evil["response"] == HOSTILE  # JSONL is lossless
+    assert served(rows) == EXPECTED_SERVED
+
+
+def served(rows: list[dict[str, object]]) -> dict[tuple[object, ...], object]:
+    """Who served each target turn, by (item, sample, turn)."""
+    return {
+        (r["item_id"], r["sample"], r["turn"]): r["served_by"]
+        for r in rows
+        if r["role"] == "target"
+    }
+
+
+EXPECTED_SERVED = {
+    **{("recall", 0, turn): "worker-1" for turn in (1, 2, 3)},
+    **{("recall", 1, turn): SERVER for turn in (1, 2, 3)},
+    ("plain", 0, 1): None,
+    ("plain", 0, 2): None,
+    ("=evil", 0, 1): None,
+}
 
 
 def test_conversation_rows_score_as_the_analysis_does(store: RunStore) -> None:
@@ -89,6 +108,12 @@ def test_csv_has_score_judge_and_metadata_columns_and_safe_cells(store: RunStore
     assert evil["category"] == "'-cmd" and evil["user"] == "'-2+3"
     assert evil["meta:source"] == "'@x" and evil["meta:tags"] == '["a", "b"]'
     assert "\0" not in out.getvalue()
+    assert header.index("served_by") == header.index("model") + 1
+    cells = served([{**r, "sample": int(r["sample"]), "turn": int(r["turn"])} for r in table])
+    assert cells == {
+        (item if item != "=evil" else "'=evil", sample, turn): value or ""
+        for (item, sample, turn), value in EXPECTED_SERVED.items()
+    }
 
 
 def test_csv_per_conversation_has_a_column_per_turn(store: RunStore) -> None:
@@ -125,6 +150,8 @@ def test_parquet_round_trips_turns_and_conversations(store: RunStore, tmp_path: 
     assert sum(len(r["judgments"]) for r in rows) == 3
     assert next(r for r in rows if r["item_id"] == "=evil")["response"] == HOSTILE
     assert str(table.schema.field("finished_at").type) == "timestamp[us, tz=UTC]"
+    assert str(table.schema.field("served_by").type) == "string"
+    assert served(rows) == EXPECTED_SERVED
 
     conversations_path = tmp_path / "conversations.parquet"
     assert write_parquet(store, "conversation", conversations_path) == CONVERSATIONS

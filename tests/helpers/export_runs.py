@@ -1,6 +1,6 @@
 """A small run store that holds what every export must carry: key turns, a scorer used twice
 in one turn, judgments (one failed), a serving role's record, a failed turn, two samples,
-item metadata, and hostile text in ids, categories and answers."""
+item metadata, replicas that served turns, and hostile text in ids, categories and answers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from turnscope.store import RunStore
 JUDGE_A = "openai:judge-a@http://127.0.0.1:1/v1"
 JUDGE_B = "openai:judge-b@http://127.0.0.1:1/v1"
 HOSTILE = '=HYPERLINK("http://x")\x00<script>'
+SERVER = "http://127.0.0.1:8001/v1"
 
 
 def judgment(judge: str, value: float | None) -> Judgment:
@@ -67,7 +68,13 @@ def _records() -> list[TurnRecord]:
             }
         )
     )
-    records += [make_record("recall", t, 1.0, sample=1) for t in (1, 2, 3)]
+    # Sample 0 answered by an embedded worker, sample 1 by a pool's server; the rest by one
+    # model in one process (served_by None).
+    records = [r.model_copy(update={"served_by": "worker-1"}) for r in records]
+    records += [
+        make_record("recall", t, 1.0, sample=1).model_copy(update={"served_by": SERVER})
+        for t in (1, 2, 3)
+    ]
     records.append(make_record("plain", 1, 0.5))
     records.append(make_record("plain", 2, None, error="HTTP 500: upstream"))
     user = make_record("plain", 1, None).model_copy(

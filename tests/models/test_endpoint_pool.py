@@ -1,14 +1,16 @@
 """Endpoint pools: `-m openai:NAME@URL1,URL2,URL3` through the command, against three real
-HTTP servers that log what they receive. Every conversation stays on one server; a server
+HTTP servers that log what they receive. New conversations go to the least busy server and
+every conversation stays on one server; a server
 that dies mid-run hands its conversations to the others and the run still records each turn
 exactly once; a bad URL in the list is one error line before anything is played."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,9 @@ import pytest
 from helpers.cli import assert_one_error_line, turnscope
 from helpers.servers import FakeOpenAIServer
 from helpers.suites import write_suite
-from turnscope.core import Message
-from turnscope.models.pool import affinity_key
+from turnscope.core import GenerationParams, Message
+from turnscope.models import create_client
+from turnscope.models.pool import EndpointPool, affinity_key
 from turnscope.store import RunStore
 
 pytestmark = pytest.mark.timeout(300)
@@ -155,3 +158,32 @@ def test_the_affinity_key_is_the_opening_of_the_conversation() -> None:
     ]
     assert affinity_key([system, first]) == affinity_key(later)
     assert affinity_key([system, Message(role="user", content="Other")]) != affinity_key(later)
+
+
+async def test_new_conversations_go_to_the_least_busy_server() -> None:
+    # Answers take a while (12 chunks), so every first request is in flight when the next
+    # conversation is placed.
+    slow = {"chunk_delay_s": 0.01, "reply": lambda messages, attempt: "word " * 12}
+    servers = [FakeOpenAIServer(**slow).start() for _ in range(2)]  # type: ignore[arg-type]
+    pool = create_client(pool_spec(servers))
+    assert isinstance(pool, EndpointPool)
+    params = GenerationParams(max_tokens=16)
+    openings = [[Message(role="user", content=f"Conversation {i}.")] for i in range(4)]
+    try:
+        await pool.preflight()
+        firsts = await asyncio.gather(*(pool.generate(o, params, seed=1) for o in openings))
+        # Four new conversations at once: two on each server, whatever their hashes say.
+        assert sorted(Counter(c.served_by for c in firsts).values()) == [2, 2]
+        # Their later turns, and a conversation opening as one of them, stay where they began.
+        later = [
+            [*o, Message(role="assistant", content=c.text), Message(role="user", content="More.")]
+            for o, c in zip(openings, firsts, strict=True)
+        ]
+        seconds = await asyncio.gather(*(pool.generate(m, params, seed=1) for m in later))
+        assert [c.served_by for c in seconds] == [c.served_by for c in firsts]
+        again = await pool.generate(openings[3], params, seed=2)
+        assert again.served_by == firsts[3].served_by and pool.moved == 0
+    finally:
+        await pool.aclose()
+        for server in servers:
+            server.close()

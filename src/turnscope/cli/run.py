@@ -87,6 +87,8 @@ from turnscope.distributed import (
 from turnscope.distributed_judging import JudgeActorCounts, check_judge_room
 from turnscope.engine import EventLoopError, RunPlan, plan_run, run_loop
 from turnscope.models import ModelClient, ModelConfigError
+from turnscope.models.llamacpp import DEFAULT_N_CTX, embedded_path
+from turnscope.models.machine import default_workers, worker_memory
 from turnscope.models.pool import EndpointPool
 from turnscope.models.workers import WorkerPool
 from turnscope.protocols import check_conditions, check_protocols, get_protocol
@@ -122,6 +124,8 @@ MAX_SAMPLES = 1000
 MAX_RETRY_FOR_S = 86400.0
 MAX_WORKERS = 256
 """Embedded worker processes at most: each loads the model, so more is a typo."""
+WORKERS_ENV = "TURNSCOPE_WORKERS"
+"""The environment variable that sets --workers for every run (the test suite pins 1)."""
 
 
 PROGRESS_PUSH_S = 0.1
@@ -657,17 +661,21 @@ def run(
         ),
     ] = 8,
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--workers",
             min=1,
             max=MAX_WORKERS,
+            envvar=WORKERS_ENV,
+            show_envvar=True,
             help="Processes of the embedded (llamacpp) model, each with its own llama.cpp "
             "context and a share of the cores, for every role that uses it; each "
-            "conversation stays on one (-M ROLE.workers=N for one role).",
+            "conversation stays on one (-M ROLE.workers=N for one role). Default: one per "
+            "physical core, as many as the available memory holds (1: in this process; "
+            "1 with --ray, whose actors play side by side).",
             metavar="N",
         ),
-    ] = 1,
+    ] = None,
     seed: Annotated[
         int,
         typer.Option(
@@ -934,14 +942,15 @@ def run(
         judging = judging.model_copy(update={"options": {**judging.options, **options["judge"]}})
     roles = serving_roles(role or [], role_param or [], options)
     models = list(dict.fromkeys(model or ["llamacpp"]))
+    if workers is None:
+        workers = _default_workers(models, judging, roles, options, n_ctx, ray=on_ray is not None)
+    elif workers > 1 and not any(s.startswith("llamacpp") for s in _specs(models, judging, roles)):
+        err_console.print(
+            "[yellow]no role is played by the embedded model (llamacpp): --workers is "
+            "ignored (a server's replicas: -m openai:NAME@URL1,URL2)[/yellow]"
+        )
     if workers > 1:
         judging, roles = embedded_workers(workers, judging, roles)
-        specs = [*models, *judging.judges, *(r.model for r in roles.values())]
-        if not any(spec.startswith("llamacpp") for spec in specs):
-            err_console.print(
-                "[yellow]no role is played by the embedded model (llamacpp): --workers is "
-                "ignored (a server's replicas: -m openai:NAME@URL1,URL2)[/yellow]"
-            )
     template = RunConfig(
         model=models[0],
         api_key_env=api_key_env,
@@ -1003,6 +1012,64 @@ def run(
     if len(played) > 1:
         _print_model_table(played)
     _exit_for(sum(failed for _, failed in played), [run_dir for run_dir, _ in played], fail_under)
+
+
+def _specs(
+    models: Sequence[str], judging: JudgeSettings, roles: dict[str, RoleSettings]
+) -> list[str]:
+    """Every model spec of the run: models under test, judges, serving roles."""
+    return [*models, *judging.judges, *(r.model for r in roles.values())]
+
+
+def _default_workers(
+    models: Sequence[str],
+    judging: JudgeSettings,
+    roles: dict[str, RoleSettings],
+    options: dict[str, dict[str, Any]],
+    n_ctx: int,
+    *,
+    ray: bool,
+) -> int:
+    """--workers when not given: one per physical core, within memory (machine.py), said in one
+    line; 1 when no role without its own -M ROLE.workers plays the embedded model."""
+    # One worker's memory for each role that would take the default count; the models under
+    # test play one after another, so the largest of them counts.
+    needs: list[int] = []
+    target_options = options.get(TARGET_ROLE, {})
+    if "workers" not in target_options:
+        targets = [m for m in models if m.startswith("llamacpp")]
+        sizes = [_worker_need(m, target_options.get("n_ctx", n_ctx)) for m in targets]
+        needs += [max(sizes)] if sizes else []
+    if "workers" not in judging.options:
+        judge_ctx = judging.options.get("n_ctx", n_ctx)
+        needs += [_worker_need(j, judge_ctx) for j in judging.judges if j.startswith("llamacpp")]
+    needs += [
+        _worker_need(r.model, r.options.get("n_ctx", DEFAULT_N_CTX))
+        for r in roles.values()
+        if r.model.startswith("llamacpp") and "workers" not in r.options
+    ]
+    if not needs:
+        return 1
+    if ray:
+        err_console.print("embedded model: in each Ray actor's process (--workers N to choose)")
+        return 1
+    choice = default_workers(needs)
+    where = "in this process" if choice.count == 1 else f"{choice.count} worker processes"
+    err_console.print(
+        f"embedded model: {where} ({markup(choice.reason)}; --workers N to choose)",
+        highlight=False,
+    )
+    return choice.count
+
+
+def _worker_need(spec: str, n_ctx: object) -> int:
+    """One worker's bytes for the embedded model `spec`; 0 when its file cannot be read (the
+    model check that follows says why in one line)."""
+    try:
+        path = embedded_path(spec.partition(":")[2])
+        return worker_memory(path, int(str(n_ctx)))
+    except (ModelConfigError, OSError, ValueError):
+        return 0
 
 
 def embedded_workers(

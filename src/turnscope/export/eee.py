@@ -210,6 +210,8 @@ def _sample_rows(
                 "key_turns": list(conversation.key_turns or ()) or "scored",
                 "turn_scores": {str(r.turn): r.score for r in targets},
                 "flags": list(conversation.flags),
+                # Replicas that answered its turns: one, unless the conversation moved.
+                "served_by": list(dict.fromkeys(r.served_by for r in targets if r.served_by)),
             },
         )
     if conversation.spoilt:
@@ -263,6 +265,7 @@ def _sample_rows(
                     for spec, j in turn.judgments
                 ],
                 "flags": list(record.flags),
+                "served_by": record.served_by,
             },
         )
 

@@ -185,6 +185,7 @@ def turn_json(turn: TurnExport) -> dict[str, Any]:
         "cached": record.cached,
         "finish_reason": record.finish_reason,
         "model": record.model.model_dump(mode="json"),
+        "served_by": record.served_by,
         "params": record.params.model_dump(mode="json"),
         "seed": record.seed,
         "request_hash": record.request_hash,

