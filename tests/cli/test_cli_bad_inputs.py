@@ -76,6 +76,18 @@ def test_bad_thread_count(runs: Path) -> None:
     assert no_runs_created(runs)
 
 
+def test_an_option_the_backend_does_not_read_is_refused(runs: Path) -> None:
+    # A typo in -M must not be ignored: the run would quietly use the default.
+    code, _, err = run_cli("run", "-M", "structred=none", "--runs-dir", str(runs))
+    assert_clean_failure(code, err, "-M 'structred': not an option of the llamacpp backend")
+    assert "n_threads" in err and no_runs_created(runs)
+    code, _, err = run_cli(
+        "run", "-m", "openai:m@http://127.0.0.1:9/v1", "-M", "n_ctx=512", "--runs-dir", str(runs)
+    )
+    assert_clean_failure(code, err, "-M 'n_ctx': not an option of the openai backend")
+    assert no_runs_created(runs)
+
+
 def test_unreachable_server(runs: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     code, _, err = run_cli("run", "-m", f"openai:m@{url}", "--runs-dir", str(runs))

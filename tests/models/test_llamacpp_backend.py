@@ -124,6 +124,8 @@ def test_specs_and_identity(gguf_path: Path, tmp_path: Path) -> None:
         create_client(f"llamacpp:{tmp_path / 'missing.gguf'}")
     with pytest.raises(ModelConfigError, match="unknown model spec 'nonsense:x'"):
         create_client("nonsense:x")
+    with pytest.raises(ModelConfigError, match="not an option of the llamacpp backend"):
+        create_client("llamacpp", BackendOptions(extra={"n_thread": 1}))
 
 
 def test_thread_counts_come_from_options_or_half_the_cores() -> None:

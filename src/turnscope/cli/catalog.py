@@ -31,6 +31,8 @@ def models() -> None:
         console.print(f"  status:   {markup(info.status())}", soft_wrap=True)
         for example in info.examples:
             console.print(f"  example:  --model {markup(example)}", soft_wrap=True)
+        for key, what in (info.options or {}).items():
+            console.print(f"  option:   -M {markup(key)}=...  {markup(what)}", soft_wrap=True)
     console.print("Use a spec with:  turnscope run --model SPEC")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
@@ -77,6 +77,9 @@ class BackendInfo:
     summary: str
     examples: tuple[str, ...]
     status: Callable[[], str]
+    options: Mapping[str, str] | None = None
+    """The -M keys it reads, each with what it sets; None (a plugin that does not say):
+    every key is passed on unchecked."""
 
 
 _BACKENDS: dict[str, BackendInfo] = {}
@@ -85,12 +88,19 @@ _entry_points_loaded = False
 
 
 def register_backend(
-    name: str, *, summary: str, examples: tuple[str, ...], status: Callable[[], str]
+    name: str,
+    *,
+    summary: str,
+    examples: tuple[str, ...],
+    status: Callable[[], str],
+    options: Mapping[str, str] | None = None,
 ) -> Callable[[BackendFactory], BackendFactory]:
-    """Decorator: make a factory available under `name` in model specs (`name:rest`)."""
+    """Decorator: make a factory available under `name` in model specs (`name:rest`).
+    `options` are the -M keys it reads (a key it does not read is then refused: a typo must not
+    be silently ignored)."""
 
     def decorate(factory: BackendFactory) -> BackendFactory:
-        _BACKENDS[name] = BackendInfo(name, factory, summary, examples, status)
+        _BACKENDS[name] = BackendInfo(name, factory, summary, examples, status, options)
         return factory
 
     return decorate
@@ -126,4 +136,25 @@ def create_client(spec: str, options: BackendOptions | None = None) -> ModelClie
             f"unknown model spec {spec!r}: backend {name!r} is not one of {known} "
             "(see `turnscope models`)"
         )
-    return info.factory(rest, options or BackendOptions())
+    options = options or BackendOptions()
+    _check_option_keys(info, options)
+    return info.factory(rest, options)
+
+
+def _check_option_keys(info: BackendInfo, options: BackendOptions) -> None:
+    """ModelConfigError naming the first -M key the backend does not read."""
+    if info.options is None:
+        return
+    for key in options.extra:
+        if key not in info.options:
+            known = ", ".join(sorted(info.options)) or "none"
+            raise ModelConfigError(
+                f"-M {_shown_key(key)}: not an option of the {info.name} backend "
+                f"(its options: {known}; see `turnscope models`)"
+            )
+
+
+def _shown_key(key: object) -> str:
+    """An option key as typed, bounded (it comes from the command line)."""
+    text = str(key)
+    return repr(text[:60] + "…") if len(text) > 60 else repr(text)

