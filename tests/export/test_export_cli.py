@@ -94,3 +94,43 @@ def test_an_item_of_a_protocol_not_installed_gives_one_line(tmp_path: Path, fmt:
     code, _, err = run_cli("export", str(run), "-f", fmt, "-o", str(tmp_path / "out"))
     assert_clean_failure(code, err, "install the plugin that plays it", single_line=True)
     assert not any(p.is_file() for p in (tmp_path / "out").rglob("*")) or fmt in ROW_FORMATS
+
+
+def _stdout_on_a_terminal(*args: str) -> bytes:
+    """`turnscope ARGS...` in a subprocess whose standard output is a pseudo-terminal: the
+    bytes the terminal received."""
+    import pty
+    import subprocess
+
+    main, side = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "turnscope.cli", *args], stdout=side, stderr=subprocess.DEVNULL
+    )
+    os.close(side)
+    received = bytearray()
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal's other end closed (Linux raises EIO)
+            break
+        if not chunk:
+            break
+        received += chunk
+    os.close(main)
+    assert process.wait(timeout=60) == 0
+    return bytes(received)
+
+
+def test_an_export_printed_on_a_terminal_cannot_drive_it(tmp_path: Path) -> None:
+    item = Item.model_validate({"id": "esc", "turns": [{"user": "x"}]})
+    answer = "red \x1b[31m title \x1b]0;pwned\x07 bidi \u202e \x9b2J done"
+    run = write_run(tmp_path / "run", [item], [make_record("esc", 1, 1.0, response=answer)])
+    for fmt in ("csv", "jsonl"):
+        shown = _stdout_on_a_terminal("export", str(run), "-f", fmt)
+        assert b"esc" in shown
+        for raw in (b"\x1b", b"\x07", "\u202e".encode(), "\x9b".encode()):
+            assert raw not in shown, (fmt, raw)
+        assert b"\\x1b" in shown or b"\\u001b" in shown
+    # A pipe still gets the answer as it is.
+    code, out, _ = run_cli("export", str(run), "-f", "csv")
+    assert code == 0 and answer in out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO, cast
 
 import typer
 from rich.table import Table
@@ -47,7 +47,7 @@ from turnscope.export import (
     write_parquet,
 )
 from turnscope.protocols import get_protocol
-from turnscope.report.safe import cell, markup
+from turnscope.report.safe import TerminalWriter, cell, markup
 from turnscope.store import (
     PAIRWISE_FILE,
     STORE_FILE,
@@ -526,7 +526,10 @@ def _write_export(store: RunStore, fmt: str, per: str, output: Path | None) -> s
         return f"wrote {write_parquet(store, per, output)} {per}s to {output}"
     write = write_jsonl if fmt == "jsonl" else write_csv
     if output is None:
-        write(store, per, sys.stdout)
+        # On a terminal the rows are read, not parsed: escape what could drive it (a pipe or
+        # a file gets the data as it is).
+        out = cast(TextIO, TerminalWriter(sys.stdout)) if sys.stdout.isatty() else sys.stdout
+        write(store, per, out)
         return None
     with output.open("w", encoding="utf-8", newline="") as handle:
         return f"wrote {write(store, per, handle)} {per}s to {output}"

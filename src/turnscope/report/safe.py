@@ -9,7 +9,9 @@ escape (`\\x1b`, `\\u202e`); `markup` also escapes it for use inside a Rich mark
 
 from __future__ import annotations
 
+import io
 import re
+from typing import TextIO
 
 from rich.markup import escape
 from rich.text import Text
@@ -37,3 +39,21 @@ def markup(text: object) -> str:
 def cell(text: object) -> Text:
     """`text` as a table cell that Rich prints literally (no markup), control ones escaped."""
     return Text(visible(text))
+
+
+class TerminalWriter(io.TextIOBase):
+    """A text stream that ends at a terminal: what is written is made `visible` (CSV's "\r\n"
+    line ends kept), so an export printed to the screen cannot drive it."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._out.write("\r\n".join(visible(part) for part in text.split("\r\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
