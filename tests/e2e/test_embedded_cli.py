@@ -133,10 +133,12 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
     )
     deadline = time.monotonic() + 120
     _, done = committed(runs)
-    while time.monotonic() < deadline and done < 3:
-        time.sleep(0.05)
+    # Interrupted at its first committed turn: most of the run is still ahead, so the
+    # interrupt cannot come after the end (it did, at the third turn, once play got faster).
+    while time.monotonic() < deadline and done < 1:
+        time.sleep(0.02)
         _, done = committed(runs)
-    assert done >= 3, "the run did not get going"
+    assert done >= 1, "the run did not get going"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     if proc.returncode == 0:
