@@ -173,7 +173,14 @@ def connect(address: str | None) -> bool:
     lean = {"include_dashboard": False, "_system_config": {"enable_metrics_collection": False}}
     local: dict[str, Any] = {} if address else lean
     try:
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, **local)
+        # "local": a Ray of the run's own, even where RAY_ADDRESS or a `ray start` on this
+        # machine would otherwise be joined (and refuse the lean settings); `--ray auto` joins.
+        ray.init(
+            address=address or "local",
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            **local,
+        )
     except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError ... here
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         where = f"at {address[:MAX_ADDRESS_CHARS]!r}" if address else "on this machine"
