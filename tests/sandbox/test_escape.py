@@ -258,7 +258,13 @@ async def test_background_processes_do_not_outlive_the_sandbox(open_sandbox: Ope
         await asyncio.sleep(0.1)
     assert len(host_processes_with(marker)) == 2
     await sandbox.close()
-    # close() returns only once the pid namespace is gone: no polling here.
+    # close() returns once bwrap is gone, which takes the pid namespace with it; a process the
+    # kernel is still tearing down may show for a moment after (seen once on a loaded
+    # machine), so allow that moment, not more.
+    for _ in range(30):
+        if not host_processes_with(marker):
+            break
+        await asyncio.sleep(0.1)
     assert host_processes_with(marker) == []
 
 
