@@ -132,6 +132,10 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path: Path, gguf_path: Pat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A test session started in the background by a shell inherits SIGINT ignored, and so
+        # would the run (Python keeps an ignored SIGINT ignored): give it the default, as a
+        # terminal's Ctrl-C finds it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     _, done = committed(runs)
