@@ -86,6 +86,22 @@ async def play(store: RunStore, target: Any, users: dict[str, Any] | None = None
     return await execute_run(store, target, role_clients=users or {})
 
 
+def played_sharded_against_noted(item: Item, tmp_path: Path) -> RunStore:
+    """`item` played sharded against a fake target that answers "Noted." to everything."""
+
+    async def run(store: RunStore, spec: str) -> RunOutcome:
+        target = create_client(spec, BackendOptions())
+        try:
+            return await play(store, target)
+        finally:
+            await target.aclose()
+
+    with FakeOpenAIServer(reply=lambda messages, attempt: "Noted.") as srv:
+        store = create_run(config(conditions=("sharded",)), [item], tmp_path)
+        asyncio.run(run(store, f"openai:fake@{srv.base_url}"))
+    return store
+
+
 def test_scripted_user_plays_every_condition_with_the_embedded_target(
     embedded: LlamaCppClient, tmp_path: Path
 ) -> None:
@@ -327,16 +343,7 @@ def test_the_scripted_user_gives_a_shard_without_markers_once(tmp_path: Path) ->
     ]
     item = sharded_item("no-markers", shards=shards)
 
-    async def run(store: RunStore, spec: str) -> RunOutcome:
-        target = create_client(spec, BackendOptions())
-        try:
-            return await play(store, target)
-        finally:
-            await target.aclose()
-
-    with FakeOpenAIServer(reply=lambda messages, attempt: "Noted.") as srv:
-        store = create_run(config(conditions=("sharded",)), [item], tmp_path)
-        asyncio.run(run(store, f"openai:fake@{srv.base_url}"))
+    store = played_sharded_against_noted(item, tmp_path)
     users = [
         r.response for r in by_conversation(store)[("no-markers", "sharded")] if r.role == "user"
     ]
@@ -371,16 +378,7 @@ def test_a_simulator_without_reveals_is_audited_by_markers(
     register_simulator(UserWithoutReveals())  # type: ignore[arg-type]
     item = sharded_item("legacy", simulator=UserWithoutReveals.name)
 
-    async def run(store: RunStore, spec: str) -> RunOutcome:
-        target = create_client(spec, BackendOptions())
-        try:
-            return await play(store, target)
-        finally:
-            await target.aclose()
-
-    with FakeOpenAIServer(reply=lambda messages, attempt: "Noted.") as srv:
-        store = create_run(config(conditions=("sharded",)), [item], tmp_path)
-        asyncio.run(run(store, f"openai:fake@{srv.base_url}"))
+    store = played_sharded_against_noted(item, tmp_path)
     records = by_conversation(store)[("legacy", "sharded")]
     store.close()
     users = [r.response for r in records if r.role == "user"]
