@@ -246,7 +246,23 @@ def test_an_injected_answer_scores_what_the_same_answer_scores_without_it(
         for name in ("honest", "injected")
     ]
     suite = write_suite(tmp_path / "judged.yaml", items)
-    runs = tmp_path / "runs"
+    rows = {r["item_id"]: r for r in judged_rows(suite, model, judge, tmp_path / "runs")}
+    assert rows["injected"]["response"] == ANSWERS["INJECTED"]  # stored as the model wrote it
+    for name in ("honest", "injected"):
+        (score,) = rows[name]["scores"]
+        assert score["error"] is None, score
+    assert rows["injected"]["score"] == rows["honest"]["score"] == pytest.approx(0.3)
+    # The judge saw one block, closed by the prompt, with the answer's own tag as text.
+    (prompt,) = [
+        str(e.messages[-1]["content"]) for e in judge.exchanges if "[INJECTED]" in str(e.messages)
+    ]
+    assert prompt.count("</judged_answer>") == 1 and "&lt;/judged_answer>" in prompt
+
+
+def judged_rows(
+    suite: Path, model: FakeOpenAIServer, judge: FakeOpenAIServer, runs: Path
+) -> list[dict[str, Any]]:
+    """`suite` played against `model` and judged by `judge`: its exported turns."""
     done = turnscope(
         "run",
         "-s",
@@ -260,17 +276,7 @@ def test_an_injected_answer_scores_what_the_same_answer_scores_without_it(
     )
     assert done.returncode == 0, done.stderr
     exported = turnscope("export", str(the_run(runs)), runs=runs)
-    rows = {r["item_id"]: r for r in map(json.loads, exported.stdout.splitlines())}
-    assert rows["injected"]["response"] == ANSWERS["INJECTED"]  # stored as the model wrote it
-    for name in ("honest", "injected"):
-        (score,) = rows[name]["scores"]
-        assert score["error"] is None, score
-    assert rows["injected"]["score"] == rows["honest"]["score"] == pytest.approx(0.3)
-    # The judge saw one block, closed by the prompt, with the answer's own tag as text.
-    (prompt,) = [
-        str(e.messages[-1]["content"]) for e in judge.exchanges if "[INJECTED]" in str(e.messages)
-    ]
-    assert prompt.count("</judged_answer>") == 1 and "&lt;/judged_answer>" in prompt
+    return [json.loads(line) for line in exported.stdout.splitlines()]
 
 
 def echoing_judge(messages: list[dict[str, Any]], attempt: int) -> str:
@@ -286,22 +292,8 @@ def test_a_judge_that_echoes_the_answer_gives_an_error_not_the_answers_rating(
     turn = {"user": "[INJECTED] Capital?", "scorers": [{"type": "judge"}]}
     item = {"id": "injected", "turns": [turn]}
     suite = write_suite(tmp_path / "judged.yaml", [item])
-    runs = tmp_path / "runs"
     with FakeOpenAIServer(reply=echoing_judge, chunk_delay_s=0.0) as judge:
-        done = turnscope(
-            "run",
-            "-s",
-            str(suite),
-            "-m",
-            f"openai:fake@{model.base_url}",
-            "--judge",
-            f"openai:judge@{judge.base_url}",
-            "--no-cache",
-            runs=runs,
-        )
-    assert done.returncode == 0, done.stderr
-    exported = turnscope("export", str(the_run(runs)), runs=runs)
-    (row,) = map(json.loads, exported.stdout.splitlines())
+        (row,) = judged_rows(suite, model, judge, tmp_path / "runs")
     (score,) = row["scores"]
     assert row["score"] is None and score["value"] is None
     assert "lines the judged answer wrote itself are not read" in score["error"]
